@@ -1,0 +1,1 @@
+"""The graph layer: domain types, the store interface and its backends, ring detection."""

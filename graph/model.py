@@ -1,0 +1,238 @@
+"""Domain types shared by every layer. Plain dataclasses: cheap to build in bulk."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Generic, Literal, TypeVar
+
+IdType = Literal["card", "device", "bank_account"]
+ID_TYPES: tuple[IdType, ...] = ("card", "device", "bank_account")
+LabelValue = Literal["fraud", "legit"]
+AttrValue = str | int | float | bool
+JobKind = Literal["sweep", "train"]
+JobStatus = Literal["queued", "running", "succeeded", "failed"]
+RingEvent = Literal["created", "grew", "shrank", "merged", "split", "unchanged", "dissolved"]
+T = TypeVar("T")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def to_rfc3339(ts: datetime) -> str:
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ").replace(".000000Z", "Z")
+
+
+def parse_ts(value: str | datetime) -> datetime:
+    ts = value if isinstance(value, datetime) else datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class IdentifierKey:
+    type: IdType
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    type: IdType
+    id: str
+    seen_at: datetime | None = None
+
+    @property
+    def key(self) -> IdentifierKey:
+        return IdentifierKey(self.type, self.id)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredLink:
+    """A link as stored: first and last time the account was seen with the identifier."""
+
+    type: IdType
+    id: str
+    first_seen: datetime
+    last_seen: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AccountIn:
+    id: str
+    created_at: datetime
+    attributes: dict[str, AttrValue] = field(default_factory=dict)
+    links: tuple[Link, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    account_id: str
+    risk: float
+    model_version: str
+    scored_at: datetime
+    # The store's view of the graph the score was computed from; a score computed
+    # from an older view never overwrites one from a newer view.
+    as_of: datetime
+    reasons: list[dict[str, Any]] = field(default_factory=list)
+    ring_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    id: str
+    created_at: datetime
+    attributes: dict[str, AttrValue]
+    links: list[StoredLink]
+    label: LabelValue | None
+    risk: float | None
+    risk_scored_at: datetime | None
+    model_version: str | None
+    ring_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class LabelIn:
+    account_id: str
+    label: LabelValue
+    source: str
+    note: str | None = None
+    at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LabelEvent:
+    account_id: str
+    label: LabelValue
+    source: str
+    note: str | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRow:
+    """An account as streamed for sweeps and training: no links, label as of now."""
+
+    id: str
+    created_at: datetime
+    attributes: dict[str, AttrValue]
+    label: LabelValue | None
+    labelled_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class LinkRow:
+    account_id: str
+    type: IdType
+    id: str
+    first_seen: datetime
+
+
+@dataclass(slots=True)
+class Subgraph:
+    """The neighbourhood of some seed accounts.
+
+    `hops` counts account-to-account steps (account → identifier → account is one hop).
+    Every included identifier carries its full degree, even when capped; `capped` lists
+    identifiers whose accounts were not all expanded because they exceed the hub cap.
+    """
+
+    seeds: list[str]
+    accounts: dict[str, AccountRow]
+    identifiers: dict[IdentifierKey, int]  # identifier -> full degree (accounts sharing it)
+    edges: list[tuple[str, IdentifierKey, datetime]]  # (account id, identifier, first_seen)
+    capped: list[IdentifierKey] = field(default_factory=list)
+    benign: set[IdentifierKey] = field(default_factory=set)
+
+
+@dataclass(frozen=True, slots=True)
+class RingMember:
+    account_id: str
+    risk: float
+    label: LabelValue | None
+
+
+@dataclass(frozen=True, slots=True)
+class RingIdentifier:
+    type: IdType
+    id: str
+    accounts: int
+
+
+@dataclass(frozen=True, slots=True)
+class RingHistoryEntry:
+    sweep_id: str
+    at: datetime
+    event: RingEvent
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class RingSummary:
+    id: str
+    risk: float
+    size: int
+    created_at: datetime
+    updated_at: datetime
+    sweep_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Ring:
+    summary: RingSummary
+    members: list[RingMember]
+    identifiers: list[RingIdentifier]
+    history: list[RingHistoryEntry]
+
+
+@dataclass(slots=True)
+class PublishedRing:
+    """A ring as a sweep publishes it."""
+
+    id: str
+    risk: float
+    members: list[str]
+    identifiers: list[RingIdentifier]
+    created_at: datetime
+    event: RingEvent
+    features: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class SweepResult:
+    """Everything one sweep publishes; the store makes it visible all at once."""
+
+    sweep_id: str
+    started_at: datetime
+    finished_at: datetime
+    model_version: str
+    account_risks: dict[str, float]
+    rings: list[PublishedRing]
+    dissolved: list[tuple[str, int]] = field(default_factory=list)  # (ring id, last size)
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SweepInfo:
+    sweep_id: str
+    finished_at: datetime
+    model_version: str
+    stats: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    id: str
+    kind: JobKind
+    status: JobStatus
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    data: list[T]
+    next_cursor: str | None

@@ -1,0 +1,591 @@
+"""The embedded graph store: one SQLite file in WAL mode, a connection per thread."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from graph import cursor as cursors
+from graph.errors import NotFound, StoreUnavailable
+from graph.model import (
+    Account,
+    AccountIn,
+    AccountRow,
+    IdentifierKey,
+    Job,
+    JobKind,
+    LabelEvent,
+    LabelIn,
+    LabelValue,
+    LinkRow,
+    Page,
+    Ring,
+    RingHistoryEntry,
+    RingIdentifier,
+    RingMember,
+    RingSummary,
+    Score,
+    StoredLink,
+    Subgraph,
+    SweepInfo,
+    SweepResult,
+    utcnow,
+)
+from graph.neighbourhood import Edge, expand
+from graph.store import AccountOrder
+
+_SCHEMA = Path(__file__).with_name("sqlite_schema.sql")
+_CHUNK = 900  # stays under SQLite's bound-parameter limit
+_KEEP_SWEEPS = 3  # current, previous, and one more for cursors pinned during a flip
+
+
+def _ts(value: datetime | None) -> float | None:
+    return None if value is None else value.timestamp()
+
+
+def _dt(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+def _dtn(value: float) -> datetime:
+    return datetime.fromtimestamp(value, UTC)
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+class SQLiteStore:
+    backend = "sqlite"
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    # -- connections -------------------------------------------------------------------
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute("PRAGMA foreign_keys=OFF")
+                conn.execute("PRAGMA cache_size=-200000")
+            except sqlite3.Error as exc:
+                raise StoreUnavailable(f"SQLite store at {self.path} cannot be opened") from exc
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        conn = self._conn()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable("SQLite store is busy") from exc
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self._conn().execute(sql, params).fetchall()
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def migrate(self) -> None:
+        self._conn().executescript(_SCHEMA.read_text())
+
+    def ping(self) -> None:
+        try:
+            self._read("SELECT 1")
+        except sqlite3.Error as exc:
+            raise StoreUnavailable("SQLite store does not answer") from exc
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()
+
+    def reset(self) -> None:
+        tables = [r[0] for r in self._read("SELECT name FROM sqlite_master WHERE type='table'")]
+        with self._write() as conn:
+            for table in tables:
+                conn.execute(f"DELETE FROM {table}")  # names come from sqlite_master, not input
+
+    # -- accounts and links ------------------------------------------------------------
+    def upsert_accounts(self, accounts: Sequence[AccountIn]) -> tuple[int, int]:
+        account_rows = [
+            (a.id, a.created_at.timestamp(), json.dumps(a.attributes, sort_keys=True)) for a in accounts
+        ]
+        # A link without seen_at is dated by its account's created_at in the same batch:
+        # min/max merges then stay order-independent, and a repeated body changes nothing.
+        link_rows = [
+            (a.id, link.type, link.id, seen, seen)
+            for a in accounts
+            for link in a.links
+            for seen in [(link.seen_at or a.created_at).timestamp()]
+        ]
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT INTO accounts(id, created_at, attributes) VALUES (?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET created_at = min(created_at, excluded.created_at), "
+                "attributes = json_patch(attributes, excluded.attributes)",
+                account_rows,
+            )
+            conn.executemany(
+                "INSERT INTO links(account_id, type, id, first_seen, last_seen) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT(account_id, type, id) DO UPDATE SET "
+                "first_seen = min(first_seen, excluded.first_seen), "
+                "last_seen = max(last_seen, excluded.last_seen)",
+                link_rows,
+            )
+        return len(accounts), len(link_rows)
+
+    def get_account(self, account_id: str) -> Account | None:
+        rows = self._read(
+            "SELECT a.id, a.created_at, a.attributes, a.label, r.risk, r.ring_id, s.risk, s.scored_at, "
+            "s.model_version, sw.finished_at, sw.model_version "
+            "FROM accounts a "
+            "LEFT JOIN sweep_risks r ON r.account_id = a.id AND r.sweep_id = "
+            "  (SELECT value FROM meta WHERE key = 'current_sweep') "
+            "LEFT JOIN sweeps sw ON sw.sweep_id = r.sweep_id "
+            "LEFT JOIN scores s ON s.account_id = a.id WHERE a.id = ?",
+            (account_id,),
+        )
+        if not rows:
+            return None
+        links = [
+            StoredLink(t, i, _dtn(f), _dtn(la))
+            for t, i, f, la in self._read(
+                "SELECT type, id, first_seen, last_seen FROM links WHERE account_id = ? ORDER BY type, id",
+                (account_id,),
+            )
+        ]
+        return _account(rows[0], links)
+
+    def missing_accounts(self, account_ids: Sequence[str]) -> list[str]:
+        found: set[str] = set()
+        for chunk in _chunks(list(dict.fromkeys(account_ids))):
+            marks = ",".join("?" * len(chunk))
+            found.update(r[0] for r in self._read(f"SELECT id FROM accounts WHERE id IN ({marks})", chunk))
+        return [a for a in account_ids if a not in found]
+
+    def count_accounts(self) -> int:
+        return int(self._read("SELECT count(*) FROM accounts")[0][0])
+
+    def neighbourhood(self, seeds: Sequence[str], hops: int, hub_cap: int) -> Subgraph:
+        return expand(self, seeds, hops, hub_cap)
+
+    def _links_of(self, account_ids: Sequence[str]) -> list[Edge]:
+        out: list[Edge] = []
+        for chunk in _chunks(account_ids):
+            marks = ",".join("?" * len(chunk))
+            out.extend(
+                (a, IdentifierKey(t, i), _dtn(f))
+                for a, t, i, f in self._read(
+                    f"SELECT account_id, type, id, first_seen FROM links WHERE account_id IN ({marks})", chunk
+                )
+            )
+        return out
+
+    def _identifier_accounts(
+        self, keys: Sequence[IdentifierKey], cap: int
+    ) -> tuple[dict[IdentifierKey, int], list[Edge]]:
+        degrees: dict[IdentifierKey, int] = {}
+        edges: list[Edge] = []
+        conn = self._conn()
+        for key in keys:
+            degree = conn.execute("SELECT count(*) FROM links WHERE type = ? AND id = ?", (key.type, key.id)).fetchone()[0]
+            degrees[key] = degree
+            edges.extend(
+                (a, key, _dtn(f))
+                for a, f in conn.execute(
+                    "SELECT account_id, first_seen FROM links WHERE type = ? AND id = ? "
+                    "ORDER BY first_seen, account_id LIMIT ?",
+                    (key.type, key.id, cap),
+                )
+            )
+        return degrees, edges
+
+    def _account_rows(self, account_ids: Sequence[str]) -> dict[str, AccountRow]:
+        out: dict[str, AccountRow] = {}
+        for chunk in _chunks(account_ids):
+            marks = ",".join("?" * len(chunk))
+            for row in self._read(
+                f"SELECT id, created_at, attributes, label, labelled_at FROM accounts WHERE id IN ({marks})", chunk
+            ):
+                out[row[0]] = _account_row(row)
+        return out
+
+    def stream_accounts(self, chunk_size: int = 50_000) -> Iterator[list[AccountRow]]:
+        after = ""
+        while True:
+            rows = self._read(
+                "SELECT id, created_at, attributes, label, labelled_at FROM accounts WHERE id > ? ORDER BY id LIMIT ?",
+                (after, chunk_size),
+            )
+            if not rows:
+                return
+            yield [_account_row(r) for r in rows]
+            after = rows[-1][0]
+
+    def stream_links(self, chunk_size: int = 200_000) -> Iterator[list[LinkRow]]:
+        after: tuple[str, str, str] = ("", "", "")
+        while True:
+            rows = self._read(
+                "SELECT account_id, type, id, first_seen FROM links WHERE (account_id, type, id) > (?, ?, ?) "
+                "ORDER BY account_id, type, id LIMIT ?",
+                (*after, chunk_size),
+            )
+            if not rows:
+                return
+            yield [LinkRow(a, t, i, _dtn(f)) for a, t, i, f in rows]
+            after = rows[-1][:3]
+
+    def identifier_degrees(self, keys: Sequence[IdentifierKey]) -> dict[IdentifierKey, int]:
+        degrees, _ = self._identifier_accounts(keys, 0)
+        return {k: d for k, d in degrees.items() if d > 0}
+
+    def set_benign(self, key: IdentifierKey, benign: bool) -> None:
+        with self._write() as conn:
+            if benign:
+                conn.execute("INSERT OR IGNORE INTO benign(type, id) VALUES (?, ?)", (key.type, key.id))
+            else:
+                conn.execute("DELETE FROM benign WHERE type = ? AND id = ?", (key.type, key.id))
+
+    def benign_identifiers(self) -> set[IdentifierKey]:
+        return {IdentifierKey(t, i) for t, i in self._read("SELECT type, id FROM benign")}
+
+    # -- labels ------------------------------------------------------------------------
+    def add_labels(self, labels: Sequence[LabelIn]) -> int:
+        now = utcnow()
+        rows = [(x.account_id, x.label, x.source, x.note, (x.at or now).timestamp()) for x in labels]
+        with self._write() as conn:
+            missing = self.missing_accounts([x.account_id for x in labels])
+            if missing:
+                raise NotFound(f"{len(missing)} unknown account id(s)", {"account_ids": missing[:20]})
+            conn.executemany(
+                "INSERT OR IGNORE INTO labels(account_id, label, source, note, at) VALUES (?, ?, ?, ?, ?)", rows
+            )
+            # The current label is the latest event; later-dated events already stored win.
+            conn.executemany(
+                "UPDATE accounts SET label = ?, labelled_at = ? WHERE id = ? AND (labelled_at IS NULL OR labelled_at <= ?)",
+                [(r[1], r[4], r[0], r[4]) for r in rows],
+            )
+        return len(rows)
+
+    def label_history(self, account_id: str) -> list[LabelEvent]:
+        return [
+            LabelEvent(a, lab, s, n, _dtn(at))
+            for a, lab, s, n, at in self._read(
+                "SELECT account_id, label, source, note, at FROM labels WHERE account_id = ? ORDER BY at, rowid",
+                (account_id,),
+            )
+        ]
+
+    # -- online scores -----------------------------------------------------------------
+    def write_scores(self, scores: Sequence[Score]) -> int:
+        rows = [
+            (s.account_id, s.risk, s.model_version, s.scored_at.timestamp(), s.as_of.timestamp(),
+             json.dumps(s.reasons), s.ring_id)
+            for s in scores
+        ]
+        with self._write() as conn:
+            before = conn.total_changes
+            conn.executemany(
+                "INSERT INTO scores VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(account_id) DO UPDATE SET "
+                "risk = excluded.risk, model_version = excluded.model_version, scored_at = excluded.scored_at, "
+                "as_of = excluded.as_of, reasons = excluded.reasons, ring_id = excluded.ring_id "
+                "WHERE excluded.as_of >= scores.as_of",
+                rows,
+            )
+            return conn.total_changes - before
+
+    def get_score(self, account_id: str) -> Score | None:
+        rows = self._read("SELECT * FROM scores WHERE account_id = ?", (account_id,))
+        if not rows:
+            return None
+        a, risk, mv, scored, as_of, reasons, ring = rows[0]
+        return Score(a, risk, mv, _dtn(scored), _dtn(as_of), json.loads(reasons), ring)
+
+    # -- sweeps ------------------------------------------------------------------------
+    def publish_sweep(self, result: SweepResult) -> None:
+        sid = result.sweep_id
+        at = result.finished_at.timestamp()
+        ring_of = {m: r.id for r in result.rings for m in r.members}
+        with self._write() as conn:
+            for table in ("sweep_risks", "rings", "ring_members", "ring_identifiers"):
+                conn.execute(f"DELETE FROM {table} WHERE sweep_id = ?", (sid,))  # a retried publish
+            conn.execute("DELETE FROM ring_history WHERE sweep_id = ?", (sid,))
+            conn.execute(
+                "INSERT OR REPLACE INTO sweeps VALUES (?, ?, ?, ?, ?)",
+                (sid, result.started_at.timestamp(), at, result.model_version, json.dumps(result.stats)),
+            )
+            conn.executemany(
+                "INSERT INTO sweep_risks VALUES (?, ?, ?, ?)",
+                ((sid, a, r, ring_of.get(a)) for a, r in result.account_risks.items()),
+            )
+            for ring in result.rings:
+                updated = at if ring.event != "unchanged" else self._last_updated(conn, ring.id, at)
+                conn.execute(
+                    "INSERT INTO rings VALUES (?, ?, ?, ?, ?, ?)",
+                    (sid, ring.id, ring.risk, len(ring.members), ring.created_at.timestamp(), updated),
+                )
+                conn.executemany("INSERT INTO ring_members VALUES (?, ?, ?)", ((sid, ring.id, m) for m in ring.members))
+                conn.executemany(
+                    "INSERT INTO ring_identifiers VALUES (?, ?, ?, ?, ?)",
+                    ((sid, ring.id, i.type, i.id, i.accounts) for i in ring.identifiers),
+                )
+                conn.execute(
+                    "INSERT INTO ring_history VALUES (?, ?, ?, ?, ?)", (ring.id, sid, at, ring.event, len(ring.members))
+                )
+            conn.executemany(
+                "INSERT INTO ring_history VALUES (?, ?, ?, 'dissolved', ?)", ((r, sid, at, n) for r, n in result.dissolved)
+            )
+            conn.execute("INSERT OR REPLACE INTO meta VALUES ('current_sweep', ?)", (sid,))
+            old = [r[0] for r in conn.execute("SELECT sweep_id FROM sweeps ORDER BY finished_at DESC LIMIT -1 OFFSET ?", (_KEEP_SWEEPS,))]
+            for old_sid in old:
+                for table in ("sweep_risks", "rings", "ring_members", "ring_identifiers", "sweeps"):
+                    conn.execute(f"DELETE FROM {table} WHERE sweep_id = ?", (old_sid,))
+
+    @staticmethod
+    def _last_updated(conn: sqlite3.Connection, ring_id: str, default: float) -> float:
+        row = conn.execute(
+            "SELECT r.updated_at FROM rings r JOIN meta m ON m.key = 'current_sweep' AND r.sweep_id = m.value "
+            "WHERE r.ring_id = ?",
+            (ring_id,),
+        ).fetchone()
+        return row[0] if row else default
+
+    def _current_sweep_id(self) -> str | None:
+        rows = self._read("SELECT value FROM meta WHERE key = 'current_sweep'")
+        return rows[0][0] if rows else None
+
+    def current_sweep(self) -> SweepInfo | None:
+        rows = self._read(
+            "SELECT s.sweep_id, s.finished_at, s.model_version, s.stats FROM sweeps s "
+            "JOIN meta m ON m.key = 'current_sweep' AND m.value = s.sweep_id"
+        )
+        if not rows:
+            return None
+        sid, fin, mv, stats = rows[0]
+        return SweepInfo(sid, _dtn(fin), mv, json.loads(stats))
+
+    def rings_of(self, account_ids: Sequence[str]) -> dict[str, str]:
+        sid = self._current_sweep_id()
+        out: dict[str, str] = {}
+        for chunk in _chunks(account_ids):
+            marks = ",".join("?" * len(chunk))
+            out.update(
+                self._read(
+                    f"SELECT account_id, ring_id FROM ring_members WHERE sweep_id = ? AND account_id IN ({marks})",
+                    (sid, *chunk),
+                )
+            )
+        return out
+
+    def current_rings(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for ring_id, account_id in self._read(
+            "SELECT ring_id, account_id FROM ring_members WHERE sweep_id = "
+            "(SELECT value FROM meta WHERE key = 'current_sweep') ORDER BY ring_id, account_id"
+        ):
+            out.setdefault(ring_id, []).append(account_id)
+        return out
+
+    def _pinned_sweep(self, cur: dict[str, Any] | None) -> str:
+        if cur is not None and "s" in cur:
+            return str(cur["s"])
+        return self._current_sweep_id() or ""
+
+    def list_accounts(
+        self, order: AccountOrder, min_risk: float | None, label: LabelValue | None, cursor: str | None, limit: int
+    ) -> Page[Account]:
+        cur = cursors.decode(cursor)
+        sid = self._pinned_sweep(cur)
+        where, params = ["1=1"], [sid]
+        if min_risk is not None:
+            where.append("r.risk >= ?")
+            params.append(min_risk)
+        if label is not None:
+            where.append("a.label = ?")
+            params.append(label)
+        if order == "risk_desc":
+            if cur:
+                where.append("(coalesce(r.risk, -1) < ? OR (coalesce(r.risk, -1) = ? AND a.id > ?))")
+                params += [cur["r"], cur["r"], cur["i"]]
+            order_sql = "coalesce(r.risk, -1) DESC, a.id"
+        else:
+            if cur:
+                where.append("a.id > ?")
+                params.append(cur["i"])
+            order_sql = "a.id"
+        rows = self._read(
+            "SELECT a.id, a.created_at, a.attributes, a.label, r.risk, r.ring_id, s.risk, s.scored_at, "
+            "s.model_version, sw.finished_at, sw.model_version FROM accounts a "
+            "LEFT JOIN sweep_risks r ON r.account_id = a.id AND r.sweep_id = ? "
+            "LEFT JOIN sweeps sw ON sw.sweep_id = r.sweep_id "
+            f"LEFT JOIN scores s ON s.account_id = a.id WHERE {' AND '.join(where)} ORDER BY {order_sql} LIMIT ?",
+            (*params, limit + 1),
+        )
+        more = len(rows) > limit
+        rows = rows[:limit]
+        links = self._links_by_account([r[0] for r in rows])
+        data = [_account(r, links.get(r[0], [])) for r in rows]
+        nxt = None
+        if more:
+            last = rows[-1]
+            nxt = cursors.encode(s=sid, r=last[4] if last[4] is not None else -1, i=last[0])
+        return Page(data, nxt)
+
+    def _links_by_account(self, account_ids: Sequence[str]) -> dict[str, list[StoredLink]]:
+        out: dict[str, list[StoredLink]] = {}
+        for chunk in _chunks(account_ids):
+            marks = ",".join("?" * len(chunk))
+            for a, t, i, f, la in self._read(
+                f"SELECT account_id, type, id, first_seen, last_seen FROM links WHERE account_id IN ({marks}) "
+                "ORDER BY account_id, type, id",
+                chunk,
+            ):
+                out.setdefault(a, []).append(StoredLink(t, i, _dtn(f), _dtn(la)))
+        return out
+
+    def list_rings(self, min_risk: float | None, cursor: str | None, limit: int) -> Page[RingSummary]:
+        cur = cursors.decode(cursor)
+        sid = self._pinned_sweep(cur)
+        where, params = ["sweep_id = ?"], [sid]
+        if min_risk is not None:
+            where.append("risk >= ?")
+            params.append(min_risk)
+        if cur:
+            where.append("(risk < ? OR (risk = ? AND ring_id > ?))")
+            params += [cur["r"], cur["r"], cur["i"]]
+        rows = self._read(
+            f"SELECT ring_id, risk, size, created_at, updated_at, sweep_id FROM rings WHERE {' AND '.join(where)} "
+            "ORDER BY risk DESC, ring_id LIMIT ?",
+            (*params, limit + 1),
+        )
+        more = len(rows) > limit
+        data = [RingSummary(r[0], r[1], r[2], _dtn(r[3]), _dtn(r[4]), r[5]) for r in rows[:limit]]
+        nxt = cursors.encode(s=sid, r=data[-1].risk, i=data[-1].id) if more else None
+        return Page(data, nxt)
+
+    def get_ring(self, ring_id: str) -> Ring | None:
+        sid = self._current_sweep_id()
+        rows = self._read(
+            "SELECT ring_id, risk, size, created_at, updated_at, sweep_id FROM rings WHERE sweep_id = ? AND ring_id = ?",
+            (sid, ring_id),
+        )
+        if not rows:
+            return None
+        r = rows[0]
+        members = [
+            RingMember(a, risk if risk is not None else 0.0, lab)
+            for a, risk, lab in self._read(
+                "SELECT m.account_id, r.risk, a.label FROM ring_members m "
+                "LEFT JOIN sweep_risks r ON r.sweep_id = m.sweep_id AND r.account_id = m.account_id "
+                "LEFT JOIN accounts a ON a.id = m.account_id WHERE m.sweep_id = ? AND m.ring_id = ? "
+                "ORDER BY r.risk DESC, m.account_id",
+                (sid, ring_id),
+            )
+        ]
+        identifiers = [
+            RingIdentifier(t, i, n)
+            for t, i, n in self._read(
+                "SELECT type, id, accounts FROM ring_identifiers WHERE sweep_id = ? AND ring_id = ? "
+                "ORDER BY accounts DESC, type, id",
+                (sid, ring_id),
+            )
+        ]
+        history = [
+            RingHistoryEntry(s, _dtn(at), ev, n)
+            for s, at, ev, n in self._read(
+                "SELECT sweep_id, at, event, size FROM ring_history WHERE ring_id = ? ORDER BY at, sweep_id", (ring_id,)
+            )
+        ]
+        return Ring(RingSummary(r[0], r[1], r[2], _dtn(r[3]), _dtn(r[4]), r[5]), members, identifiers, history)
+
+    # -- jobs and locks ----------------------------------------------------------------
+    def create_job(self, kind: JobKind, params: dict[str, object] | None = None) -> Job:
+        job = Job(uuid.uuid4().hex, kind, "queued", utcnow(), params=dict(params or {}))
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO jobs(id, kind, status, created_at, params) VALUES (?, ?, ?, ?, ?)",
+                (job.id, kind, "queued", job.created_at.timestamp(), json.dumps(job.params)),
+            )
+        return job
+
+    def update_job(
+        self, job_id: str, status: str, result: dict[str, object] | None = None, error: str | None = None
+    ) -> Job:
+        now = utcnow().timestamp()
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE jobs SET status = ?, "
+                "started_at = CASE WHEN ? = 'running' THEN coalesce(started_at, ?) ELSE started_at END, "
+                "finished_at = CASE WHEN ? IN ('succeeded', 'failed') THEN ? ELSE finished_at END, "
+                "result = coalesce(?, result), error = ? WHERE id = ?",
+                (status, status, now, status, now, None if result is None else json.dumps(result), error, job_id),
+            )
+        job = self.get_job(job_id)
+        if job is None:
+            raise NotFound(f"job {job_id} not found")
+        return job
+
+    def get_job(self, job_id: str) -> Job | None:
+        rows = self._read("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        if not rows:
+            return None
+        i, kind, status, created, started, finished, result, error, params = rows[0]
+        return Job(
+            i, kind, status, _dtn(created), _dt(started), _dt(finished),
+            json.loads(result) if result else None, error, json.loads(params),
+        )
+
+    def acquire_lock(self, name: str, owner: str, ttl_s: float, now: datetime | None = None) -> bool:
+        t = (now or utcnow()).timestamp()
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO locks VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET "
+                "owner = excluded.owner, expires_at = excluded.expires_at "
+                "WHERE locks.expires_at < ? OR locks.owner = excluded.owner",
+                (name, owner, t + ttl_s, t),
+            )
+            row = conn.execute("SELECT owner FROM locks WHERE name = ?", (name,)).fetchone()
+        return bool(row and row[0] == owner)
+
+    def release_lock(self, name: str, owner: str) -> None:
+        with self._write() as conn:
+            conn.execute("DELETE FROM locks WHERE name = ? AND owner = ?", (name, owner))
+
+
+def _account_row(row: tuple[Any, ...]) -> AccountRow:
+    i, created, attrs, label, labelled = row
+    return AccountRow(i, _dtn(created), json.loads(attrs), label, _dt(labelled))
+
+
+def _account(row: tuple[Any, ...], links: list[StoredLink]) -> Account:
+    """Sweep risk when the current sweep covers the account, else its latest online score."""
+    i, created, attrs, label, sweep_risk, ring_id, risk, scored_at, mv, sweep_at, sweep_mv = row
+    if sweep_risk is not None:
+        risk, scored_at, mv = sweep_risk, sweep_at, sweep_mv
+    return Account(i, _dtn(created), json.loads(attrs), links, label, risk, _dt(scored_at), mv, ring_id)

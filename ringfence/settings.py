@@ -1,0 +1,95 @@
+"""All settings, from `RINGFENCE_*` environment variables, in one place."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SCOPES = ("score", "investigate", "label", "admin")
+
+
+class Neo4jConfig:
+    """Typed connection settings parsed from a `neo4j://` or `bolt://` URL."""
+
+    def __init__(self, url: str, database: str) -> None:
+        parts = urlsplit(url)
+        self.uri = f"{parts.scheme}://{parts.hostname}:{parts.port or 7687}"
+        self.user = unquote(parts.username or "neo4j")
+        self.password = unquote(parts.password or "")
+        self.database = database
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RINGFENCE_", extra="ignore")
+
+    data_dir: Path = Path("./data")
+    graph_url: str = ""
+    neo4j_database: str = "neo4j"
+    broker_url: str | None = None
+    api_keys: str = ""
+    environment: str = "development"
+    # Hub identifiers above this many accounts link nobody in ring detection and are
+    # expanded only this far when extracting subgraphs.
+    hub_cap: int = Field(default=200, ge=2)
+    min_ring_size: int = Field(default=3, ge=2)
+    sweep_interval_s: int = Field(default=3600, ge=60)
+    sweep_lock_ttl_s: int = Field(default=3600, ge=10)
+    rate_limit_per_s: float = Field(default=200.0, gt=0)
+    rate_limit_burst: int = Field(default=400, ge=1)
+    seed: int = 7
+
+    @field_validator("graph_url")
+    @classmethod
+    def _known_scheme(cls, v: str) -> str:
+        if v and urlsplit(v).scheme not in ("sqlite", "neo4j", "bolt", "neo4j+s", "bolt+s"):
+            raise ValueError("RINGFENCE_GRAPH_URL must be sqlite:///path, neo4j://... or bolt://...")
+        return v
+
+    @field_validator("api_keys")
+    @classmethod
+    def _parse_keys(cls, v: str) -> str:
+        for key, scopes in _split_keys(v):
+            unknown = set(scopes) - set(SCOPES)
+            if unknown or not key:
+                raise ValueError(f"RINGFENCE_API_KEYS: bad entry (scopes {sorted(unknown)})")
+        return v
+
+    @property
+    def effective_graph_url(self) -> str:
+        return self.graph_url or f"sqlite:///{self.data_dir / 'ringfence.db'}"
+
+    @property
+    def backend(self) -> str:
+        return "sqlite" if self.effective_graph_url.startswith("sqlite") else "neo4j"
+
+    @property
+    def sqlite_path(self) -> Path:
+        return Path(self.effective_graph_url.removeprefix("sqlite:///").removeprefix("sqlite://"))
+
+    @property
+    def neo4j(self) -> Neo4jConfig:
+        return Neo4jConfig(self.effective_graph_url, self.neo4j_database)
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    def key_scopes(self) -> dict[str, frozenset[str]]:
+        return {key: frozenset(scopes) for key, scopes in _split_keys(self.api_keys)}
+
+
+def _split_keys(raw: str) -> list[tuple[str, list[str]]]:
+    out = []
+    for entry in filter(None, (e.strip() for e in raw.split(","))):
+        key, _, scopes = entry.partition(":")
+        out.append((key.strip(), [s.strip() for s in scopes.split("+") if s.strip()]))
+    return out
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
