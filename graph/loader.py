@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
+
+import orjson
 
 from graph.errors import InvalidInput
 from graph.model import ID_TYPES, AccountIn, LabelIn, Link, parse_ts, utcnow
@@ -52,8 +53,8 @@ def read_jsonl(stream: IO[str]) -> Iterator[dict[str, Any]]:
     for n, line in enumerate(stream, 1):
         if line.strip():
             try:
-                yield json.loads(line)
-            except json.JSONDecodeError as exc:
+                yield orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
                 raise InvalidInput(f"line {n} is not JSON") from exc
 
 

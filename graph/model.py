@@ -25,7 +25,7 @@ def to_rfc3339(ts: datetime) -> str:
 
 
 def parse_ts(value: str | datetime) -> datetime:
-    ts = value if isinstance(value, datetime) else datetime.fromisoformat(value.replace("Z", "+00:00"))
+    ts = value if isinstance(value, datetime) else datetime.fromisoformat(value)  # 3.11 reads "Z"
     return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
 
 

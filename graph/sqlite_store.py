@@ -133,9 +133,7 @@ class SQLiteStore:
 
     # -- accounts and links ------------------------------------------------------------
     def upsert_accounts(self, accounts: Sequence[AccountIn]) -> tuple[int, int]:
-        account_rows = [
-            (a.id, a.created_at.timestamp(), json.dumps(a.attributes, sort_keys=True)) for a in accounts
-        ]
+        account_rows = [(a.id, a.created_at.timestamp(), json.dumps(a.attributes, sort_keys=True)) for a in accounts]
         # A link without seen_at is dated by its account's created_at in the same batch:
         # min/max merges then stay order-independent, and a repeated body changes nothing.
         link_rows = [
@@ -214,7 +212,9 @@ class SQLiteStore:
         edges: list[Edge] = []
         conn = self._conn()
         for key in keys:
-            degree = conn.execute("SELECT count(*) FROM links WHERE type = ? AND id = ?", (key.type, key.id)).fetchone()[0]
+            degree = conn.execute(
+                "SELECT count(*) FROM links WHERE type = ? AND id = ?", (key.type, key.id)
+            ).fetchone()[0]
             degrees[key] = degree
             edges.extend(
                 (a, key, _dtn(f))
@@ -288,7 +288,8 @@ class SQLiteStore:
             )
             # The current label is the latest event; later-dated events already stored win.
             conn.executemany(
-                "UPDATE accounts SET label = ?, labelled_at = ? WHERE id = ? AND (labelled_at IS NULL OR labelled_at <= ?)",
+                "UPDATE accounts SET label = ?, labelled_at = ? "
+                "WHERE id = ? AND (labelled_at IS NULL OR labelled_at <= ?)",
                 [(r[1], r[4], r[0], r[4]) for r in rows],
             )
         return len(rows)
@@ -305,8 +306,15 @@ class SQLiteStore:
     # -- online scores -----------------------------------------------------------------
     def write_scores(self, scores: Sequence[Score]) -> int:
         rows = [
-            (s.account_id, s.risk, s.model_version, s.scored_at.timestamp(), s.as_of.timestamp(),
-             json.dumps(s.reasons), s.ring_id)
+            (
+                s.account_id,
+                s.risk,
+                s.model_version,
+                s.scored_at.timestamp(),
+                s.as_of.timestamp(),
+                json.dumps(s.reasons),
+                s.ring_id,
+            )
             for s in scores
         ]
         with self._write() as conn:
@@ -359,10 +367,16 @@ class SQLiteStore:
                     "INSERT INTO ring_history VALUES (?, ?, ?, ?, ?)", (ring.id, sid, at, ring.event, len(ring.members))
                 )
             conn.executemany(
-                "INSERT INTO ring_history VALUES (?, ?, ?, 'dissolved', ?)", ((r, sid, at, n) for r, n in result.dissolved)
+                "INSERT INTO ring_history VALUES (?, ?, ?, 'dissolved', ?)",
+                ((r, sid, at, n) for r, n in result.dissolved),
             )
             conn.execute("INSERT OR REPLACE INTO meta VALUES ('current_sweep', ?)", (sid,))
-            old = [r[0] for r in conn.execute("SELECT sweep_id FROM sweeps ORDER BY finished_at DESC LIMIT -1 OFFSET ?", (_KEEP_SWEEPS,))]
+            old = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT sweep_id FROM sweeps ORDER BY finished_at DESC LIMIT -1 OFFSET ?", (_KEEP_SWEEPS,)
+                )
+            ]
             for old_sid in old:
                 for table in ("sweep_risks", "rings", "ring_members", "ring_identifiers", "sweeps"):
                     conn.execute(f"DELETE FROM {table} WHERE sweep_id = ?", (old_sid,))
@@ -492,7 +506,8 @@ class SQLiteStore:
     def get_ring(self, ring_id: str) -> Ring | None:
         sid = self._current_sweep_id()
         rows = self._read(
-            "SELECT ring_id, risk, size, created_at, updated_at, sweep_id FROM rings WHERE sweep_id = ? AND ring_id = ?",
+            "SELECT ring_id, risk, size, created_at, updated_at, sweep_id FROM rings "
+            "WHERE sweep_id = ? AND ring_id = ?",
             (sid, ring_id),
         )
         if not rows:
@@ -557,8 +572,15 @@ class SQLiteStore:
             return None
         i, kind, status, created, started, finished, result, error, params = rows[0]
         return Job(
-            i, kind, status, _dtn(created), _dt(started), _dt(finished),
-            json.loads(result) if result else None, error, json.loads(params),
+            i,
+            kind,
+            status,
+            _dtn(created),
+            _dt(started),
+            _dt(finished),
+            json.loads(result) if result else None,
+            error,
+            json.loads(params),
         )
 
     def acquire_lock(self, name: str, owner: str, ttl_s: float, now: datetime | None = None) -> bool:

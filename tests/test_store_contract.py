@@ -110,8 +110,11 @@ def test_identifier_degrees(store: GraphStore) -> None:
 def test_neighbourhood_follows_hops_and_caps_hubs(store: GraphStore) -> None:
     # given: a chain a0 -c01- a1 -c12- a2, and a hub device shared by a0 and 10 others
     store.upsert_accounts(
-        [acct("a0", 0, (("card", "c01"), ("device", "hub"))), acct("a1", 1, (("card", "c01"), ("card", "c12"))),
-         acct("a2", 2, (("card", "c12"),))]
+        [
+            acct("a0", 0, (("card", "c01"), ("device", "hub"))),
+            acct("a1", 1, (("card", "c01"), ("card", "c12"))),
+            acct("a2", 2, (("card", "c12"),)),
+        ]
         + [acct(f"h{i:02d}", 10 + i, (("device", "hub"),)) for i in range(10)]
     )
     # when
@@ -132,7 +135,12 @@ def test_neighbourhood_follows_hops_and_caps_hubs(store: GraphStore) -> None:
 
 def test_labels_keep_history_and_reject_unknown_accounts(store: GraphStore) -> None:
     store.upsert_accounts([acct("a1"), acct("a2")])
-    assert store.add_labels([LabelIn("a1", "legit", "kyc", None, at(1)), LabelIn("a1", "fraud", "chargeback", "cb", at(2))]) == 2
+    assert (
+        store.add_labels(
+            [LabelIn("a1", "legit", "kyc", None, at(1)), LabelIn("a1", "fraud", "chargeback", "cb", at(2))]
+        )
+        == 2
+    )
     with pytest.raises(NotFound):
         store.add_labels([LabelIn("a2", "fraud", "inv", None, at(3)), LabelIn("ghost", "fraud", "inv", None, at(3))])
     # an older event arriving late does not overwrite the current label
@@ -140,7 +148,9 @@ def test_labels_keep_history_and_reject_unknown_accounts(store: GraphStore) -> N
     store.add_labels([LabelIn("a1", "fraud", "chargeback", "cb", at(2))])  # a retry adds nothing
     history = store.label_history("a1")
     assert [(e.label, e.source, e.at) for e in history] == [
-        ("legit", "late", at(0)), ("legit", "kyc", at(1)), ("fraud", "chargeback", at(2))
+        ("legit", "late", at(0)),
+        ("legit", "kyc", at(1)),
+        ("fraud", "chargeback", at(2)),
     ]
     assert history[-1].note == "cb"
     a1, a2 = store.get_account("a1"), store.get_account("a2")
@@ -161,10 +171,18 @@ def test_scores_never_go_back_in_time(store: GraphStore) -> None:
     assert store.get_score("ghost") is None
 
 
-def _sweep(sid: str, minute: float, rings: dict[str, list[str]], risks: dict[str, float], events: dict[str, str] | None = None) -> SweepResult:
+def _sweep(
+    sid: str, minute: float, rings: dict[str, list[str]], risks: dict[str, float], events: dict[str, str] | None = None
+) -> SweepResult:
     published = [
-        PublishedRing(rid, max(risks[m] for m in members), members, [RingIdentifier("card", f"k-{rid}", len(members))],
-                      at(0), (events or {}).get(rid, "created"))  # type: ignore[arg-type]
+        PublishedRing(
+            rid,
+            max(risks[m] for m in members),
+            members,
+            [RingIdentifier("card", f"k-{rid}", len(members))],
+            at(0),
+            (events or {}).get(rid, "created"),
+        )  # type: ignore[arg-type]
         for rid, members in rings.items()
     ]
     return SweepResult(sid, at(minute - 1), at(minute), "m1", risks, published)
@@ -183,7 +201,11 @@ def test_publish_sweep_makes_rings_and_risks_current(store: GraphStore) -> None:
     assert [r.id for r in store.list_rings(0.5, None, 10).data] == ["r1"]
     ring = store.get_ring("r1")
     assert ring is not None
-    assert [(m.account_id, m.risk, m.label) for m in ring.members] == [("a0", 0.9, None), ("a1", 0.8, "fraud"), ("a2", 0.7, None)]
+    assert [(m.account_id, m.risk, m.label) for m in ring.members] == [
+        ("a0", 0.9, None),
+        ("a1", 0.8, "fraud"),
+        ("a2", 0.7, None),
+    ]
     assert [(i.type, i.id, i.accounts) for i in ring.identifiers] == [("card", "k-r1", 3)]
     assert [(h.sweep_id, h.event, h.size) for h in ring.history] == [("s1", "created", 3)]
     assert store.get_ring("nope") is None

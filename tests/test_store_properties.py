@@ -24,7 +24,9 @@ account = st.builds(
     AccountIn,
     ids,
     minutes,
-    st.dictionaries(st.sampled_from(["x", "y", "z"]), st.integers(0, 3) | st.booleans() | st.text("ab", max_size=2), max_size=2),
+    st.dictionaries(
+        st.sampled_from(["x", "y", "z"]), st.integers(0, 3) | st.booleans() | st.text("ab", max_size=2), max_size=2
+    ),
     st.lists(link, max_size=3).map(tuple),
 )
 batches = st.lists(st.lists(account, min_size=1, max_size=4), min_size=1, max_size=4)

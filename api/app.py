@@ -1,0 +1,63 @@
+"""The FastAPI application: `uvicorn api.app:create_app --factory`.
+
+The store and the dispatcher are opened in the lifespan (never at import) and closed on
+shutdown; tests pass their own `Settings`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import errors
+from api.auth import KeyRing
+from api.logging import configure_logging
+from api.metrics import ApiMetrics
+from api.middleware import BodyLimit, Observe
+from api.ratelimit import make_limiter
+from api.routes import accounts, health, identifiers, jobs, labels, models, rings
+from graph.factory import open_store
+from ringfence.settings import Settings, get_settings
+
+DESCRIPTION = """Fraud-ring detection over an account-identifier graph.
+
+Authenticate with `Authorization: Bearer <key>`. Every error is
+`{"error": {"code", "message", "details"?}}`. Timestamps are RFC 3339 UTC. Raw card numbers
+are refused anywhere in a request (422 `pan_not_allowed`)."""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from workers.dispatch import get_dispatcher
+
+        store = open_store(settings)
+        dispatcher = get_dispatcher(settings, store)
+        app.state.store = store
+        app.state.dispatcher = dispatcher
+        metrics.watch_queues(getattr(dispatcher, "queue_depth", lambda: None))
+        try:
+            yield
+        finally:
+            dispatcher.close()
+            await app.state.limiter.close()
+            store.close()
+
+    app = FastAPI(title="ringfence", version="1", description=DESCRIPTION, lifespan=lifespan)
+    metrics = ApiMetrics()
+    app.state.settings = settings
+    app.state.keys = KeyRing(settings)
+    app.state.limiter = make_limiter(settings)
+    app.state.metrics = metrics
+    errors.install(app)
+    for module in (accounts, labels, rings, jobs, models, identifiers, health):
+        app.include_router(module.router)
+    # Added last = outermost: Observe sees every response, 413s included.
+    app.add_middleware(BodyLimit)
+    app.add_middleware(Observe, metrics=metrics)
+    return app

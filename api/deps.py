@@ -1,0 +1,119 @@
+"""Dependencies: the store, settings and dispatcher of the app, and one guard per scope.
+
+Every `/v1` route declares exactly one guard (`RequireScore`, `RequireInvestigate`,
+`RequireLabel`, `RequireAdmin`, `RequireReadAccount`), which in order authenticates the key
+(401), applies the key's rate limit (429), checks the scope (403) and refuses a raw card
+number anywhere in the path or query string, or an undeclared query parameter (422).
+Handlers never check scopes themselves.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.auth import Principal
+from api.errors import Forbidden, RateLimited, Unauthenticated
+from graph.errors import InvalidInput, PanNotAllowed
+from graph.store import GraphStore
+from graph.validation import contains_pan
+from ringfence.settings import Settings
+
+_bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <key>`; keys from RINGFENCE_API_KEYS")
+
+
+# Async on purpose: they only read app state, and a plain `def` dependency costs a threadpool hop.
+async def get_store(request: Request) -> GraphStore:
+    return request.app.state.store  # type: ignore[no-any-return]
+
+
+async def get_settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+async def get_dispatcher(request: Request) -> Any:
+    return request.app.state.dispatcher
+
+
+StoreDep = Annotated[GraphStore, Depends(get_store)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+DispatcherDep = Annotated[Any, Depends(get_dispatcher)]
+
+
+async def authenticate(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    challenge = {"WWW-Authenticate": "Bearer"}
+    if credentials is None:
+        raise Unauthenticated("Send an API key as `Authorization: Bearer <key>`.", challenge)
+    principal = request.app.state.keys.lookup(credentials.credentials)
+    if principal is None:
+        raise Unauthenticated("Unknown API key.", challenge)
+    return principal  # type: ignore[no-any-return]
+
+
+def _declared_query(route: Any) -> frozenset[str]:
+    names = getattr(route, "_ringfence_query_names", None)
+    if names is None:
+        found: set[str] = set()
+        stack = [getattr(route, "dependant", None)]
+        while stack:
+            dependant = stack.pop()
+            if dependant is not None:
+                found.update(p.alias for p in dependant.query_params)
+                stack.extend(dependant.dependencies)
+        names = frozenset(found)
+        route._ringfence_query_names = names
+    return names  # type: ignore[no-any-return]
+
+
+_DECIMAL = re.compile(r"^[+-]?([0-9]*)\.[0-9]+([eE][+-]?[0-9]+)?$")
+
+
+def _integral_part(value: str) -> str:
+    """A decimal fraction's digits after the point are not a card number (`min_risk=0.2560880073938272`)."""
+    match = _DECIMAL.match(value)
+    return match.group(1) if match else value
+
+
+def _check_url(request: Request) -> None:
+    """No card number in the path or query string, and no query parameter the route lacks."""
+    if contains_pan(request.url.path):
+        raise PanNotAllowed("the path")
+    for name, value in request.query_params.multi_items():
+        if contains_pan(name) or contains_pan(_integral_part(value)):
+            raise PanNotAllowed("the query string")
+    route = request.scope.get("route")
+    if route is not None:
+        unknown = sorted(set(request.query_params) - _declared_query(route))
+        if unknown:
+            raise InvalidInput("unknown query parameter(s)", {"unknown": unknown[:10]})
+
+
+def require_scope(*scopes: str) -> Callable[..., Awaitable[Principal]]:
+    """A guard admitting keys with any of `scopes` (or `admin`)."""
+
+    async def guard(request: Request, principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+        wait = await request.app.state.limiter.hit(principal.key_id)
+        if wait > 0:
+            raise RateLimited("Too many requests for this key; slow down.", {"Retry-After": str(math.ceil(wait))})
+        if not principal.allows(scopes):
+            raise Forbidden(f"This key lacks the scope {' or '.join(scopes)}.")
+        _check_url(request)
+        request.state.key_id = principal.key_id
+        return principal
+
+    guard.__name__ = f"require_{'_or_'.join(scopes)}"
+    return guard
+
+
+RequireScore = Depends(require_scope("score"))
+RequireInvestigate = Depends(require_scope("investigate"))
+RequireLabel = Depends(require_scope("label"))
+RequireAdmin = Depends(require_scope("admin"))
+RequireReadAccount = Depends(require_scope("investigate", "score"))

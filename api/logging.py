@@ -1,0 +1,88 @@
+"""Structured JSON logs with a request id per request.
+
+Each request gets an id (the caller's `X-Request-ID` when it is a short token, else a new
+one), echoed in the response and attached to every log record made while it is served,
+threads included (contextvars follow `run_in_threadpool`). The access line holds the route
+template, never the raw path or query string; keys and bodies are never logged. As a last
+line of defence the formatter masks anything shaped like a card number.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import uuid
+from contextvars import ContextVar
+from datetime import UTC, datetime
+
+from graph.validation import luhn_ok
+
+LOGGER = "ringfence.api"
+request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+_PAN_CANDIDATE = re.compile(r"(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)")
+_RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+
+
+def redact(text: str) -> str:
+    """`text` with every Luhn-valid 13-19 digit run replaced."""
+
+    def mask(m: re.Match[str]) -> str:
+        return "[REDACTED-PAN]" if luhn_ok(re.sub(r"[ -]", "", m.group())) else m.group()
+
+    return _PAN_CANDIDATE.sub(mask, text)
+
+
+def new_request_id(offered: str | None) -> str:
+    if offered and _SAFE_ID.match(offered) and redact(offered) == offered:
+        return offered
+    while True:  # a random hex id can hold a Luhn-valid digit run; it must not look like a card
+        rid = uuid.uuid4().hex
+        if redact(rid) == rid:
+            return rid
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, object] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        rid = request_id.get()
+        if rid:
+            out["request_id"] = rid
+        for key, value in vars(record).items():
+            if key not in _RESERVED and not key.startswith("_"):
+                out[key] = value
+        if record.exc_info:
+            out["exc"] = self.formatException(record.exc_info)
+        return redact(json.dumps(out, default=str))
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is at the time (test runners swap it)."""
+
+    _ringfence = True
+
+    @property  # type: ignore[override]
+    def stream(self) -> object:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: object) -> None:
+        pass
+
+
+def configure_logging(level: int = logging.INFO) -> logging.Logger:
+    """Give the API's logger one JSON handler on stderr (idempotent)."""
+    logger = logging.getLogger(LOGGER)
+    logger.setLevel(level)
+    if not any(getattr(h, "_ringfence", False) for h in logger.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(JsonFormatter())
+        logger.addHandler(handler)
+    return logger

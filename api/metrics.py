@@ -1,0 +1,62 @@
+"""Prometheus metrics of one app, in a registry of its own (several apps may share a process).
+
+- `ringfence_http_requests_total{method, route, status}` and
+  `ringfence_http_request_duration_seconds{method, route}`: the route is the template
+  (`/v1/accounts/{id}`), or `unmatched`, so the label set stays small;
+- `ringfence_jobs_total{kind, status}`: jobs the API created (`queued`) or refused/failed to hand
+  over (`failed`);
+- `ringfence_queue_depth{queue}`: messages waiting per queue, read from the dispatcher at scrape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class _QueueDepth(Collector):
+    def __init__(self, source: Callable[[], dict[str, int] | None]) -> None:
+        self._source = source
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        gauge = GaugeMetricFamily("ringfence_queue_depth", "Messages waiting per queue", labels=["queue"])
+        try:
+            depth = self._source() or {}
+        except Exception:  # a scrape must not fail because the broker is away
+            depth = {}
+        for queue, n in sorted(depth.items()):
+            gauge.add_metric([queue], float(n))
+        yield gauge
+
+
+class ApiMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "ringfence_http_requests", "HTTP requests", ["method", "route", "status"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "ringfence_http_request_duration_seconds", "HTTP request latency", ["method", "route"],
+            buckets=_BUCKETS, registry=self.registry,
+        )
+        self.jobs = Counter(
+            "ringfence_jobs", "Jobs created through the API", ["kind", "status"], registry=self.registry
+        )
+        self._depth_source: Callable[[], dict[str, int] | None] = lambda: None
+        self.registry.register(_QueueDepth(lambda: self._depth_source()))
+
+    def watch_queues(self, source: Callable[[], dict[str, int] | None]) -> None:
+        self._depth_source = source
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(method, route).observe(seconds)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,136 @@
+"""Pure ASGI middleware, outermost first: `Observe` (request id, access log, metrics and the
+last-resort 500) and `BodyLimit` (413 over 10 MiB, by Content-Length and by counting)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.logging import LOGGER, new_request_id, request_id
+from api.metrics import ApiMetrics
+
+log = logging.getLogger(LOGGER)
+MAX_BODY = 10 * 1024 * 1024
+
+
+def _error_message(status: int, code: str, message: str, headers: list[tuple[bytes, bytes]] | None = None
+                   ) -> tuple[Message, Message]:
+    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+    start: Message = {
+        "type": "http.response.start",
+        "status": status,
+        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                    *(headers or [])],
+    }
+    return start, {"type": "http.response.body", "body": body, "more_body": False}
+
+
+class Observe:
+    def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        offered = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                offered = value.decode("latin-1")
+        rid = new_request_id(offered)
+        token = request_id.set(rid)
+        started = time.perf_counter()
+        status = 500
+        response_started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                response_started = True
+                message = {**message, "headers": [*message.get("headers", []), (b"x-request-id", rid.encode())]}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            # Nothing escapes as a stack trace: log it (redacted, with the request id), answer 500.
+            log.error("unhandled %s", type(exc).__name__, exc_info=exc)
+            status = 500
+            if not response_started:
+                start, body = _error_message(500, "internal", "Internal error; it has been logged.",
+                                             [(b"x-request-id", rid.encode())])
+                await send(start)
+                await send(body)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            self.metrics.observe(scope["method"], route, status, elapsed)
+            extra: dict[str, Any] = {"method": scope["method"], "route": route, "status": status,
+                                     "duration_ms": round(elapsed * 1000, 2)}
+            key_id = getattr(scope.get("state", {}), "get", lambda _: None)("key_id")
+            if key_id:
+                extra["key_id"] = key_id
+            log.info("request", extra=extra)
+            request_id.reset(token)
+
+
+class BodyLimit:
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def _too_large(self, send: Send) -> None:
+        start, body = _error_message(413, "payload_too_large", "The request body is larger than 10 MiB.",
+                                     [(b"connection", b"close")])
+        await send(start)
+        await send(body)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                if not value.isdigit():
+                    start, body = _error_message(400, "bad_request", "Content-Length is not a number.")
+                    await send(start)
+                    await send(body)
+                    return
+                if int(value) > self.max_bytes:
+                    await self._too_large(send)
+                    return
+        # Buffer the body while counting: chunked uploads carry no Content-Length.
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                await self.app(scope, _replay([message], receive), send)
+                return
+            chunk = message.get("body", b"")
+            total += len(chunk)
+            if total > self.max_bytes:
+                await self._too_large(send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        await self.app(scope, _replay([body], receive), send)
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    pending = list(messages)
+
+    async def replay() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replay

@@ -1,0 +1,151 @@
+"""Accounts: upsert one (with an online score) or a batch, read, list, risk, subgraph."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query
+
+from api.deps import DispatcherDep, RequireInvestigate, RequireReadAccount, RequireScore, SettingsDep, StoreDep
+from api.errors import responses
+from api.pagination import Cursor, Limit, MinRisk, checked_cursor
+from api.risk import present, score_now
+from api.schemas import (
+    AccountBatchIn,
+    AccountCreated,
+    AccountIn,
+    AccountPage,
+    AccountPublic,
+    BatchResult,
+    Label,
+    RiskPublic,
+    SubgraphEdge,
+    SubgraphNode,
+    SubgraphPublic,
+)
+from graph.errors import NotFound
+from graph.model import AccountIn as DomainAccount
+from graph.model import utcnow
+from graph.store import GraphStore
+from graph.validation import ID_PATTERN
+
+router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
+AccountId = Annotated[str, Path(pattern=ID_PATTERN, description="Account id")]
+_READ = responses(401, 403, 404, 422, 429, 503)
+
+
+def _with_created_at(store: GraphStore, accounts: Sequence[AccountIn]) -> list[DomainAccount]:
+    """Domain accounts; an absent `created_at` is the stored one for known accounts, else now.
+
+    Links without `seen_at` are dated by their account's `created_at`, so taking the stored
+    value makes a repeated body a no-op instead of moving those links' `last_seen`.
+    """
+    now = utcnow()
+    undated = [a.id for a in accounts if a.created_at is None]
+    known: dict[str, datetime] = {}
+    if undated:
+        missing = set(store.missing_accounts(undated))
+        for account_id in dict.fromkeys(undated):
+            if account_id not in missing:
+                stored = store.get_account(account_id)
+                if stored is not None:
+                    known[account_id] = stored.created_at
+    return [a.to_domain(known.get(a.id, now)) for a in accounts]
+
+
+def _account(store: GraphStore, account_id: str) -> AccountPublic:
+    account = store.get_account(account_id)
+    if account is None:
+        raise NotFound(f"account {account_id} not found")
+    return AccountPublic.of(account)
+
+
+@router.post(
+    "", status_code=201, dependencies=[RequireScore], responses=responses(400, 401, 403, 413, 422, 429, 503),
+    summary="Upsert one account with its links, then score it",
+)
+def upsert_account(
+    body: AccountIn,
+    store: StoreDep,
+    settings: SettingsDep,
+    dispatcher: DispatcherDep,
+    score: Annotated[Literal["sync", "async", "none"], Query()] = "async",
+) -> AccountCreated:
+    store.upsert_accounts(_with_created_at(store, [body]))
+    risk = job_id = None
+    if score == "sync":
+        risk = present(store, score_now(store, settings, body.id))
+    elif score == "async":
+        job_id = dispatcher.score_async(body.id)
+    return AccountCreated(account=_account(store, body.id), risk=risk, job_id=job_id)
+
+
+@router.post(
+    "/batch", dependencies=[RequireScore], responses=responses(400, 401, 403, 413, 422, 429, 503),
+    summary="Upsert up to 10,000 accounts and 100,000 links, all or nothing (no scoring)",
+)
+def upsert_batch(body: AccountBatchIn, store: StoreDep) -> BatchResult:
+    accounts, links = store.upsert_accounts(_with_created_at(store, body.accounts))
+    return BatchResult(accounts=accounts, links=links)
+
+
+@router.get("", dependencies=[RequireInvestigate], responses=responses(401, 403, 422, 429, 503))
+def list_accounts(
+    store: StoreDep,
+    order: Annotated[Literal["risk_desc", "id"], Query()] = "risk_desc",
+    min_risk: MinRisk = None,
+    label: Annotated[Label | None, Query()] = None,
+    cursor: Cursor = None,
+    limit: Limit = 100,
+) -> AccountPage:
+    page = store.list_accounts(order, min_risk, label, checked_cursor(cursor), limit)
+    return AccountPage(data=[AccountPublic.of(a) for a in page.data], next_cursor=page.next_cursor)
+
+
+@router.get("/{id}", dependencies=[RequireReadAccount], responses=_READ, summary="Read one account")
+def get_account(id: AccountId, store: StoreDep) -> AccountPublic:  # noqa: A002 - the contract's name
+    return _account(store, id)
+
+
+@router.get("/{id}/risk", dependencies=[RequireScore], responses=_READ)
+def get_risk(
+    id: AccountId,  # noqa: A002
+    store: StoreDep,
+    settings: SettingsDep,
+    refresh: Annotated[Literal["true", "false"], Query(description="`true` recomputes now")] = "false",
+) -> RiskPublic:
+    stored = None if refresh == "true" else store.get_score(id)
+    if stored is None:
+        if store.missing_accounts([id]):
+            raise NotFound(f"account {id} not found")
+        stored = score_now(store, settings, id)
+    return present(store, stored)
+
+
+@router.get("/{id}/subgraph", dependencies=[RequireInvestigate], responses=_READ, response_model_exclude_none=True)
+def get_subgraph(
+    id: AccountId,  # noqa: A002
+    store: StoreDep,
+    settings: SettingsDep,
+    hops: Annotated[int, Query(ge=1, le=3)] = 1,
+    limit: Annotated[int | None, Query(ge=1, le=1000, description="Hub cap; default: the server's")] = None,
+) -> SubgraphPublic:
+    sub = store.neighbourhood([id], hops, hub_cap=limit or settings.hub_cap)
+    if id not in sub.accounts:
+        raise NotFound(f"account {id} not found")
+    rings = store.rings_of(list(sub.accounts))
+    nodes: list[SubgraphNode] = []
+    for account_id, row in sub.accounts.items():
+        stored = store.get_account(account_id)
+        nodes.append(SubgraphNode(
+            id=account_id, kind="account", label=row.label, ring_id=rings.get(account_id),
+            risk=None if stored is None or stored.risk is None else min(1.0, max(0.0, stored.risk)),
+        ))
+    capped = set(sub.capped)
+    for key, degree in sub.identifiers.items():
+        nodes.append(SubgraphNode(id=key.id, kind=key.type, degree=degree, capped=key in capped,
+                                  benign=key in sub.benign))
+    edges = [SubgraphEdge(source=a, target=k.id, type=k.type) for a, k, _ in sub.edges]
+    return SubgraphPublic(nodes=nodes, edges=edges, truncated=bool(sub.capped))

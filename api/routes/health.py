@@ -1,0 +1,34 @@
+"""Liveness, readiness and Prometheus metrics; no key needed."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from api.deps import DispatcherDep, SettingsDep, StoreDep
+from api.errors import responses
+from api.metrics import CONTENT_TYPE
+from api.schemas import Status
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", summary="200 while the process serves")
+async def healthz() -> Status:
+    return Status(status="ok")
+
+
+@router.get("/readyz", responses=responses(503), summary="200 when the store (and broker, if any) answer")
+def readyz(store: StoreDep, settings: SettingsDep, dispatcher: DispatcherDep) -> Status:
+    store.ping()  # StoreUnavailable -> 503
+    checks = {"store": "ok", "broker": "not_configured"}
+    if settings.broker_url:
+        dispatcher.ping()
+        checks["broker"] = "ok"
+    return Status(status="ok", checks=checks)
+
+
+@router.get("/metrics", response_class=Response, summary="Prometheus text format",
+            responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
+def metrics(request: Request) -> Response:
+    return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE)

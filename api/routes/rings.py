@@ -1,0 +1,30 @@
+"""Rings of the current sweep: riskiest first, and one ring with members and history."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from api.deps import RequireInvestigate, StoreDep
+from api.errors import responses
+from api.pagination import Cursor, Limit, MinRisk, checked_cursor
+from api.schemas import RingPage, RingPublic, RingSummaryPublic
+from graph.errors import NotFound
+from graph.validation import ID_PATTERN
+
+router = APIRouter(prefix="/v1/rings", tags=["rings"])
+
+
+@router.get("", dependencies=[RequireInvestigate], responses=responses(401, 403, 422, 429, 503))
+def list_rings(store: StoreDep, min_risk: MinRisk = None, cursor: Cursor = None, limit: Limit = 100) -> RingPage:
+    page = store.list_rings(min_risk, checked_cursor(cursor), limit)
+    return RingPage(data=[RingSummaryPublic.of(r) for r in page.data], next_cursor=page.next_cursor)
+
+
+@router.get("/{id}", dependencies=[RequireInvestigate], responses=responses(401, 403, 404, 422, 429, 503))
+def get_ring(id: Annotated[str, Path(pattern=ID_PATTERN)], store: StoreDep) -> RingPublic:  # noqa: A002
+    ring = store.get_ring(id)
+    if ring is None:
+        raise NotFound(f"ring {id} not found in the current sweep")
+    return RingPublic.of_ring(ring)

@@ -1,0 +1,372 @@
+"""Request and response bodies of the contract. Every model forbids unknown fields.
+
+Inputs are validated here, once: ids by the contract's pattern, a raw card number anywhere
+(ids, attribute names and values, label source and note) is the validation error type
+`pan_not_allowed`, timestamps are RFC 3339 strings with an offset, converted to UTC.
+Outputs render timestamps as RFC 3339 UTC with `Z` (`graph.model.to_rfc3339`).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    StrictBool,
+    StringConstraints,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from graph import model as m
+from graph.validation import ID_PATTERN, contains_pan
+
+MAX_ATTRIBUTES = 64
+MAX_LINKS = 256
+MAX_BATCH_ACCOUNTS = 10_000
+MAX_BATCH_LINKS = 100_000
+MAX_LABELS = 10_000
+
+# -- field types -------------------------------------------------------------------------
+
+
+_PAN_MESSAGE = "a raw card number is not allowed; send a token or fingerprint"
+
+
+def _no_pan(value: str) -> str:
+    if contains_pan(value):
+        raise PydanticCustomError("pan_not_allowed", _PAN_MESSAGE)
+    return value
+
+
+def _attr_value(value: Any) -> bool | int | float | str:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        if len(value) > 4096:
+            raise PydanticCustomError("string_too_long", "attribute values are at most 4096 characters")
+        return _no_pan(value)
+    if isinstance(value, int | float):
+        # A card number sent as a JSON number is still a card number.
+        if (isinstance(value, int) or (value.is_integer() and abs(value) < 1e20)) and contains_pan(str(int(value))):
+            raise PydanticCustomError("pan_not_allowed", _PAN_MESSAGE)
+        return value
+    raise PydanticCustomError("attribute_type", "attribute values are strings, numbers or booleans")
+
+
+Id = Annotated[str, StringConstraints(pattern=ID_PATTERN), AfterValidator(_no_pan)]
+IdType = Literal["card", "device", "bank_account"]
+Label = Literal["fraud", "legit"]
+
+# RFC 3339 date-time with an offset. Years 1970-9998 keep every instant representable in UTC
+# (and in the stores' epoch seconds) whatever the offset.
+_RFC3339 = (
+    r"^(19[7-9][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-[0-9]{2}-[0-9]{2}[Tt]"
+    r"[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
+_RFC3339_RE = re.compile(_RFC3339)
+
+
+def _parse_timestamp(value: Any) -> datetime:
+    match = _RFC3339_RE.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise PydanticCustomError("timestamp", "expected an RFC 3339 timestamp with offset, years 1970-9998")
+    frac = (match.group(2) or ".0")[1:7].ljust(6, "0")  # sub-microsecond digits are dropped
+    offset = "+00:00" if match.group(3) in ("Z", "z") else match.group(3)
+    try:
+        return datetime.fromisoformat(f"{value[:10]}T{value[11:19]}.{frac}{offset}").astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
+        raise PydanticCustomError("timestamp", "not a valid RFC 3339 timestamp") from exc
+
+
+TimestampIn = Annotated[
+    datetime,
+    BeforeValidator(_parse_timestamp),
+    WithJsonSchema({"type": "string", "format": "date-time", "pattern": _RFC3339}),
+]
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(m.to_rfc3339, return_type=str),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+AttrName = Annotated[str, StringConstraints(min_length=1, max_length=128), AfterValidator(_no_pan)]
+AttrValue = Annotated[
+    Any,
+    PlainValidator(_attr_value),
+    WithJsonSchema({"anyOf": [{"type": "string", "maxLength": 4096}, {"type": "number"}, {"type": "boolean"}]}),
+]
+Risk01 = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- requests ------------------------------------------------------------------------------
+
+
+class LinkIn(Strict):
+    type: IdType
+    id: Id
+    seen_at: TimestampIn | None = None
+
+
+class AccountIn(Strict):
+    id: Id
+    created_at: TimestampIn | None = Field(default=None, description="Default: now (or the stored value)")
+    attributes: dict[AttrName, AttrValue] = Field(default_factory=dict, max_length=MAX_ATTRIBUTES)
+    links: list[LinkIn] = Field(default_factory=list, max_length=MAX_LINKS)
+
+    def to_domain(self, created_at: datetime) -> m.AccountIn:
+        links = tuple(m.Link(x.type, x.id, x.seen_at) for x in self.links)
+        return m.AccountIn(self.id, self.created_at or created_at, dict(self.attributes), links)
+
+
+class AccountBatchIn(Strict):
+    accounts: list[AccountIn] = Field(max_length=MAX_BATCH_ACCOUNTS)
+
+    @model_validator(mode="after")
+    def _bounded_links(self) -> AccountBatchIn:
+        if sum(len(a.links) for a in self.accounts) > MAX_BATCH_LINKS:
+            raise PydanticCustomError("too_many_links", f"a batch holds at most {MAX_BATCH_LINKS} links")
+        return self
+
+
+class LabelIn(Strict):
+    account_id: Id
+    label: Label
+    source: Annotated[str, StringConstraints(min_length=1, max_length=256), AfterValidator(_no_pan)]
+    note: Annotated[str, StringConstraints(max_length=4096), AfterValidator(_no_pan)] | None = None
+
+
+class LabelsIn(Strict):
+    labels: list[LabelIn] = Field(max_length=MAX_LABELS)
+
+
+class BenignIn(Strict):
+    benign: StrictBool = True
+
+
+# -- responses -----------------------------------------------------------------------------
+
+
+class LinkPublic(Strict):
+    type: IdType
+    id: str
+    seen_at: Timestamp = Field(description="Latest sighting (same as last_seen)")
+    first_seen: Timestamp
+    last_seen: Timestamp
+
+
+class AccountPublic(Strict):
+    id: str
+    created_at: Timestamp
+    attributes: dict[str, bool | int | float | str]
+    links: list[LinkPublic]
+    label: Label | None
+    risk: Risk01 | None
+    risk_scored_at: Timestamp | None
+    model_version: str | None
+    ring_id: str | None
+
+    @classmethod
+    def of(cls, a: m.Account) -> AccountPublic:
+        return cls(
+            id=a.id, created_at=a.created_at, attributes=a.attributes,
+            links=[LinkPublic(type=x.type, id=x.id, seen_at=x.last_seen, first_seen=x.first_seen,
+                              last_seen=x.last_seen) for x in a.links],
+            label=a.label, risk=_clamp(a.risk), risk_scored_at=a.risk_scored_at,
+            model_version=a.model_version, ring_id=a.ring_id,
+        )
+
+
+class IdentifierRef(Strict):
+    type: IdType
+    id: str
+
+
+class Reason(Strict):
+    identifier: IdentifierRef
+    shared_with: int
+    flagged_accounts: int
+    ring_ids: list[str]
+    weight: float
+    capped: bool = Field(default=False, description="The identifier is a hub, not expanded past the cap")
+
+
+class RingRef(Strict):
+    id: str
+    risk: Risk01
+    size: int
+
+
+class RiskPublic(Strict):
+    account_id: str
+    risk: Risk01
+    model_version: str
+    scored_at: Timestamp
+    ring: RingRef | None
+    reasons: list[Reason] = Field(description="Largest weight first")
+
+    @classmethod
+    def of(cls, s: m.Score, ring: m.RingSummary | None) -> RiskPublic:
+        return cls(
+            account_id=s.account_id, risk=_clamp(s.risk) or 0.0, model_version=s.model_version,
+            scored_at=s.scored_at,
+            ring=RingRef(id=ring.id, risk=_clamp(ring.risk) or 0.0, size=ring.size) if ring else None,
+            reasons=[Reason.model_validate(r) for r in s.reasons],
+        )
+
+
+class AccountCreated(Strict):
+    account: AccountPublic
+    risk: RiskPublic | None
+    job_id: str | None = Field(description="Task id of the queued score (score=async), else null")
+
+
+class BatchResult(Strict):
+    accounts: int
+    links: int
+
+
+class AccountPage(Strict):
+    data: list[AccountPublic]
+    next_cursor: str | None
+
+
+class SubgraphNode(Strict):
+    id: str
+    kind: Literal["account", "card", "device", "bank_account"]
+    risk: Risk01 | None = None
+    label: Label | None = None
+    ring_id: str | None = None
+    degree: int | None = Field(default=None, description="Identifiers: accounts sharing it (full degree)")
+    capped: bool | None = Field(default=None, description="Identifiers: a hub not expanded past `limit`")
+    benign: bool | None = Field(default=None, description="Identifiers: marked benign")
+
+
+class SubgraphEdge(Strict):
+    source: str = Field(description="An account id")
+    target: str = Field(description="An identifier id; the node of kind `type` with this id")
+    type: IdType
+
+
+class SubgraphPublic(Strict):
+    nodes: list[SubgraphNode]
+    edges: list[SubgraphEdge]
+    truncated: bool
+
+
+class LabelsApplied(Strict):
+    applied: int
+
+
+class RingSummaryPublic(Strict):
+    id: str
+    risk: Risk01
+    size: int
+    created_at: Timestamp
+    updated_at: Timestamp
+    sweep_id: str
+
+    @classmethod
+    def of(cls, r: m.RingSummary) -> RingSummaryPublic:
+        return cls(id=r.id, risk=_clamp(r.risk) or 0.0, size=r.size, created_at=r.created_at,
+                   updated_at=r.updated_at, sweep_id=r.sweep_id)
+
+
+class RingPage(Strict):
+    data: list[RingSummaryPublic]
+    next_cursor: str | None
+
+
+class RingMemberPublic(Strict):
+    account_id: str
+    risk: Risk01
+    label: Label | None
+
+
+class RingIdentifierPublic(Strict):
+    type: IdType
+    id: str
+    accounts: int
+
+
+class RingHistoryPublic(Strict):
+    sweep_id: str
+    at: Timestamp
+    event: Literal["created", "grew", "shrank", "merged", "split", "unchanged", "dissolved"]
+    size: int
+
+
+class RingPublic(RingSummaryPublic):
+    members: list[RingMemberPublic]
+    identifiers: list[RingIdentifierPublic]
+    history: list[RingHistoryPublic]
+
+    @classmethod
+    def of_ring(cls, r: m.Ring) -> RingPublic:
+        s = r.summary
+        return cls(
+            id=s.id, risk=_clamp(s.risk) or 0.0, size=s.size, created_at=s.created_at,
+            updated_at=s.updated_at, sweep_id=s.sweep_id,
+            members=[RingMemberPublic(account_id=x.account_id, risk=_clamp(x.risk) or 0.0, label=x.label)
+                     for x in r.members],
+            identifiers=[RingIdentifierPublic(type=x.type, id=x.id, accounts=x.accounts) for x in r.identifiers],
+            history=[RingHistoryPublic(sweep_id=x.sweep_id, at=x.at, event=x.event, size=x.size) for x in r.history],
+        )
+
+
+class JobPublic(Strict):
+    id: str
+    kind: Literal["sweep", "train"]
+    status: Literal["queued", "running", "succeeded", "failed"]
+    created_at: Timestamp
+    started_at: Timestamp | None
+    finished_at: Timestamp | None
+    result: dict[str, Any] | None
+    error: str | None
+
+    @classmethod
+    def of(cls, j: m.Job) -> JobPublic:
+        return cls(id=j.id, kind=j.kind, status=j.status, created_at=j.created_at, started_at=j.started_at,
+                   finished_at=j.finished_at, result=j.result, error=j.error)
+
+
+class ModelInfo(Strict):
+    version: str
+    created_at: Timestamp | None
+    metrics: dict[str, Any]
+
+
+class ModelsPublic(Strict):
+    active: str | None
+    models: list[ModelInfo]
+
+
+class ActiveModel(Strict):
+    active: str
+
+
+class BenignPublic(Strict):
+    type: IdType
+    id: str
+    benign: bool
+
+
+class Status(Strict):
+    status: str
+    checks: dict[str, str] | None = None
+
+
+def _clamp(x: float | None) -> float | None:
+    return None if x is None else min(1.0, max(0.0, float(x)))

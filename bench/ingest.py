@@ -1,0 +1,73 @@
+"""Ingest throughput: load 100k and 1M synthetic accounts into each backend, print links/s.
+
+    .venv/bin/python bench/ingest.py [--sizes 100000,1000000] [--backends sqlite,neo4j]
+
+The world is written to a JSON-lines file first, then streamed from it as `ringfence load`
+does (parsing and validation included, generation not). Each run starts from an empty store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from graph.factory import open_store
+from graph.loader import load_records, read_jsonl
+from graph.synthetic import WorldParams, write_jsonl
+from ringfence.settings import Settings
+
+
+def run(path: Path, size: int, url: str, batch: int) -> tuple[float, int]:
+    store = open_store(Settings(graph_url=url))
+    store.reset()
+    started = time.perf_counter()
+    stats = None
+    with path.open() as fh:
+        for stats in load_records(store, read_jsonl(fh), batch_size=batch):  # noqa: B007 - last totals
+            pass
+    took = time.perf_counter() - started
+    assert stats is not None and store.count_accounts() == size
+    store.close()
+    return took, stats.links
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="100000,1000000")
+    parser.add_argument("--backends", default="sqlite,neo4j")
+    parser.add_argument("--batch", type=int, default=5000)
+    args = parser.parse_args()
+    print(f"machine: {platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores")
+    neo4j = None
+    for size in map(int, args.sizes.split(",")):
+        path = Path(tempfile.mkdtemp()) / f"world-{size}.jsonl"
+        with path.open("w") as fh:
+            write_jsonl(WorldParams(accounts=size, seed=1), fh)
+        for backend in args.backends.split(","):
+            if backend == "neo4j":
+                if neo4j is None:
+                    from ringfence.devservices import Neo4jServer
+
+                    neo4j = Neo4jServer()
+                    neo4j.start()
+                url = neo4j.graph_url
+            else:
+                url = f"sqlite:///{Path(tempfile.mkdtemp()) / 'ingest.db'}"
+            runs = [run(path, size, url, args.batch) for _ in range(1 if size > 200_000 else 3)]
+            took = statistics.median(t for t, _ in runs)
+            links = runs[0][1]
+            print(
+                f"{backend:7s} accounts={size:>9,} links={links:>10,} median={took:7.1f}s "
+                f"links/s={links / took:>10,.0f} accounts/s={size / took:>9,.0f} (runs={len(runs)})",
+                flush=True,
+            )
+    if neo4j is not None:
+        neo4j.stop()
+
+
+if __name__ == "__main__":
+    main()

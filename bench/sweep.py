@@ -1,0 +1,210 @@
+"""Sweep speed: a full `run_sweep` end to end on the embedded store, time per phase.
+
+    .venv/bin/python bench/sweep.py [--sizes 100000,1000000] [--no-nx]
+
+Generating and loading a world takes a while, so each loaded SQLite file (and the world's
+truth columns) is cached under /tmp/ringfence-bench between runs; `--fresh` rebuilds it.
+At 100k accounts the detection step is also run written plainly with networkx (bipartite
+projection + connected components, no hub handling) and the ratio printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from graph.loader import load_records  # noqa: E402
+from graph.sqlite_store import SQLiteStore  # noqa: E402
+from graph.synthetic import generate, params_for  # noqa: E402
+
+CACHE = Path(os.environ.get("RINGFENCE_BENCH_CACHE", "/tmp/ringfence-bench"))
+KIND_CODES = {"legit": 0, "household": 1, "agency": 2, "ring": 3, "lone": 4}
+
+
+def world_db(size: int, preset: str = "default", seed: int = 1, fresh: bool = False) -> tuple[Path, dict]:
+    """The path of a loaded SQLite file of the world, and its truth columns (cached)."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    db = CACHE / f"world-{preset}-{size}-{seed}.db"
+    truth_path = CACHE / f"world-{preset}-{size}-{seed}.truth.npz"
+    if fresh:
+        for p in (db, truth_path):
+            p.unlink(missing_ok=True)
+    if db.exists() and truth_path.exists():
+        t = np.load(truth_path, allow_pickle=False)
+        return db, {k: t[k] for k in t.files}
+    tmp_dir = Path(tempfile.mkdtemp(dir=CACHE))
+    tmp_db = tmp_dir / "w.db"
+    store = SQLiteStore(tmp_db)
+    store.migrate()
+    ids: list[str] = []
+    kinds: list[int] = []
+    groups: list[str] = []
+    late: list[bool] = []
+    started = time.perf_counter()
+
+    def records():  # type: ignore[no-untyped-def]
+        for r in generate(params_for(preset, accounts=size, seed=seed)):
+            tr = r["truth"]
+            ids.append(r["id"])
+            kinds.append(KIND_CODES[tr["kind"]])
+            groups.append(tr["group"] or "")
+            late.append(bool(tr["late"]))
+            yield r
+
+    for _ in load_records(store, records(), batch_size=10_000):
+        pass
+    store._conn().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.close()
+    for suffix in ("-wal", "-shm"):
+        Path(str(tmp_db) + suffix).unlink(missing_ok=True)
+    truth = {"id": np.array(ids), "kind": np.array(kinds, np.int8), "group": np.array(groups), "late": np.array(late)}
+    np.savez(truth_path, **truth)
+    shutil.move(tmp_db, db)
+    shutil.rmtree(tmp_dir, ignore_errors=True)
+    print(f"generated+loaded {preset} world of {size:,} accounts in {time.perf_counter() - started:.0f}s -> {db}",
+          flush=True)
+    return db, truth
+
+
+def working_copy(db: Path) -> Path:
+    """A scratch copy of a cached world (sweeps write to it)."""
+    out = Path(tempfile.mkdtemp(dir=CACHE)) / "g.db"
+    shutil.copyfile(db, out)
+    return out
+
+
+def peak_rss_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
+
+
+def networkx_detect(g, threshold: float, hub_cap: int, min_size: int) -> list[list[str]]:  # type: ignore[no-untyped-def]
+    """The detection step written plainly: networkx graph of account pairs weighted by what they
+    share (same hub cap, benign list and weights), thresholded, connected components."""
+    import math
+
+    import networkx as nx
+
+    holders: dict[int, list[str]] = {}
+    for a, j in zip(g.e_acc.tolist(), g.e_id.tolist(), strict=True):
+        holders.setdefault(j, []).append(g.account_ids[a])
+    proj = nx.Graph()
+    for j, accounts in holders.items():
+        d = len(accounts)
+        if d < 2 or d > hub_cap or g.benign[j]:
+            continue
+        w = 1.0 / math.log1p(d)
+        for x in range(d):
+            for y in range(x + 1, d):
+                u, v = accounts[x], accounts[y]
+                if proj.has_edge(u, v):
+                    proj[u][v]["weight"] += w
+                else:
+                    proj.add_edge(u, v, weight=w)
+    strong = nx.Graph()
+    strong.add_edges_from((u, v) for u, v, w in proj.edges(data="weight") if w >= threshold)
+    return sorted(sorted(c) for c in nx.connected_components(strong) if len(c) >= min_size)
+
+
+def one(size: int, preset: str, data_dir: Path, nx_compare: bool) -> dict:
+    from graph.detection import DetectionParams, detect, load_graph
+    from ringfence.settings import Settings
+    from workers.sweep import run_sweep
+
+    db, _ = world_db(size, preset)
+    work = working_copy(db)
+    settings = Settings(data_dir=data_dir, graph_url=f"sqlite:///{work}")
+    store = SQLiteStore(work)
+    out: dict = {"size": size, "preset": preset}
+    try:
+        started = time.perf_counter()
+        first = run_sweep(store, settings)
+        out["first"] = {"seconds": round(time.perf_counter() - started, 1), "phases": first.stats["phases"],
+                        "cpu": first.stats["cpu_phases"],
+                        "rings": first.stats["rings"], "accounts": first.stats["accounts"],
+                        "links": first.stats["links"], "model": first.model_version}
+        started = time.perf_counter()
+        second = run_sweep(store, settings)  # against the first: matching does real work
+        out["second"] = {"seconds": round(time.perf_counter() - started, 1), "phases": second.stats["phases"],
+                         "cpu": second.stats["cpu_phases"],
+                         "events": second.stats["events"]}
+        out["peak_rss_gb"] = round(peak_rss_gb(), 2)
+        if nx_compare:
+            g = load_graph(store)
+            p = DetectionParams.from_settings(settings, max_group=10**9)
+            t = time.perf_counter()
+            ours = sorted(grp.member_ids for grp in detect(g, p).groups)
+            t_ours = time.perf_counter() - t
+            t = time.perf_counter()
+            plain = networkx_detect(g, p.threshold, p.hub_cap, p.min_ring_size)
+            t_nx = time.perf_counter() - t
+            out["networkx"] = {"ours_s": round(t_ours, 2), "networkx_s": round(t_nx, 2),
+                               "ratio": round(t_nx / t_ours, 1), "same_groups": ours == plain}
+    finally:
+        store.close()
+        shutil.rmtree(work.parent, ignore_errors=True)
+    return out
+
+
+def _phases(p: dict[str, float]) -> str:
+    return " ".join(f"{k}={v:.1f}" for k, v in p.items())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="100000,1000000")
+    parser.add_argument("--preset", default="default")
+    parser.add_argument("--data-dir", default=str(CACHE / "data"), help="where the active model is (default: none)")
+    parser.add_argument("--fresh", action="store_true")
+    parser.add_argument("--prepare-only", action="store_true")
+    parser.add_argument("--no-nx", action="store_true")
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore", message="Sparse", category=UserWarning)  # torch, in gnn.graphdata
+    if args.one:
+        print("RESULT " + json.dumps(one(args.one, args.preset, Path(args.data_dir), not args.no_nx)), flush=True)
+        return
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"load average {os.getloadavg()[0]:.1f}", flush=True)
+    for size in map(int, args.sizes.split(",")):
+        world_db(size, args.preset, fresh=args.fresh)
+        if args.prepare_only:
+            continue
+        # One process per size: a clean peak-memory figure.
+        cmd = [sys.executable, __file__, "--one", str(size), "--preset", args.preset, "--data-dir", args.data_dir]
+        if args.no_nx or size > 200_000:
+            cmd.append("--no-nx")
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
+        if proc.returncode or not lines:
+            print(proc.stdout[-2000:], proc.stderr[-4000:])
+            raise SystemExit(f"sweep bench failed at {size}")
+        r = json.loads(lines[-1][7:])
+        f, s2 = r["first"], r["second"]
+        print(f"sqlite accounts={size:>9,} links={f['links']:>10,} rings={f['rings']:>6,} model={f['model']}")
+        print(f"  first sweep  {f['seconds']:6.1f}s  phases {_phases(f['phases'])}  (cpu {_phases(f['cpu'])})")
+        print(f"  second sweep {s2['seconds']:6.1f}s  phases {_phases(s2['phases'])}  (cpu {_phases(s2['cpu'])})"
+              f"  events {s2['events']}")
+        print(f"  peak memory {r['peak_rss_gb']:.2f} GB")
+        if "networkx" in r:
+            n = r["networkx"]
+            print(f"  detection step: ours {n['ours_s']:.2f}s, networkx {n['networkx_s']:.2f}s "
+                  f"(x{n['ratio']}), same groups: {n['same_groups']}")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+MATCH (b:Benign) RETURN b.type AS type, b.id AS id

@@ -1,0 +1,1 @@
+MATCH (a:Account) RETURN count(a) AS n

@@ -1,0 +1,2 @@
+MATCH (h:RingHistory {sweep_id: $sweep_id})
+DELETE h

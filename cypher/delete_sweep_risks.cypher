@@ -1,0 +1,7 @@
+// Deletes up to $limit rows of one generation; called until it deletes none. The IS NOT NULL
+// terms let the composite unique index serve a seek on its gen prefix.
+MATCH (n:SweepRisk)
+WHERE n.gen = $gen AND n.account_id IS NOT NULL
+WITH n LIMIT $limit
+DELETE n
+RETURN count(*) AS deleted

@@ -1,0 +1,2 @@
+MATCH (l:Lock {name: $name, owner: $owner})
+DELETE l

@@ -1,0 +1,1 @@
+CREATE CONSTRAINT label_event_key IF NOT EXISTS FOR (e:LabelEvent) REQUIRE e.key IS UNIQUE

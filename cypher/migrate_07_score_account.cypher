@@ -1,0 +1,1 @@
+CREATE CONSTRAINT score_account IF NOT EXISTS FOR (s:Score) REQUIRE s.account_id IS UNIQUE

@@ -1,0 +1,1 @@
+CREATE CONSTRAINT sweep_id IF NOT EXISTS FOR (s:Sweep) REQUIRE s.sweep_id IS UNIQUE

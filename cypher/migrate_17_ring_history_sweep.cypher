@@ -1,0 +1,1 @@
+CREATE INDEX ring_history_sweep IF NOT EXISTS FOR (h:RingHistory) ON (h.sweep_id)

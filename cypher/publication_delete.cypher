@@ -1,0 +1,2 @@
+MATCH (p:Publication {gen: $gen})
+DELETE p

@@ -1,0 +1,2 @@
+MERGE (p:Publication {gen: $gen})
+SET p.sweep_id = $sweep_id, p.garbage = true

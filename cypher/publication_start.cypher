@@ -1,0 +1,1 @@
+CREATE (:Publication {gen: $gen, sweep_id: $sweep_id, garbage: false})

@@ -1,0 +1,3 @@
+UNWIND $ids AS id
+MATCH (g:SweepRing {gen: $gen, ring_id: id})
+RETURN id, g.updated_at AS updated_at

@@ -1,0 +1,2 @@
+MERGE (b:Benign {key: $key})
+  ON CREATE SET b.type = $type, b.id = $id

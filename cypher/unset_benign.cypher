@@ -1,0 +1,2 @@
+MATCH (b:Benign {key: $key})
+DELETE b

@@ -1,0 +1,7 @@
+// Creates missing accounts and write-locks every account of the batch before its
+// attributes are read: SET takes the lock, so the read below sees the latest commit and
+// concurrent batches touching the same account serialise instead of losing an update.
+UNWIND $ids AS id
+MERGE (a:Account {id: id})
+SET a._lock = true
+RETURN id, a.attributes AS attributes

@@ -1,0 +1,235 @@
+"""Feature schema and encoders for account and identifier nodes.
+
+The schema is learnt at training time from whatever attributes the accounts carry:
+
+- numbers: robustly scaled ((x - median) / IQR, clipped), log1p first when the values are
+  non-negative and skewed;
+- categories (strings): the top-K values one-hot, plus "other";
+- booleans: 0/1;
+- every attribute also gets a "missing" flag (value imputed with the median / all zeros);
+- attributes unknown to the schema are ignored at scoring time.
+
+Time features are computed as of the scoring time (`as_of`): the account's age, and for
+identifiers their age, log-degree and how bursty the creation times of their accounts are
+(the account sees its linked accounts' burstiness through the identifier messages).
+
+Labels never enter these encoders; label proximity is computed leave-self-out in
+`gnn.graphdata`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from graph.model import ID_TYPES, AccountRow
+
+SCHEMA_VERSION = 1
+TOP_K = 8
+MIN_CATEGORY_COUNT = 5
+CLIP = 5.0
+DAY = 86400.0
+
+
+@dataclass
+class NumericSpec:
+    median: float
+    scale: float
+    log: bool
+
+
+@dataclass
+class FeatureSchema:
+    """What to encode and how; JSON round-trips exactly (`to_json` / `from_json`)."""
+
+    numeric: dict[str, NumericSpec] = field(default_factory=dict)
+    categorical: dict[str, list[str]] = field(default_factory=dict)
+    boolean: list[str] = field(default_factory=list)
+    version: int = SCHEMA_VERSION
+
+    # -- layout ----------------------------------------------------------------------
+    @property
+    def account_names(self) -> list[str]:
+        names = ["age_log_days"]
+        for name in sorted(self.numeric):
+            names += [f"num:{name}", f"missing:{name}"]
+        for name in sorted(self.categorical):
+            names += [f"cat:{name}={v}" for v in self.categorical[name]]
+            names += [f"cat:{name}=<other>", f"missing:{name}"]
+        for name in sorted(self.boolean):
+            names += [f"bool:{name}", f"missing:{name}"]
+        return names
+
+    @property
+    def account_dim(self) -> int:
+        return len(self.account_names)
+
+    # -- serialisation ---------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "numeric": {k: asdict(v) for k, v in sorted(self.numeric.items())},
+            "categorical": {k: list(v) for k, v in sorted(self.categorical.items())},
+            "boolean": sorted(self.boolean),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FeatureSchema:
+        if data.get("version") != SCHEMA_VERSION:
+            raise ValueError(f"unsupported feature schema version {data.get('version')}")
+        return cls(
+            numeric={k: NumericSpec(**v) for k, v in data["numeric"].items()},
+            categorical={k: list(v) for k, v in data["categorical"].items()},
+            boolean=list(data["boolean"]),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> FeatureSchema:
+        return cls.from_dict(json.loads(text))
+
+    # -- fitting ---------------------------------------------------------------------
+    @classmethod
+    def fit(cls, rows: Iterable[AccountRow], top_k: int = TOP_K) -> FeatureSchema:
+        """Learn the schema from account attributes (any names, any mix of types)."""
+        numbers: dict[str, list[float]] = {}
+        counts: dict[str, dict[str, int]] = {}
+        booleans: set[str] = set()
+        kinds: dict[str, set[str]] = {}
+        for row in rows:
+            for key, value in row.attributes.items():
+                if isinstance(value, bool):
+                    kinds.setdefault(key, set()).add("bool")
+                    booleans.add(key)
+                elif isinstance(value, int | float):
+                    if math.isfinite(value):
+                        kinds.setdefault(key, set()).add("num")
+                        numbers.setdefault(key, []).append(float(value))
+                elif isinstance(value, str):
+                    kinds.setdefault(key, set()).add("cat")
+                    c = counts.setdefault(key, {})
+                    c[value] = c.get(value, 0) + 1
+        schema = cls()
+        for key, ks in kinds.items():
+            # A key seen with mixed types is treated as a category (its str form).
+            if ks == {"num"}:
+                schema.numeric[key] = _numeric_spec(np.asarray(numbers[key], dtype=np.float64))
+            elif ks == {"bool"}:
+                schema.boolean.append(key)
+            elif "cat" in ks:
+                c = counts.get(key, {})
+                top = sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))
+                schema.categorical[key] = [v for v, n in top[:top_k] if n >= MIN_CATEGORY_COUNT]
+            else:  # numbers and booleans mixed: booleans are numbers 0/1
+                schema.numeric[key] = _numeric_spec(np.asarray(numbers.get(key, [0.0]), dtype=np.float64))
+        schema.boolean.sort()
+        return schema
+
+    # -- encoding --------------------------------------------------------------------
+    def encode(self, rows: Sequence[AccountRow], as_of: datetime) -> np.ndarray:
+        """Account feature matrix, float32 [len(rows), account_dim]."""
+        out = np.zeros((len(rows), self.account_dim), dtype=np.float32)
+        now = as_of.timestamp()
+        layout = self._layout()
+        for r, row in enumerate(rows):
+            o = out[r]
+            o[0] = math.log1p(max(now - row.created_at.timestamp(), 0.0) / DAY)
+            attrs = row.attributes
+            for kind, key, col, spec in layout:
+                value = attrs.get(key)
+                if kind == 0:  # numeric
+                    if isinstance(value, int | float) and not isinstance(value, str) and math.isfinite(value):
+                        o[col] = _scale(float(value), spec)
+                    else:
+                        o[col + 1] = 1.0
+                elif kind == 1:  # categorical
+                    if value is None:
+                        o[col + len(spec) + 1] = 1.0
+                    else:
+                        pos = spec.get(str(value) if not isinstance(value, bool) else str(value).lower())
+                        o[col + (pos if pos is not None else len(spec))] = 1.0
+                else:  # boolean
+                    if isinstance(value, bool | int | float):
+                        o[col] = 1.0 if value else 0.0
+                    else:
+                        o[col + 1] = 1.0
+        return out
+
+    def _layout(self) -> list[tuple[int, str, int, Any]]:
+        cached = getattr(self, "_cached_layout", None)
+        if cached is not None:
+            return cached  # type: ignore[no-any-return]
+        layout: list[tuple[int, str, int, Any]] = []
+        col = 1
+        for name in sorted(self.numeric):
+            layout.append((0, name, col, self.numeric[name]))
+            col += 2
+        for name in sorted(self.categorical):
+            values = self.categorical[name]
+            layout.append((1, name, col, {v: i for i, v in enumerate(values)}))
+            col += len(values) + 2
+        for name in sorted(self.boolean):
+            layout.append((2, name, col, None))
+            col += 2
+        object.__setattr__(self, "_cached_layout", layout)
+        return layout
+
+
+def _numeric_spec(values: np.ndarray) -> NumericSpec:
+    log = bool(values.size and values.min() >= 0 and _skew(values) > 2.0)
+    v = np.log1p(values) if log else values
+    q25, med, q75 = (float(x) for x in np.quantile(v, [0.25, 0.5, 0.75]))
+    scale = q75 - q25
+    if scale <= 1e-12:
+        scale = float(v.std()) or 1.0
+    return NumericSpec(median=med, scale=scale, log=log)
+
+
+def _skew(values: np.ndarray) -> float:
+    sd = values.std()
+    if sd <= 0:
+        return 0.0
+    return float(np.mean(((values - values.mean()) / sd) ** 3))
+
+
+def _scale(value: float, spec: NumericSpec) -> float:
+    if spec.log:
+        value = math.log1p(max(value, 0.0))
+    return max(-CLIP, min(CLIP, (value - spec.median) / spec.scale))
+
+
+# -- identifier features -------------------------------------------------------------
+IDENTIFIER_NAMES = [*(f"type:{t}" for t in ID_TYPES), "log_degree", "age_log_days", "burst_log_std_days", "capped"]
+IDENTIFIER_DIM = len(IDENTIFIER_NAMES)
+TYPE_INDEX = {t: i for i, t in enumerate(ID_TYPES)}
+
+
+def encode_identifiers(
+    types: np.ndarray, degrees: np.ndarray, first_seen_min: np.ndarray, created_std: np.ndarray, capped: np.ndarray,
+    as_of: datetime,
+) -> np.ndarray:
+    """Identifier feature matrix, float32 [n, IDENTIFIER_DIM].
+
+    Args:
+        types: int [n] index into `ID_TYPES`.
+        degrees: full degree (accounts sharing it) [n].
+        first_seen_min: epoch seconds of its earliest link [n].
+        created_std: std-dev (seconds) of the creation times of its messaging accounts [n].
+        capped: bool [n], degree above the hub cap.
+    """
+    n = len(types)
+    out = np.zeros((n, IDENTIFIER_DIM), dtype=np.float32)
+    out[np.arange(n), types] = 1.0
+    out[:, 3] = np.log1p(degrees.astype(np.float64))
+    out[:, 4] = np.log1p(np.maximum(as_of.timestamp() - first_seen_min, 0.0) / DAY)
+    out[:, 5] = np.log1p(np.maximum(created_std, 0.0) / DAY)
+    out[:, 6] = capped.astype(np.float32)
+    return out

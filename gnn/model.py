@@ -1,0 +1,182 @@
+"""Heterogeneous message passing over account ↔ card / device / bank_account.
+
+A 2-layer bipartite GraphSAGE (the same maths as PyG's
+`HeteroConv({rel: SAGEConv(aggr="mean")}, aggr="sum")`, one weight matrix per relation and
+direction), written as sparse-CSR × dense products so that full-batch training and 1M-account
+sweeps stay fast on 2 CPU cores, and one online call costs well under a millisecond:
+
+    layer 1:  identifier_i  ← mean of its (hub-capped) accounts' states, weights per identifier type
+              account_a     ← Σ_type mean of its identifiers' states (relation-specific weights)
+    layer 2:  account_a     ← Σ_type mean of its identifiers' layer-1 states
+                              + its leave-self-out label proximity (mean and max over its identifiers
+                                of the labelled fraud / legit accounts there, itself excluded)
+
+An account's output thus depends on itself, its identifiers (with their full degree) and the
+accounts sharing them: exactly a 1-hop `store.neighbourhood`. Degree awareness: messages into
+an identifier are averaged (a hub cannot drown its neighbours by sheer count), identifiers
+carry their log-degree and age, and accounts average per identifier type.
+
+No node ids are embedded: new accounts and new identifiers are scored without retraining.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import Tensor, nn
+
+from gnn.graphdata import EDGE_LABEL_DIM, GraphBatch
+from graph.model import ID_TYPES
+
+N_TYPES = len(ID_TYPES)
+
+
+@dataclass
+class ModelConfig:
+    account_dim: int
+    identifier_dim: int
+    hidden: int = 32
+    dropout: float = 0.1
+
+    def to_dict(self) -> dict[str, float | int]:
+        return asdict(self)
+
+
+def scatter_mean(src: Tensor, index: Tensor, size: int) -> Tensor:
+    """Mean of rows of `src` [E, H] grouped by `index` [E] into [size, H]; empty groups are 0."""
+    out = src.new_zeros((size, src.shape[1])).index_add_(0, index, src)
+    count = src.new_zeros(size).index_add_(0, index, torch.ones_like(index, dtype=src.dtype))
+    return out / count.clamp(min=1.0).unsqueeze(1)
+
+
+def scatter_max(src: Tensor, index: Tensor, size: int) -> Tensor:
+    """Max of rows of `src` [E, H] grouped by `index` [E] into [size, H]; empty groups are 0."""
+    out = src.new_zeros((size, src.shape[1]))
+    if src.shape[0] == 0:
+        return out
+    return out.scatter_reduce(0, index.unsqueeze(1).expand_as(src), src, reduce="amax", include_self=False)
+
+
+class TypedLinear(nn.Module):
+    """One linear map per identifier type, over identifiers stored in contiguous type blocks.
+
+    Args:
+        in_dim: input width.
+        out_dim: output width.
+
+    forward(x [Ni, in_dim], type_offsets [N_TYPES + 1]) -> [Ni, out_dim]
+    """
+
+    def __init__(self, in_dim: int, out_dim: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(N_TYPES, in_dim, out_dim))
+        self.bias = nn.Parameter(torch.empty(N_TYPES, out_dim))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        bound = 1.0 / self.weight.shape[1] ** 0.5
+        nn.init.uniform_(self.weight, -bound, bound)
+        nn.init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x: Tensor, type_offsets: list[int]) -> Tensor:
+        parts = [x[type_offsets[t]:type_offsets[t + 1]] @ self.weight[t] + self.bias[t] for t in range(N_TYPES)]
+        return torch.cat(parts, dim=0)
+
+
+class IdentifierUpdate(nn.Module):
+    """Identifier ← mean of its hub-capped accounts (SAGE, weights per identifier type).
+
+    Args:
+        hidden: width H of account and identifier states.
+
+    forward(h_id [Ni, H], h_acc [Na, H], a_id sparse [Ni, Na], type_offsets) -> [Ni, H]
+    """
+
+    def __init__(self, hidden: int) -> None:
+        super().__init__()
+        self.self_lin = TypedLinear(hidden, hidden)
+        self.neigh_lin = TypedLinear(hidden, hidden)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        self.self_lin.reset_parameters()
+        self.neigh_lin.reset_parameters()
+
+    def forward(self, h_id: Tensor, h_acc: Tensor, a_id: Tensor, type_offsets: list[int]) -> Tensor:
+        agg = a_id @ h_acc
+        return torch.relu(self.self_lin(h_id, type_offsets) + self.neigh_lin(agg, type_offsets))
+
+
+class AccountUpdate(nn.Module):
+    """Account ← Σ over relations of the mean of relation-specific messages from its identifiers.
+
+    Args:
+        hidden: width H of states.
+        extra_dim: width of extra per-account inputs (label proximity), 0 for none.
+
+    forward(h_acc [Na, H], h_id [Ni, H], a_acc sparse [Na, Ni], type_offsets, extra [Na, extra_dim] | None) -> [Na, H]
+    """
+
+    def __init__(self, hidden: int, extra_dim: int = 0) -> None:
+        super().__init__()
+        self.self_lin = nn.Linear(hidden, hidden)
+        self.msg = TypedLinear(hidden, hidden)
+        self.extra_lin = nn.Linear(extra_dim, hidden) if extra_dim else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        self.self_lin.reset_parameters()
+        self.msg.reset_parameters()
+        if self.extra_lin is not None:
+            self.extra_lin.reset_parameters()
+
+    def forward(self, h_acc: Tensor, h_id: Tensor, a_acc: Tensor, type_offsets: list[int],
+                extra: Tensor | None = None) -> Tensor:
+        out = self.self_lin(h_acc) + a_acc @ self.msg(h_id, type_offsets)
+        if self.extra_lin is not None and extra is not None:
+            out = out + self.extra_lin(extra)
+        return torch.relu(out)
+
+
+class RingGNN(nn.Module):
+    """Account fraud scorer over the account–identifier graph.
+
+    Args:
+        config: input widths, hidden width H, dropout.
+
+    forward(batch: GraphBatch) -> logits [Na]; `embed(batch)` -> account states [Na, H].
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        h = config.hidden
+        self.config = config
+        self.acc_in = nn.Linear(config.account_dim, h)
+        self.id_in = nn.Linear(config.identifier_dim, h)
+        self.id1 = IdentifierUpdate(h)
+        self.acc1 = AccountUpdate(h)
+        self.acc2 = AccountUpdate(h, extra_dim=2 * EDGE_LABEL_DIM)
+        self.dropout = nn.Dropout(config.dropout)
+        self.head = nn.Sequential(nn.Linear(h + config.account_dim + 2 * EDGE_LABEL_DIM, h), nn.ReLU(), nn.Linear(h, 1))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        for block in (self.acc_in, self.id_in, self.id1, self.acc1, self.acc2):
+            block.reset_parameters()
+        for layer in self.head:
+            if isinstance(layer, nn.Linear):
+                layer.reset_parameters()
+
+    def embed(self, b: GraphBatch) -> Tensor:
+        assert b.a_id is not None and b.a_acc is not None and b.lab_acc is not None
+        a0 = torch.relu(self.acc_in(b.x_acc))
+        i0 = torch.relu(self.id_in(b.x_id))
+        i1 = self.id1(i0, a0, b.a_id, b.type_offsets)
+        a1 = self.acc1(a0, i0, b.a_acc, b.type_offsets)
+        return self.acc2(a1, i1, b.a_acc, b.type_offsets, b.lab_acc)
+
+    def forward(self, b: GraphBatch) -> Tensor:
+        h = self.dropout(self.embed(b))
+        assert b.lab_acc is not None
+        return self.head(torch.cat([h, b.x_acc, b.lab_acc], dim=1)).squeeze(1)

@@ -1,0 +1,209 @@
+"""Scoring: online (one or a few accounts, from a 1-hop subgraph) and batch (the whole graph).
+
+Both paths build the same `GraphBatch` through `gnn.graphdata.assemble`, with the same hub
+cap, so an account's online score equals its sweep score (to float rounding) whenever the
+store has not changed in between. The model's receptive field is the account, its
+identifiers (with full degrees) and the accounts sharing them: `neighbourhood(hops=1)`.
+
+Reasons are leave-one-identifier-out: the weight of an identifier is how much the risk drops
+when the account's link to it is removed (all removals are scored in one extra forward pass).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import torch
+
+from gnn.features import FeatureSchema
+from gnn.graphdata import GraphBatch, assemble, finalize, raw_from_store, raw_from_subgraph
+from gnn.heuristic import VERSION as HEURISTIC_VERSION
+from gnn.heuristic import heuristic_risk
+from gnn.predictor import Predictor
+from gnn.registry import Registry
+from graph.errors import NotFound
+from graph.model import Score, utcnow
+from graph.store import GraphStore
+from ringfence.settings import Settings
+
+HOPS = 1  # account → identifier → account: the receptive field of the 2-layer bipartite GNN
+
+
+class Scorer:
+    """The active model (or the cold-start heuristic) with online and batch entry points."""
+
+    version: str
+
+    def __init__(self, settings: Settings, predictor: Predictor | None) -> None:
+        self.settings = settings
+        self.predictor = predictor
+        self.version = predictor.version if predictor is not None else HEURISTIC_VERSION
+        self.schema = predictor.schema if predictor is not None else FeatureSchema()
+
+    @classmethod
+    def load(cls, settings: Settings) -> Scorer:
+        registry = Registry(settings.models_dir)
+        version = registry.active_version()
+        if version is None:
+            return cls(settings, None)
+        return cls(settings, Predictor.from_bundle(registry.load(version)))
+
+    # -- core ----------------------------------------------------------------------------
+    def _risk(self, b: GraphBatch, in_ring: np.ndarray, rows: np.ndarray | None = None, threads: int = 2) -> np.ndarray:
+        if self.predictor is None:
+            p = heuristic_risk(b, in_ring)
+            return p if rows is None else p[rows]
+        # Online subgraphs are tiny: one thread avoids OpenMP wake-up costs; sweeps use two cores.
+        before = torch.get_num_threads()
+        if before != threads:
+            torch.set_num_threads(threads)
+        try:
+            return self.predictor.predict(b, rows)
+        finally:
+            if before != threads:
+                torch.set_num_threads(before)
+
+    # -- online --------------------------------------------------------------------------
+    def score_accounts(
+        self, store: GraphStore, account_ids: Sequence[str], as_of: datetime | None = None
+    ) -> list[Score]:
+        """Score accounts from their 1-hop subgraphs, with reasons; unknown ids: `NotFound`."""
+        as_of = as_of or utcnow()
+        ids = list(dict.fromkeys(account_ids))
+        if not ids:
+            return []
+        sub = store.neighbourhood(ids, hops=HOPS, hub_cap=self.settings.hub_cap)
+        missing = [a for a in ids if a not in sub.accounts]
+        if missing:
+            raise NotFound(f"{len(missing)} unknown account id(s)", {"account_ids": missing[:20]})
+        raw = raw_from_subgraph(sub, self.schema, as_of)
+        b = assemble(raw, self.settings.hub_cap, as_of)
+        index = {a: k for k, a in enumerate(raw.account_ids)}
+        rings = store.rings_of(raw.account_ids)
+        in_ring = np.array([a in rings for a in raw.account_ids], dtype=bool)
+
+        seed_rows = np.array([index[a] for a in ids], dtype=np.int64)
+        aug, loo = _with_loo_copies(b, seed_rows)
+        copy_of = np.array([r for r, (copies, _) in loo.items() for _ in copies], dtype=np.int64)
+        in_ring_aug = np.concatenate([in_ring, in_ring[copy_of]])
+        all_rows = np.concatenate([seed_rows, *[np.asarray(c, dtype=np.int64) for c, _ in loo.values()]]) \
+            if loo else seed_rows
+        p_all = self._risk(aug, in_ring_aug, all_rows, threads=1)
+        p_seed = dict(zip(seed_rows.tolist(), p_all[: len(seed_rows)].tolist(), strict=True))
+        p_loo = p_all[len(seed_rows):]
+
+        e_acc, e_id = b.e_acc.numpy(), b.e_id.numpy()
+        capped = b.x_id.numpy()[:, 6] > 0.5
+        lab = raw.label
+        scored_at = utcnow()
+        out: list[Score] = []
+        offset = 0
+        for a, r in zip(ids, seed_rows.tolist(), strict=True):
+            copies, idents = loo.get(r, ([], []))
+            reasons: list[dict[str, Any]] = []
+            for k, j in enumerate(idents):
+                others = e_acc[(e_id == j) & (e_acc != r)]
+                key = raw.id_keys[j]
+                reason: dict[str, Any] = {
+                    "identifier": {"type": key.type, "id": key.id},
+                    "shared_with": int(max(int(raw.id_degree[j]) - 1, 0)),
+                    "flagged_accounts": int((lab[others] == 1).sum()),
+                    "ring_ids": sorted({rings[raw.account_ids[o]] for o in others if raw.account_ids[o] in rings}),
+                    "weight": round(float(p_seed[r] - p_loo[offset + k]), 6),
+                }
+                if capped[j]:
+                    reason["capped"] = True
+                reasons.append(reason)
+            offset += len(copies)
+            reasons.sort(key=lambda x: (-x["weight"], -x["flagged_accounts"], -x["shared_with"],
+                                        x["identifier"]["type"], x["identifier"]["id"]))
+            out.append(Score(a, float(p_seed[r]), self.version, scored_at, as_of, reasons, rings.get(a)))
+        return out
+
+    # -- batch ---------------------------------------------------------------------------
+    def score_all(self, store: GraphStore, as_of: datetime | None = None, chunk_size: int = 50_000) -> dict[str, float]:
+        """Full-graph scores of every account, streamed from the store in chunks."""
+        as_of = as_of or utcnow()
+        raw, _ = raw_from_store(store, self.schema, as_of, chunk_size=chunk_size)
+        if not raw.account_ids:
+            return {}
+        b = assemble(raw, self.settings.hub_cap, as_of)
+        if self.predictor is None:
+            members = {m for ms in store.current_rings().values() for m in ms}
+            in_ring = np.array([a in members for a in raw.account_ids], dtype=bool)
+        else:
+            in_ring = np.zeros(len(raw.account_ids), dtype=bool)
+        p = self._risk(b, in_ring, threads=2 if len(raw.account_ids) >= 20_000 else 1)
+        return dict(zip(raw.account_ids, p.tolist(), strict=True))
+
+
+def _with_loo_copies(b: GraphBatch, seed_rows: np.ndarray) -> tuple[GraphBatch, dict[int, tuple[list[int], list[int]]]]:
+    """Append, for each seed and each of its identifiers j, a copy of the seed linked to all its
+    identifiers but j (the copies send no messages). Returns the batch and, per seed row,
+    (copy rows, identifier indices) in matching order."""
+    e_acc, e_id = b.e_acc.numpy(), b.e_id.numpy()
+    n = b.x_acc.shape[0]
+    new_rows: list[int] = []
+    add_acc: list[np.ndarray] = []
+    add_edges: list[np.ndarray] = []
+    loo: dict[int, tuple[list[int], list[int]]] = {}
+    nxt = n
+    for r in seed_rows.tolist():
+        if r in loo:
+            continue
+        own = np.flatnonzero(e_acc == r)
+        idents = e_id[own].tolist()
+        copies = []
+        for k in range(len(own)):
+            keep = np.delete(own, k)
+            add_acc.append(np.full(len(keep), nxt, dtype=np.int64))
+            add_edges.append(keep)
+            new_rows.append(r)
+            copies.append(nxt)
+            nxt += 1
+        loo[r] = (copies, idents)
+    if not new_rows:
+        return b, loo
+    edges = np.concatenate(add_edges) if add_edges else np.zeros(0, dtype=np.int64)
+    edges_t = torch.from_numpy(edges)
+    aug = replace(
+        b,
+        x_acc=torch.cat([b.x_acc, b.x_acc[torch.tensor(new_rows)]]),
+        e_acc=torch.cat([b.e_acc, torch.from_numpy(np.concatenate(add_acc))]),
+        e_id=torch.cat([b.e_id, b.e_id[edges_t]]),
+        e_lab=torch.cat([b.e_lab, b.e_lab[edges_t]]),
+    )
+    return finalize(aug), loo
+
+
+# -- the process-wide current scorer -----------------------------------------------------
+_cache_lock = threading.Lock()
+_cache: dict[str, tuple[tuple[Any, ...], Scorer]] = {}
+
+
+def _pointer_stamp(settings: Settings) -> tuple[Any, ...]:
+    try:
+        st = os.stat(Registry(settings.models_dir).pointer)
+    except FileNotFoundError:
+        return ("none",)
+    return (st.st_mtime_ns, st.st_ino, st.st_size)
+
+
+def current_scorer(settings: Settings) -> Scorer:
+    """The scorer for the active model, cached; reloaded when the ACTIVE pointer changes."""
+    key = os.path.abspath(settings.models_dir)
+    stamp = (*_pointer_stamp(settings), settings.hub_cap)
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+    scorer = Scorer.load(settings)
+    with _cache_lock:
+        _cache[key] = (stamp, scorer)
+    return scorer

@@ -1,0 +1,257 @@
+"""Train the GNN and two tree baselines on the store's labelled accounts; ship the best.
+
+    report = train(store, settings, seed=7)
+    print(report.format_table())
+
+Steps: stream the graph as of `as_of` (default now; links, accounts and labels recorded later
+are dropped), fit the feature schema, split the labelled accounts (stratified, seeded) into
+train / validation, then train on the same split
+
+- `features`: LightGBM on the account's own features;
+- `neighbour_gbt`: LightGBM on own features + neighbour aggregates (labelled fraud within 1 and
+  2 hops excluding the account's own label, identifier degrees, neighbours' feature means);
+- `gnn`: the heterogeneous GNN, full-batch, early-stopped on validation average precision;
+- `hybrid`: LightGBM on the GNN's embedding + 1-hop aggregates.
+
+The shipped model is the better of `gnn` and `hybrid` on validation AP (both are computable
+from a 1-hop subgraph, so online and batch scores agree). It is registered and activated.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import torch
+
+from gnn.baselines import fit_lgb, hop1_features, hop2_label_counts, metrics
+from gnn.features import IDENTIFIER_DIM, FeatureSchema
+from gnn.graphdata import GraphBatch, assemble, raw_from_store
+from gnn.model import ModelConfig, RingGNN
+from gnn.predictor import Predictor, hybrid_features
+from gnn.registry import Registry
+from graph.errors import InvalidInput
+from graph.model import to_rfc3339, utcnow
+from graph.store import GraphStore
+from ringfence.settings import Settings
+
+Progress = Callable[[str, float], None]
+SMALL_GRAPH = 20_000
+METRIC_KEYS = ("roc_auc", "ap", "recall@1%", "recall@5%")
+
+
+@dataclass
+class TrainConfig:
+    hidden: int = 32
+    dropout: float = 0.1
+    lr: float = 0.02
+    weight_decay: float = 1e-4
+    max_epochs: int = 100
+    patience: int = 15
+    val_fraction: float = 0.2
+    ship: str = "auto"  # "auto" (best of gnn / hybrid on val AP), "gnn" or "hybrid"
+
+
+@dataclass
+class TrainReport:
+    version: str
+    shipped: str
+    metrics: dict[str, dict[str, float]]  # model -> metric -> value, on the validation split
+    n_train: int
+    n_val: int
+    epochs: int
+    seconds: float
+    data: dict[str, Any] = field(default_factory=dict)
+    # With train(..., keep_predictions=True): every account's probability under each model
+    # (aligned with predictions["account_ids"]), for benchmarks on held-out accounts.
+    predictions: dict[str, Any] | None = None
+
+    def format_table(self) -> str:
+        head = f"{'model':<16}" + "".join(f"{k:>11}" for k in METRIC_KEYS)
+        lines = [f"validation split: {self.n_val} accounts ({self.n_train} trained on); shipped: {self.shipped}",
+                 head, "-" * len(head)]
+        for name, m in self.metrics.items():
+            mark = " *" if name == self.shipped else ""
+            lines.append(f"{name:<16}" + "".join(f"{m.get(k, float('nan')):>11.4f}" for k in METRIC_KEYS) + mark)
+        lines.append(f"version {self.version}, {self.epochs} epochs, {self.seconds:.1f}s")
+        return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def deterministic(seed: int, threads: int = 2) -> Iterator[None]:
+    """Seed everything and switch torch to deterministic algorithms for the block."""
+    before = torch.are_deterministic_algorithms_enabled()
+    threads_before = torch.get_num_threads()
+    torch.manual_seed(seed)
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before)
+        torch.set_num_threads(threads_before)
+
+
+def split_labelled(labels: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified split of labelled account indices into (train, validation)."""
+    rng = np.random.default_rng(seed)
+    train, val = [], []
+    for cls in (0, 1):
+        idx = np.flatnonzero(labels == cls)
+        idx = idx[rng.permutation(len(idx))]
+        k = int(round(len(idx) * val_fraction))
+        val.append(idx[:k])
+        train.append(idx[k:])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
+
+
+def train_epoch(model: RingGNN, batch: GraphBatch, idx: torch.Tensor, y: torch.Tensor, optimiser: torch.optim.Optimizer,
+                pos_weight: torch.Tensor) -> float:
+    """One full-batch step on the training accounts; returns the loss."""
+    model.train()
+    optimiser.zero_grad()
+    logits = model(batch)[idx]
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y, pos_weight=pos_weight)
+    loss.backward()
+    optimiser.step()
+    return loss.item()
+
+
+@torch.no_grad()
+def evaluate(model: RingGNN, batch: GraphBatch, idx: np.ndarray, y: np.ndarray) -> tuple[dict[str, float], np.ndarray]:
+    """Metrics and probabilities on the accounts `idx`."""
+    model.eval()
+    p = torch.sigmoid(model(batch).double()).numpy()[idx]
+    return metrics(y, p), p
+
+
+def fit_gnn(
+    batch: GraphBatch, tr: np.ndarray, y_tr: np.ndarray, va: np.ndarray, y_va: np.ndarray, schema: FeatureSchema,
+    cfg: TrainConfig, seed: int, progress: Progress | None = None,
+) -> tuple[RingGNN, int]:
+    torch.manual_seed(seed)
+    model = RingGNN(ModelConfig(schema.account_dim, IDENTIFIER_DIM, cfg.hidden, cfg.dropout))
+    optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    pos = max(float(y_tr.sum()), 1.0)
+    pos_weight = torch.tensor(np.sqrt((len(y_tr) - pos) / pos), dtype=torch.float32)
+    idx_t = torch.from_numpy(tr)
+    y_t = torch.from_numpy(y_tr.astype(np.float32))
+    best_ap, best_state, best_epoch, epoch = -1.0, None, 0, 0
+    for epoch in range(1, cfg.max_epochs + 1):
+        train_epoch(model, batch, idx_t, y_t, optimiser, pos_weight)
+        m, _ = evaluate(model, batch, va, y_va)
+        ap = m["ap"] if np.isfinite(m["ap"]) else 0.0
+        if ap > best_ap + 1e-6:
+            best_ap, best_epoch = ap, epoch
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        if progress:
+            progress("gnn", epoch / cfg.max_epochs)
+        if epoch - best_epoch >= cfg.patience:
+            break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return model, epoch
+
+
+def train(
+    store: GraphStore,
+    settings: Settings,
+    seed: int = 7,
+    progress: Progress | None = None,
+    as_of: datetime | None = None,
+    config: TrainConfig | None = None,
+    activate: bool = True,
+    keep_predictions: bool = False,
+) -> TrainReport:
+    """Train on the store's labelled accounts (as of `as_of`), register and activate the winner."""
+    cfg = config or TrainConfig()
+    started = time.perf_counter()
+    as_of = as_of or utcnow()
+    with deterministic(seed):
+        raw, rows = raw_from_store(store, None, as_of, time_filter=True)
+        # Small graphs: one thread (OpenMP wake-ups cost more than they save on tiny tensors).
+        threads = 2 if len(raw.account_ids) >= SMALL_GRAPH else 1
+        torch.set_num_threads(threads)
+        schema = FeatureSchema.fit(rows)
+        raw.x_acc = schema.encode(rows, as_of)
+        del rows
+        if progress:
+            progress("load", 1.0)
+        labelled = raw.label >= 0
+        if int((raw.label == 1).sum()) < 2 or int((raw.label == 0).sum()) < 2:
+            raise InvalidInput("training needs at least 2 fraud and 2 legit labels")
+        tr, va = split_labelled(raw.label, cfg.val_fraction, seed)
+        y = raw.label.astype(np.float64)
+        y_tr, y_va = y[tr], y[va]
+        batch = assemble(raw, settings.hub_cap, as_of)
+
+        results: dict[str, dict[str, float]] = {}
+        # Baseline 1: own features only.
+        x_own = raw.x_acc
+        b1 = fit_lgb(x_own[tr], y_tr, x_own[va], y_va, seed, threads=threads)
+        results["features_gbt"] = metrics(y_va, np.asarray(b1.predict(x_own[va], num_threads=threads)))
+        # Baseline 2: neighbour aggregates (1 and 2 hops), leave-self-out.
+        x_nb = np.concatenate([x_own, hop1_features(batch), hop2_label_counts(raw, batch)], axis=1)
+        b2 = fit_lgb(x_nb[tr], y_tr, x_nb[va], y_va, seed, threads=threads)
+        results["neighbour_gbt"] = metrics(y_va, np.asarray(b2.predict(x_nb[va], num_threads=threads)))
+        if progress:
+            progress("baselines", 1.0)
+        # The GNN.
+        gnn, epochs = fit_gnn(batch, tr, y_tr, va, y_va, schema, cfg, seed, progress)
+        results["gnn"], _ = evaluate(gnn, batch, va, y_va)
+        # Hybrid: trees on GNN embeddings + 1-hop aggregates.
+        xh = hybrid_features(gnn, batch)
+        booster = fit_lgb(xh[tr], y_tr, xh[va], y_va, seed, threads=threads)
+        results["hybrid"] = metrics(y_va, np.asarray(booster.predict(xh[va], num_threads=threads)))
+        predictions: dict[str, Any] | None = None
+        if keep_predictions:
+            gnn.eval()
+            with torch.no_grad():
+                p_gnn = torch.sigmoid(gnn(batch).double()).numpy()
+            predictions = {
+                "account_ids": raw.account_ids,
+                "features_gbt": b1.predict(x_own, num_threads=threads),
+                "neighbour_gbt": b2.predict(x_nb, num_threads=threads),
+                "gnn": p_gnn,
+                "hybrid": booster.predict(xh, num_threads=threads),
+            }
+
+    if cfg.ship == "auto":
+        shipped = "hybrid" if results["hybrid"]["ap"] > results["gnn"]["ap"] else "gnn"
+    else:
+        shipped = cfg.ship
+    predictor = Predictor("", schema, gnn, shipped, booster if shipped == "hybrid" else None, settings.hub_cap)
+    data_stats = {
+        "accounts": len(raw.account_ids),
+        "identifiers": len(raw.id_keys),
+        "links": len(raw.e_acc),
+        "labelled": int(labelled.sum()),
+        "fraud_labels": int((raw.label == 1).sum()),
+        "train": len(tr),
+        "validation": len(va),
+        "as_of": to_rfc3339(as_of),
+    }
+    meta: dict[str, Any] = {
+        "config": gnn.config.to_dict(),
+        "schema": schema.to_dict(),
+        "kind": shipped,
+        "hub_cap": settings.hub_cap,
+        "seed": seed,
+        "train_config": cfg.__dict__,
+        "metrics": results,
+        "data": data_stats,
+        "epochs": epochs,
+        "booster": predictor.booster.model_to_string() if predictor.booster is not None else None,
+    }
+    registry = Registry(settings.models_dir)
+    version = registry.save(gnn.state_dict(), meta)
+    if activate:
+        registry.activate(version)
+    return TrainReport(version, shipped, results, len(tr), len(va), epochs, time.perf_counter() - started, data_stats,
+                       predictions)

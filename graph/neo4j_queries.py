@@ -1,0 +1,154 @@
+"""Named Cypher queries and the pure, driver-free helpers of the Neo4j store.
+
+Every query lives in the repository's top-level `cypher/` directory, one per file, and is
+loaded here by name. Queries take parameters only: nothing is ever formatted into them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from graph.model import AccountIn, AccountRow, IdentifierKey, LabelIn, Score
+
+CYPHER_DIR = Path(__file__).resolve().parent.parent / "cypher"
+
+
+@lru_cache(maxsize=None)
+def query(name: str) -> str:
+    """The text of `cypher/<name>.cypher`; names are literals in this package, never input."""
+    path = CYPHER_DIR / f"{name}.cypher"
+    if path.parent != CYPHER_DIR or not path.is_file():
+        raise KeyError(f"no Cypher query named {name!r} in {CYPHER_DIR}")
+    return path.read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=1)
+def migrations() -> tuple[str, ...]:
+    """Names of the schema statements (`migrate_*.cypher`), in the order they apply."""
+    return tuple(sorted(p.stem for p in CYPHER_DIR.glob("migrate_*.cypher")))
+
+
+# -- values ----------------------------------------------------------------------------
+def ts(value: datetime) -> float:
+    """Times are stored as UTC epoch seconds (floats), as in the SQLite store."""
+    return value.timestamp()
+
+
+def dt(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+def dtn(value: float) -> datetime:
+    return datetime.fromtimestamp(value, UTC)
+
+
+def identifier_key(type_: str, id_: str) -> str:
+    """The Identifier node's unique key. Types are fixed words without '|', so the key is
+    unambiguous whatever the id holds."""
+    return f"{type_}|{id_}"
+
+
+def account_row(row: Any) -> AccountRow:
+    return AccountRow(row["id"], dtn(row["created_at"]), json.loads(row["attributes"]), row["label"],
+                      dt(row["labelled_at"]))
+
+
+# -- batch preparation -----------------------------------------------------------------
+def prepare_upsert(accounts: Sequence[AccountIn]) -> tuple[list[dict[str, Any]], int]:
+    """One row per account id, sorted by id (a fixed lock order), with its links merged
+    into [type, id, first_seen, last_seen] lists.
+
+    Folding repeats of an account inside the batch in input order gives what applying them
+    one by one would: created_at min, attributes key by key (later wins), links min/max.
+    A link without `seen_at` is dated by the created_at of the AccountIn that carries it.
+    """
+    merged: dict[str, dict[str, Any]] = {}
+    link_count = 0
+    for a in accounts:
+        created = ts(a.created_at)
+        m = merged.get(a.id)
+        if m is None:
+            m = merged[a.id] = {"id": a.id, "created_at": created, "new_attributes": {}, "links": {}}
+        elif created < m["created_at"]:
+            m["created_at"] = created
+        m["new_attributes"].update(a.attributes)
+        links: dict[tuple[str, str], list[float]] = m["links"]
+        for link in a.links:
+            seen = ts(link.seen_at or a.created_at)
+            span = links.get((link.type, link.id))
+            if span is None:
+                links[(link.type, link.id)] = [seen, seen]
+            else:
+                span[0], span[1] = min(span[0], seen), max(span[1], seen)
+            link_count += 1
+    rows = []
+    for account_id in sorted(merged):
+        m = merged[account_id]
+        m["links"] = [[t, i, f, la] for (t, i), (f, la) in sorted(m["links"].items())]
+        rows.append(m)
+    return rows, link_count
+
+
+def merge_attributes(old_json: str | None, new: dict[str, Any]) -> str:
+    """Key-by-key merge, new values win (what SQLite's json_patch does for flat, non-null maps)."""
+    merged = json.loads(old_json) if old_json else {}
+    merged.update(new)
+    return json.dumps(merged, sort_keys=True)
+
+
+def label_key(x: LabelIn, at: float) -> str:
+    """Label events dedupe on (account, at, label, source)."""
+    return json.dumps([x.account_id, at, x.label, x.source])
+
+
+def prepare_labels(labels: Sequence[LabelIn], now: datetime) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(events to insert, first occurrence wins; per account, the update of its current label).
+
+    Applying the batch's events in order with "latest at wins, ties to the later event" ends
+    on the last event among those with the greatest `at`: one update per account.
+    """
+    events: dict[str, dict[str, Any]] = {}
+    current: dict[str, dict[str, Any]] = {}
+    for x in labels:
+        at = ts(x.at or now)
+        key = label_key(x, at)
+        if key not in events:
+            events[key] = {"key": key, "account_id": x.account_id, "label": x.label, "source": x.source,
+                           "note": x.note, "at": at, "idx": len(events)}
+        best = current.get(x.account_id)
+        if best is None or at >= best["at"]:
+            current[x.account_id] = {"account_id": x.account_id, "label": x.label, "at": at}
+    return list(events.values()), [current[a] for a in sorted(current)]
+
+
+def prepare_scores(scores: Sequence[Score], stored_as_of: dict[str, float | None]) -> tuple[list[dict[str, Any]], int]:
+    """Apply the batch in order against the stored `as_of`s: a score is written unless the
+    one it would replace has a newer `as_of`. Returns one row per account and the count."""
+    as_of = dict(stored_as_of)
+    final: dict[str, Score] = {}
+    written = 0
+    for s in scores:
+        current = as_of.get(s.account_id)
+        if current is None or ts(s.as_of) >= current:
+            as_of[s.account_id] = ts(s.as_of)
+            final[s.account_id] = s
+            written += 1
+    rows = []
+    for account_id in sorted(stored_as_of):
+        s = final.get(account_id)
+        if s is None:
+            rows.append({"account_id": account_id, "write": False})
+        else:
+            rows.append({"account_id": account_id, "write": True, "risk": float(s.risk), "model_version": s.model_version,
+                         "scored_at": ts(s.scored_at), "as_of": ts(s.as_of), "reasons": json.dumps(s.reasons),
+                         "ring_id": s.ring_id})
+    return rows, written
+
+
+def key_of(key: IdentifierKey) -> str:
+    return identifier_key(key.type, key.id)

@@ -1,0 +1,520 @@
+"""The Neo4j graph store: the same contract as `sqlite_store`, over the official driver.
+
+Schema (constraints and indexes: `cypher/migrate_*.cypher`):
+    (:Account {id, created_at, attributes (JSON), label, labelled_at})
+        -[:LINK {first_seen, last_seen}]->(:Identifier {key: "type|id", type, id})
+    (:Benign {key, type, id})               (:LabelEvent {key, account_id, label, source, note, at, seq})
+    (:Score {account_id, risk, model_version, scored_at, as_of, reasons (JSON), ring_id})
+    (:Sweep {sweep_id, gen, started_at, finished_at, model_version, stats (JSON)})
+    (:SweepRisk {gen, account_id, risk, ring_id})   (:SweepRing {gen, ring_id, sweep_id, risk, size, ...})
+    (:RingMember {gen, ring_id, account_id})         (:RingIdent {gen, ring_id, type, id, accounts})
+    (:RingHistory {ring_id, sweep_id, at, event, size})
+    (:Meta {key: 'current_sweep' | 'label_seq', value})   (:Publication {gen, sweep_id, garbage})
+    (:Job {...})   (:Lock {name, owner, expires_at})
+Times are UTC epoch seconds (floats), as in SQLite, so both backends round identically.
+
+A sweep's rows are written under a fresh generation id `gen`, in as many transactions as
+they need; one last small transaction points the Sweep node at that generation and flips
+the current-sweep pointer. Readers resolve sweep -> gen first, so they see one complete
+publication; a republished sweep id swaps generations at the flip, and rows that no Sweep
+node points at any more are listed as `Publication` nodes and deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+import neo4j
+from neo4j import GraphDatabase, ManagedTransaction
+from neo4j.exceptions import (
+    AuthError,
+    IncompleteCommit,
+    ServiceUnavailable,
+    SessionExpired,
+    TransientError,
+)
+
+from graph import cursor as cursors
+from graph.errors import NotFound, StoreUnavailable
+from graph.model import (
+    Account,
+    AccountIn,
+    AccountRow,
+    IdentifierKey,
+    Job,
+    JobKind,
+    LabelEvent,
+    LabelIn,
+    LabelValue,
+    LinkRow,
+    Page,
+    Ring,
+    RingHistoryEntry,
+    RingIdentifier,
+    RingMember,
+    RingSummary,
+    Score,
+    StoredLink,
+    Subgraph,
+    SweepInfo,
+    SweepResult,
+    utcnow,
+)
+from graph.neighbourhood import Edge, expand
+from graph.neo4j_queries import (
+    account_row,
+    dt,
+    dtn,
+    identifier_key,
+    key_of,
+    migrations,
+    prepare_labels,
+    prepare_scores,
+    prepare_upsert,
+    query,
+    merge_attributes,
+    ts,
+)
+from graph.store import AccountOrder
+from ringfence.settings import Neo4jConfig
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+_KEEP_SWEEPS = 3  # current, previous, and one more for cursors pinned during a flip
+_PUBLISH_CHUNK = 20_000  # rows per transaction when publishing a sweep
+_DELETE_CHUNK = 10_000  # nodes per transaction when deleting
+_INF = math.inf
+_GENERATION_DELETES = ("delete_sweep_risks", "delete_sweep_rings", "delete_ring_members", "delete_ring_idents")
+
+
+class Neo4jStore:
+    backend = "neo4j"
+
+    def __init__(self, config: Neo4jConfig, *, retry_time_s: float = 15.0, connect_timeout_s: float = 5.0) -> None:
+        self.config = config
+        self._database = config.database
+        self._driver = GraphDatabase.driver(
+            config.uri,
+            auth=(config.user, config.password),
+            max_transaction_retry_time=retry_time_s,
+            connection_timeout=connect_timeout_s,
+            connection_acquisition_timeout=max(connect_timeout_s * 2, 10.0),
+            notifications_min_severity="OFF",
+            warn_notification_severity="OFF",
+        )
+
+    # -- transactions: the one place driver errors become StoreUnavailable -------------
+    def _run(self, write: bool, work: Callable[[ManagedTransaction], T]) -> T:
+        attempts = 2
+        for attempt in range(attempts):
+            try:
+                with self._driver.session(database=self._database) as session:
+                    if write:
+                        return session.execute_write(work)
+                    return session.execute_read(work)
+            except IncompleteCommit as exc:
+                # The connection died during COMMIT: it may or may not have applied. Every write
+                # here is idempotent (upserts merge with min/max, label events and publication rows
+                # MERGE on their keys, scores compare as_of, jobs MERGE on their id, locks are
+                # re-entrant for their owner), so running it once more is safe.
+                if attempt + 1 == attempts:
+                    raise StoreUnavailable("Neo4j lost the connection while committing") from exc
+            except AuthError as exc:
+                raise StoreUnavailable("Neo4j rejected the credentials") from exc
+            except (ServiceUnavailable, SessionExpired, TransientError, OSError) as exc:
+                raise StoreUnavailable(f"Neo4j at {self.config.uri} is unavailable") from exc
+        raise AssertionError("unreachable")
+
+    def _read(self, name: str, /, **params: Any) -> list[neo4j.Record]:
+        return self._run(False, lambda tx: list(tx.run(query(name), params)))
+
+    def _write(self, name: str, /, **params: Any) -> list[neo4j.Record]:
+        return self._run(True, lambda tx: list(tx.run(query(name), params)))
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def migrate(self) -> None:
+        for name in migrations():  # schema statements each need their own transaction
+            self._write(name)
+        self._read("await_indexes", timeout_s=300)
+
+    def ping(self) -> None:
+        self._read("ping")
+
+    def close(self) -> None:
+        self._driver.close()
+
+    def reset(self) -> None:
+        while self._write("reset_batch", limit=_DELETE_CHUNK)[0]["deleted"]:
+            pass
+
+    # -- accounts and links ------------------------------------------------------------
+    def upsert_accounts(self, accounts: Sequence[AccountIn]) -> tuple[int, int]:
+        rows, link_count = prepare_upsert(accounts)
+        ids = [r["id"] for r in rows]
+
+        def work(tx: ManagedTransaction) -> None:
+            old = {rec["id"]: rec["attributes"] for rec in tx.run(query("upsert_accounts_lock"), ids=ids)}
+            batch = [
+                {"id": r["id"], "created_at": r["created_at"], "links": r["links"],
+                 "attributes": merge_attributes(old.get(r["id"]), r["new_attributes"])}
+                for r in rows
+            ]
+            tx.run(query("upsert_accounts"), rows=batch).consume()
+
+        if rows:
+            self._run(True, work)  # the whole batch is one transaction: all or nothing
+        return len(accounts), link_count
+
+    def get_account(self, account_id: str) -> Account | None:
+        found = self._accounts([account_id], None)
+        return found[0] if found else None
+
+    def _accounts(self, account_ids: Sequence[str], sweep_id: str | None) -> list[Account]:
+        return [_account(r) for r in self._read("account_view", ids=list(account_ids), sweep_id=sweep_id)]
+
+    def missing_accounts(self, account_ids: Sequence[str]) -> list[str]:
+        found = {r["id"] for r in self._read("missing_accounts", ids=list(dict.fromkeys(account_ids)))}
+        return [a for a in account_ids if a not in found]
+
+    def count_accounts(self) -> int:
+        return int(self._read("count_accounts")[0]["n"])
+
+    def neighbourhood(self, seeds: Sequence[str], hops: int, hub_cap: int) -> Subgraph:
+        return expand(self, seeds, hops, hub_cap)
+
+    def _links_of(self, account_ids: Sequence[str]) -> list[Edge]:
+        if not account_ids:
+            return []
+        return [
+            (r["account_id"], IdentifierKey(r["type"], r["id"]), dtn(r["first_seen"]))
+            for r in self._read("links_of", ids=list(account_ids))
+        ]
+
+    def _identifier_accounts(
+        self, keys: Sequence[IdentifierKey], cap: int
+    ) -> tuple[dict[IdentifierKey, int], list[Edge]]:
+        by_key = {key_of(k): k for k in keys}
+        degrees: dict[IdentifierKey, int] = dict.fromkeys(keys, 0)
+        edges: list[Edge] = []
+        if not keys:
+            return degrees, edges
+        for r in self._read("identifier_accounts", keys=list(by_key), cap=max(cap, 0)):
+            key = by_key[r["key"]]
+            degrees[key] = int(r["degree"])
+            edges.extend((account_id, key, dtn(first_seen)) for account_id, first_seen in r["firsts"])
+        return degrees, edges
+
+    def _account_rows(self, account_ids: Sequence[str]) -> dict[str, AccountRow]:
+        if not account_ids:
+            return {}
+        return {r["id"]: account_row(r) for r in self._read("account_rows", ids=list(account_ids))}
+
+    def stream_accounts(self, chunk_size: int = 50_000) -> Iterator[list[AccountRow]]:
+        after = ""
+        while True:
+            rows = self._read("stream_accounts", after=after, limit=chunk_size)
+            if not rows:
+                return
+            yield [account_row(r) for r in rows]
+            after = rows[-1]["id"]
+
+    def stream_links(self, chunk_size: int = 200_000) -> Iterator[list[LinkRow]]:
+        after = ("", "", "")
+        while True:
+            rows = self._read("stream_links", account_id=after[0], type=after[1], id=after[2], limit=chunk_size)
+            if not rows:
+                return
+            yield [LinkRow(r["account_id"], r["type"], r["id"], dtn(r["first_seen"])) for r in rows]
+            last = rows[-1]
+            after = (last["account_id"], last["type"], last["id"])
+
+    def identifier_degrees(self, keys: Sequence[IdentifierKey]) -> dict[IdentifierKey, int]:
+        by_key = {key_of(k): k for k in keys}
+        if not by_key:
+            return {}
+        rows = self._read("identifier_degrees", keys=list(by_key))
+        return {by_key[r["key"]]: int(r["degree"]) for r in rows if r["degree"] > 0}
+
+    def set_benign(self, key: IdentifierKey, benign: bool) -> None:
+        name = "set_benign" if benign else "unset_benign"
+        self._write(name, key=key_of(key), type=key.type, id=key.id)
+
+    def benign_identifiers(self) -> set[IdentifierKey]:
+        return {IdentifierKey(r["type"], r["id"]) for r in self._read("benign_identifiers")}
+
+    # -- labels ------------------------------------------------------------------------
+    def add_labels(self, labels: Sequence[LabelIn]) -> int:
+        events, current = prepare_labels(labels, utcnow())
+        ids = [x.account_id for x in labels]
+
+        def work(tx: ManagedTransaction) -> None:
+            base = tx.run(query("label_sequence"), n=len(events)).single(strict=True)["base"]
+            found = {r["id"] for r in tx.run(query("missing_accounts"), ids=list(dict.fromkeys(ids)))}
+            missing = [a for a in ids if a not in found]
+            if missing:  # raised inside the transaction function: it rolls back, nothing written
+                raise NotFound(f"{len(missing)} unknown account id(s)", {"account_ids": missing[:20]})
+            tx.run(query("add_label_events"), events=events, base=base).consume()
+            tx.run(query("set_current_labels"), rows=current).consume()
+
+        if labels:
+            self._run(True, work)
+        return len(labels)
+
+    def label_history(self, account_id: str) -> list[LabelEvent]:
+        return [
+            LabelEvent(r["account_id"], r["label"], r["source"], r["note"], dtn(r["at"]))
+            for r in self._read("label_history", account_id=account_id)
+        ]
+
+    # -- online scores -----------------------------------------------------------------
+    def write_scores(self, scores: Sequence[Score]) -> int:
+        ids = sorted({s.account_id for s in scores})
+
+        def work(tx: ManagedTransaction) -> int:
+            stored = {r["id"]: r["as_of"] for r in tx.run(query("scores_lock"), ids=ids)}
+            rows, written = prepare_scores(scores, stored)
+            tx.run(query("write_scores"), rows=rows).consume()
+            return written
+
+        return self._run(True, work) if scores else 0
+
+    def get_score(self, account_id: str) -> Score | None:
+        rows = self._read("get_score", account_id=account_id)
+        if not rows:
+            return None
+        r = rows[0]
+        return Score(r["account_id"], r["risk"], r["model_version"], dtn(r["scored_at"]), dtn(r["as_of"]),
+                     json.loads(r["reasons"]), r["ring_id"])
+
+    # -- sweeps ------------------------------------------------------------------------
+    def publish_sweep(self, result: SweepResult) -> None:
+        sid, at, gen = result.sweep_id, ts(result.finished_at), uuid.uuid4().hex
+        self._collect_garbage(sid)  # a retried publish: drop the partial rows of the failed attempt
+        self._write("publication_start", gen=gen, sweep_id=sid)
+        # An unchanged ring keeps the updated_at it has in the current sweep (unless that is
+        # this very sweep id, whose old rows a republish replaces).
+        current = self._resolve(None)
+        unchanged = [r.id for r in result.rings if r.event == "unchanged"]
+        previous: dict[str, float] = {}
+        if unchanged and current["gen"] is not None and current["sid"] != sid:
+            previous = {r["id"]: r["updated_at"] for r in self._read("ring_updated_at", gen=current["gen"], ids=unchanged)}
+        ring_of = {m: r.id for r in result.rings for m in r.members}
+        risks = [{"account_id": a, "risk": float(r), "ring_id": ring_of.get(a)} for a, r in result.account_risks.items()]
+        for i in range(0, len(risks), _PUBLISH_CHUNK):
+            self._write("publish_risks", gen=gen, rows=risks[i : i + _PUBLISH_CHUNK])
+        batch: list[dict[str, Any]] = []
+        weight = 0
+        for ring in result.rings:
+            batch.append({
+                "id": ring.id, "risk": float(ring.risk), "size": len(ring.members), "created_at": ts(ring.created_at),
+                "updated_at": previous.get(ring.id, at) if ring.event == "unchanged" else at,
+                "members": list(ring.members),
+                "identifiers": [{"type": x.type, "id": x.id, "accounts": int(x.accounts)} for x in ring.identifiers],
+            })
+            weight += 1 + len(ring.members) + len(ring.identifiers)
+            if weight >= _PUBLISH_CHUNK:
+                self._write("publish_rings", gen=gen, sweep_id=sid, rings=batch)
+                batch, weight = [], 0
+        if batch:
+            self._write("publish_rings", gen=gen, sweep_id=sid, rings=batch)
+        history = [{"ring_id": r.id, "event": r.event, "size": len(r.members)} for r in result.rings]
+        history += [{"ring_id": r, "event": "dissolved", "size": n} for r, n in result.dissolved]
+        sweep = {"sweep_id": sid, "gen": gen, "started_at": ts(result.started_at), "finished_at": at,
+                 "model_version": result.model_version, "stats": json.dumps(result.stats)}
+
+        def flip(tx: ManagedTransaction) -> None:
+            # Everything readers see changes here, at once: the ring history of this sweep, the
+            # sweep's generation, the current-sweep pointer, and which sweeps are kept.
+            tx.run(query("delete_sweep_history"), sweep_id=sid).consume()
+            tx.run(query("publish_history"), rows=history, sweep_id=sid, at=at).consume()
+            old_gen = tx.run(query("publish_sweep_node"), sweep).single(strict=True)["old_gen"]
+            tx.run(query("set_current_sweep"), sweep_id=sid).consume()
+            tx.run(query("publication_delete"), gen=gen).consume()
+            if old_gen is not None and old_gen != gen:
+                tx.run(query("publication_mark_garbage"), gen=old_gen, sweep_id=sid).consume()
+            tx.run(query("prune_sweeps"), keep=_KEEP_SWEEPS).consume()
+
+        self._run(True, flip)
+        try:
+            self._collect_garbage(None)
+        except StoreUnavailable:  # published already; the next publish collects what is left
+            log.warning("sweep %s published; deleting superseded rows failed, will retry later", sid, exc_info=True)
+
+    def _collect_garbage(self, sweep_id: str | None) -> None:
+        """Delete the rows of unreachable generations (and, given a sweep id, of its failed
+        earlier publications), chunk by chunk, then forget the generation."""
+        for rec in self._read("stale_publications", sweep_id=sweep_id):
+            gen = rec["gen"]
+            for name in _GENERATION_DELETES:
+                while self._write(name, gen=gen, limit=_DELETE_CHUNK)[0]["deleted"]:
+                    pass
+            self._write("publication_delete", gen=gen)
+
+    def _resolve(self, sweep_id: str | None) -> neo4j.Record:
+        return self._read("sweep_resolve", sweep_id=sweep_id)[0]
+
+    def current_sweep(self) -> SweepInfo | None:
+        r = self._resolve(None)
+        if r["gen"] is None:
+            return None
+        return SweepInfo(r["sid"], dtn(r["finished_at"]), r["model_version"], json.loads(r["stats"]))
+
+    def rings_of(self, account_ids: Sequence[str]) -> dict[str, str]:
+        if not account_ids:
+            return {}
+        return {r["id"]: r["ring_id"] for r in self._read("rings_of", ids=list(account_ids))}
+
+    def current_rings(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for r in self._read("current_rings"):
+            out.setdefault(r["ring_id"], []).append(r["account_id"])
+        return out
+
+    def _pinned_sweep(self, cur: dict[str, Any] | None) -> tuple[str, str | None]:
+        """(sweep id, its generation): the cursor's sweep, else the current one, else ''."""
+        sid = str(cur["s"]) if cur is not None and "s" in cur else None
+        r = self._resolve(sid)
+        return (r["sid"] if r["sid"] is not None else ""), r["gen"]
+
+    def list_accounts(
+        self, order: AccountOrder, min_risk: float | None, label: LabelValue | None, cursor: str | None, limit: int
+    ) -> Page[Account]:
+        cur = cursors.decode(cursor)
+        sid, gen = self._pinned_sweep(cur)
+        want = limit + 1
+        if order == "risk_desc":
+            rows = self._risk_order_page(gen, min_risk, label, cur, want)
+        else:
+            rows = self._id_page(gen, min_risk, label, cur["i"] if cur else None, False, want)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        accounts = {a.id: a for a in self._accounts([r[0] for r in rows], sid)} if rows else {}
+        data = [accounts[i] for i, _ in rows if i in accounts]
+        nxt = None
+        if more:
+            last_id, last_risk = rows[-1]
+            nxt = cursors.encode(s=sid, r=last_risk if last_risk is not None else -1, i=last_id)
+        return Page(data, nxt)
+
+    def _risk_order_page(
+        self, gen: str | None, min_risk: float | None, label: str | None, cur: dict[str, Any] | None, want: int
+    ) -> list[tuple[str, float | None]]:
+        """Order by coalesce(sweep risk, -1) DESC, id, in three index-friendly ranges:
+        risk > -1 (from the sweep's risk index), sort key == -1 (accounts without a sweep
+        risk, by id), risk < -1 (from the risk index again)."""
+        after_r = float(cur["r"]) if cur else None
+        after_i = str(cur["i"]) if cur else None
+        floor = -_INF if min_risk is None else float(min_risk)
+        rows: list[tuple[str, float | None]] = []
+
+        def by_risk(above: float, below: float, keyed: bool) -> None:
+            if gen is None or len(rows) >= want:
+                return
+            found = self._read(
+                "list_accounts_by_risk", gen=gen, above=above, below=below, min_risk=floor,
+                upper=after_r if keyed else _INF, after_id=after_i if keyed else None, label=label,
+                limit=want - len(rows),
+            )
+            rows.extend((r["id"], r["risk"]) for r in found)
+
+        if after_r is None or after_r > -1:
+            by_risk(-1.0, _INF, after_r is not None)
+        if (after_r is None or after_r >= -1) and len(rows) < want and (min_risk is None or min_risk <= -1):
+            keyed = after_r is not None and after_r == -1
+            rows.extend(self._id_page(gen, min_risk, label, after_i if keyed else None, True, want - len(rows)))
+        if min_risk is None or min_risk < -1:
+            by_risk(-_INF, -1.0, after_r is not None and after_r < -1)
+        return rows
+
+    def _id_page(
+        self, gen: str | None, min_risk: float | None, label: str | None, after_id: str | None, unscored_only: bool,
+        want: int,
+    ) -> list[tuple[str, float | None]]:
+        found = self._read(
+            "list_accounts_by_id", gen=gen, from_id=after_id or "", after_id=after_id, label=label,
+            min_risk=min_risk, unscored_only=unscored_only, limit=want,
+        )
+        return [(r["id"], r["risk"]) for r in found]
+
+    def list_rings(self, min_risk: float | None, cursor: str | None, limit: int) -> Page[RingSummary]:
+        cur = cursors.decode(cursor)
+        sid, gen = self._pinned_sweep(cur)
+        if gen is None:
+            return Page([], None)
+        rows = self._read(
+            "list_rings", gen=gen, min_risk=-_INF if min_risk is None else float(min_risk),
+            upper=float(cur["r"]) if cur else _INF, after_id=str(cur["i"]) if cur else None, limit=limit + 1,
+        )
+        more = len(rows) > limit
+        data = [_summary(r) for r in rows[:limit]]
+        nxt = cursors.encode(s=sid, r=data[-1].risk, i=data[-1].id) if more else None
+        return Page(data, nxt)
+
+    def get_ring(self, ring_id: str) -> Ring | None:
+        rows = self._read("get_ring", ring_id=ring_id)
+        if not rows:
+            return None
+        r = rows[0]
+        members = [RingMember(a, risk if risk is not None else 0.0, lab) for a, risk, lab in r["members"]]
+        identifiers = [RingIdentifier(t, i, n) for t, i, n in r["identifiers"]]
+        history = [RingHistoryEntry(s, dtn(at), ev, n) for s, at, ev, n in r["history"]]
+        return Ring(_summary(r), members, identifiers, history)
+
+    # -- jobs and locks ----------------------------------------------------------------
+    def create_job(self, kind: JobKind, params: dict[str, object] | None = None) -> Job:
+        job = Job(uuid.uuid4().hex, kind, "queued", utcnow(), params=dict(params or {}))
+        self._write("job_create", id=job.id, kind=kind, created_at=ts(job.created_at), params=json.dumps(job.params))
+        return job
+
+    def update_job(
+        self, job_id: str, status: str, result: dict[str, object] | None = None, error: str | None = None
+    ) -> Job:
+        self._write(
+            "job_update", id=job_id, status=status, now=ts(utcnow()),
+            result=None if result is None else json.dumps(result), error=error,
+        )
+        job = self.get_job(job_id)
+        if job is None:
+            raise NotFound(f"job {job_id} not found")
+        return job
+
+    def get_job(self, job_id: str) -> Job | None:
+        rows = self._read("job_get", id=job_id)
+        if not rows:
+            return None
+        r = rows[0]
+        return Job(
+            r["id"], r["kind"], r["status"], dtn(r["created_at"]), dt(r["started_at"]), dt(r["finished_at"]),
+            json.loads(r["result"]) if r["result"] else None, r["error"], json.loads(r["params"]),
+        )
+
+    def acquire_lock(self, name: str, owner: str, ttl_s: float, now: datetime | None = None) -> bool:
+        t = ts(now or utcnow())
+        rows = self._write("lock_acquire", name=name, owner=owner, now=t, expires_at=t + ttl_s)
+        return bool(rows and rows[0]["acquired"])
+
+    def release_lock(self, name: str, owner: str) -> None:
+        self._write("lock_release", name=name, owner=owner)
+
+
+def _summary(r: Any) -> RingSummary:
+    return RingSummary(r["id"], r["risk"], r["size"], dtn(r["created_at"]), dtn(r["updated_at"]), r["sweep_id"])
+
+
+def _account(r: Any) -> Account:
+    """Sweep risk when the sweep covers the account, else its latest online score."""
+    links = [StoredLink(t, i, dtn(f), dtn(la)) for t, i, f, la in r["links"]]
+    risk, scored_at, model = r["score_risk"], r["scored_at"], r["score_model"]
+    if r["sweep_risk"] is not None:
+        risk, scored_at, model = r["sweep_risk"], r["sweep_at"], r["sweep_model"]
+    return Account(r["id"], dtn(r["created_at"]), json.loads(r["attributes"]), links, r["label"], risk,
+                   dt(scored_at), model, r["ring_id"])
+
+
+__all__ = ["Neo4jStore", "identifier_key"]

@@ -1,0 +1,224 @@
+"""The `ringfence` command. Heavy imports stay inside commands so `--help` is instant."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ringfence.settings import get_settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Fraud-ring detection service.")
+err = Console(stderr=True)
+
+
+def _store():  # type: ignore[no-untyped-def]
+    from graph.factory import open_store
+
+    return open_store(get_settings())
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err
+    )
+
+
+@app.command()
+def generate(
+    accounts: Annotated[int, typer.Option(help="accounts in the world")] = 100_000,
+    seed: Annotated[int, typer.Option(help="random seed")] = 1,
+    preset: Annotated[str, typer.Option(help="'default' or 'second' (other generator parameters)")] = "default",
+    out: Annotated[Path | None, typer.Option(help="file to write; stdout when omitted")] = None,
+) -> None:
+    """Write a synthetic world as JSON lines (the input of `ringfence load`)."""
+    from graph.synthetic import params_for, write_jsonl
+
+    params = params_for(preset, accounts=accounts, seed=seed)
+    if out is None:
+        write_jsonl(params, sys.stdout)
+    else:
+        with out.open("w") as fh:
+            n = write_jsonl(params, fh)
+        err.print(f"wrote {n} accounts to {out}")
+
+
+@app.command()
+def load(
+    path: Annotated[str, typer.Argument(help="JSON-lines file, or - for stdin")] = "-",
+    batch_size: Annotated[int, typer.Option(help="accounts per all-or-nothing batch")] = 5_000,
+) -> None:
+    """Upsert accounts, links and labels from JSON lines; loading the same file twice changes nothing."""
+    from graph.loader import load_records, read_jsonl
+
+    store = _store()
+    started = time.perf_counter()
+    fh = sys.stdin if path == "-" else open(path)  # noqa: SIM115 - closed below
+    stats = None
+    try:
+        with _progress() as progress:
+            task = progress.add_task("loading accounts", total=None)
+            for stats in load_records(store, read_jsonl(fh), batch_size=batch_size):
+                progress.update(task, completed=stats.accounts)
+    finally:
+        if fh is not sys.stdin:
+            fh.close()
+        store.close()
+    took = time.perf_counter() - started
+    if stats is None:
+        err.print("nothing to load")
+        return
+    err.print(
+        f"loaded {stats.accounts} accounts, {stats.links} links, {stats.labels} labels into "
+        f"{get_settings().backend} in {took:.1f}s ({stats.links / max(took, 1e-9):,.0f} links/s)"
+    )
+
+
+@app.command()
+def train(seed: Annotated[int | None, typer.Option(help="training seed")] = None) -> None:
+    """Train on the current labels, print the metrics table, and activate the new model."""
+    from gnn.train import train as run_training
+
+    settings = get_settings()
+    store = _store()
+    try:
+        report = run_training(store, settings, seed=settings.seed if seed is None else seed)
+    finally:
+        store.close()
+    typer.echo(report.format_table())
+    typer.echo(f"active model: {report.version}")
+
+
+@app.command()
+def sweep() -> None:
+    """Run one full sweep: detect rings, score everything, publish atomically."""
+    from workers.sweep import run_sweep
+
+    store = _store()
+    try:
+        result = run_sweep(store, get_settings())
+    finally:
+        store.close()
+    typer.echo(json.dumps({"sweep_id": result.sweep_id, **result.stats}, indent=2, default=str))
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
+) -> None:
+    """Serve the HTTP API."""
+    import uvicorn
+
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_config=None)
+
+
+@app.command()
+def worker(
+    queues: Annotated[str, typer.Option(help="comma-separated: online, jobs")] = "online,jobs",
+    concurrency: Annotated[int, typer.Option()] = 1,
+) -> None:
+    """Start a Celery worker (needs RINGFENCE_BROKER_URL)."""
+    from workers.app import run_worker
+
+    run_worker(queues.split(","), concurrency)
+
+
+@app.command()
+def beat() -> None:
+    """Start the Celery beat scheduler that runs periodic sweeps."""
+    from workers.app import run_beat
+
+    run_beat()
+
+
+@app.command()
+def demo(
+    accounts: Annotated[int, typer.Option(help="accounts in the demo world")] = 30_000,
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+    serve_api: Annotated[bool, typer.Option("--serve/--no-serve")] = True,
+) -> None:
+    """`make run`: a demo world, a trained model and a sweep, then the API."""
+    from gnn.train import train as run_training
+    from graph.loader import load_records
+    from graph.synthetic import generate as generate_world
+    from graph.synthetic import params_for
+    from workers.sweep import run_sweep
+
+    settings = get_settings()
+    keys = settings.api_keys or _demo_keys(settings.data_dir)
+    os.environ["RINGFENCE_API_KEYS"] = keys
+    get_settings.cache_clear()
+    settings = get_settings()
+    store = _store()
+    try:
+        if store.count_accounts() == 0:
+            with _progress() as progress:
+                task = progress.add_task(f"demo world ({settings.backend})", total=accounts)
+                for stats in load_records(store, generate_world(params_for("default", accounts=accounts, seed=1))):
+                    progress.update(task, completed=stats.accounts)
+        else:
+            err.print(f"store has {store.count_accounts():,} accounts already: keeping them")
+        err.print("training a model (GNN and baselines)...")
+        report = run_training(store, settings, seed=settings.seed)
+        err.print(report.format_table())
+        err.print("running a sweep...")
+        result = run_sweep(store, settings)
+        err.print(f"sweep {result.sweep_id}: {result.stats.get('rings', '?')} rings")
+        example_ring = store.list_rings(None, None, 1).data
+    finally:
+        store.close()
+    admin = next(k for k, s in settings.key_scopes().items() if "admin" in s)
+    ring = example_ring[0].id if example_ring else "<ring id>"
+    base = f"http://{host}:{port}"
+    err.print(f"\n[bold]ringfence is ready on {base}[/bold]  (docs: {base}/docs)")
+    err.print(f"admin key: {admin}\n")
+    err.print("score a new account that joins a ring:")
+    err.print(_curl_score(base, admin, ring, settings))
+    err.print("\nlist the riskiest rings:")
+    err.print(f"  curl -s -H 'Authorization: Bearer {admin}' '{base}/v1/rings?limit=5'")
+    err.print("\nopen one:")
+    err.print(f"  curl -s -H 'Authorization: Bearer {admin}' '{base}/v1/rings/{ring}'\n")
+    if serve_api:
+        serve(host=host, port=port, workers=1)
+
+
+def _curl_score(base: str, key: str, ring_id: str, settings: object) -> str:
+    from graph.factory import open_store
+
+    store = open_store(get_settings())
+    try:
+        ring = store.get_ring(ring_id)
+        shared = ring.identifiers[0] if ring and ring.identifiers else None
+    finally:
+        store.close()
+    link = f'{{"type": "{shared.type}", "id": "{shared.id}"}}' if shared else '{"type": "device", "id": "dev-demo"}'
+    body = f'{{"id": "newcomer-1", "attributes": {{"country": "DE"}}, "links": [{link}]}}'
+    return (
+        f"  curl -s -X POST -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\\n"
+        f"    '{base}/v1/accounts?score=sync' -d '{body}'"
+    )
+
+
+def _demo_keys(data_dir: Path) -> str:
+    """A random admin key per machine, kept in the data dir so restarts keep working."""
+    path = data_dir / "demo-api-keys"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"adm_{secrets.token_urlsafe(18)}:admin,onb_{secrets.token_urlsafe(18)}:score\n")
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,93 @@
+"""Raw card numbers: refused in every field of every request, never stored, never logged."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from api.logging import redact
+from graph.validation import luhn_ok
+from tests.test_api_support import ADMIN, TORCH_SPARSE, TestClient, account, assert_error, running_app
+
+pytestmark = TORCH_SPARSE
+PANS = ["4111111111111111", "4111 1111 1111 1111", "5500-0000-0000-0004", "4222222222222", "6011000990139424",
+        "3566002020360505123"[:16] + "0", "378282246310005"]
+PANS = [p for p in PANS if luhn_ok(re.sub(r"[ -]", "", p))]
+RUN = re.compile(rb"(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)")
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    with running_app(tmp_path) as c:
+        yield c
+
+
+def bodies(pan: str) -> list[tuple[str, str, Any]]:
+    """(method, url, json) with the number in one place each."""
+    embedded = f"card {pan} here"
+    label = {"account_id": "known", "label": "fraud", "source": "chargeback"}
+    return [
+        ("POST", "/v1/accounts", {"id": pan.replace(" ", "").replace("-", "")}),
+        ("POST", "/v1/accounts", account("x", ("card", pan.replace(" ", "").replace("-", "")))),
+        ("POST", "/v1/accounts", account("x", ("card", f"tok-{pan.replace(' ', '-')}"))),
+        ("POST", "/v1/accounts", {"id": "x", "attributes": {pan: "v"}}),
+        ("POST", "/v1/accounts", {"id": "x", "attributes": {"k": pan}}),
+        ("POST", "/v1/accounts", {"id": "x", "attributes": {"k": embedded}}),
+        ("POST", "/v1/accounts", {"id": "x", "attributes": {"k": int(re.sub(r"[ -]", "", pan))}}),
+        ("POST", "/v1/accounts", {"id": "x", pan: 1}),
+        ("POST", "/v1/accounts", {"id": "x", "created_at": pan}),
+        ("POST", "/v1/accounts/batch", {"accounts": [account("ok"), {"id": "x", "attributes": {"k": embedded}}]}),
+        ("POST", "/v1/labels", {"labels": [{**label, "source": embedded}]}),
+        ("POST", "/v1/labels", {"labels": [{**label, "note": embedded}]}),
+        ("POST", "/v1/labels", {"labels": [{**label, "account_id": re.sub(r"[ -]", "", pan)}]}),
+        ("POST", "/v1/labels", {"labels": [{**label, "label": pan}]}),
+    ]
+
+
+def urls(pan: str) -> list[tuple[str, str]]:
+    digits = re.sub(r"[ -]", "", pan)
+    q = pan.replace(" ", "%20")
+    return [
+        ("GET", f"/v1/accounts/{digits}"), ("GET", f"/v1/accounts/{digits}/risk"),
+        ("GET", f"/v1/accounts/{digits}/subgraph"), ("GET", f"/v1/rings/{digits}"), ("GET", f"/v1/jobs/{digits}"),
+        ("POST", f"/v1/models/{digits}/activate"), ("POST", f"/v1/identifiers/card/{digits}/benign"),
+        ("GET", f"/v1/accounts?cursor={q}"), ("GET", f"/v1/accounts?label={q}"), ("GET", f"/v1/rings?x={q}"),
+        ("GET", f"/v1/accounts/known/subgraph?limit={q}"), ("GET", f"/v1/accounts?{q}=1"),
+    ]
+
+
+def test_pan_refused_everywhere_never_stored_or_logged(
+    client: TestClient, tmp_path: Path, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    client.post("/v1/accounts?score=sync", json=account("known", ("card", "tok-known")), headers=ADMIN)
+    for pan in PANS:
+        for method, url, body in bodies(pan):
+            response = client.request(method, url, json=body, headers=ADMIN)
+            error = assert_error(response, 422, "pan_not_allowed")
+            assert redact(response.text) == response.text, (url, body, response.text)
+            assert "'input'" not in str(error.get("details"))
+        for method, url in urls(pan):
+            response = client.request(method, url, headers=ADMIN)
+            assert_error(response, 422, "pan_not_allowed")
+            assert redact(response.text) == response.text
+        # a request id shaped like a card number is replaced, not echoed
+        echoed = client.get("/healthz", headers={"X-Request-ID": re.sub(r"[ -]", "", pan)}).headers["x-request-id"]
+        assert redact(echoed) == echoed
+    assert client.app.state.store.count_accounts() == 1  # type: ignore[attr-defined]
+    # nothing Luhn-valid in the database files or the logs
+    client.app.state.store.close()  # type: ignore[attr-defined]
+    blobs = [(p.name, p.read_bytes()) for p in tmp_path.rglob("*") if p.is_file()]
+    # The server's records (the test client's own httpx logger prints the URLs it requested).
+    server = [r for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))]
+    logs = "\n".join(logging.Formatter().format(r) for r in server) + capfd.readouterr().err
+    assert logs and blobs
+    for name, blob in [*blobs, ("logs", logs.encode())]:
+        for match in RUN.finditer(blob):
+            context = blob[max(0, match.start() - 300): match.end() + 100]
+            assert not luhn_ok(re.sub(rb"[ -]", b"", match.group()).decode()), (name, context)
