@@ -6,6 +6,8 @@ shutdown; tests pass their own `Settings`.
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -54,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.keys = KeyRing(settings)
     app.state.limiter = make_limiter(settings)
     app.state.metrics = metrics
+    app.state.write_gate = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))
     errors.install(app)
     for module in (accounts, labels, rings, jobs, models, identifiers, health):
         app.include_router(module.router)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -40,7 +41,14 @@ async def get_dispatcher(request: Request) -> Any:
     return request.app.state.dispatcher
 
 
+async def get_write_gate(request: Request) -> threading.BoundedSemaphore:
+    return request.app.state.write_gate  # type: ignore[no-any-return]
+
+
 StoreDep = Annotated[GraphStore, Depends(get_store)]
+# Bounds how many upsert-and-score requests run at once (one per core): more only queue on
+# SQLite's write lock, whose busy handler sleeps in steps of milliseconds, and on the GIL.
+WriteGateDep = Annotated[threading.BoundedSemaphore, Depends(get_write_gate)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DispatcherDep = Annotated[Any, Depends(get_dispatcher)]
 

@@ -31,9 +31,21 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-import httpx
+if __name__ == "__main__":
+    # Run as `python bench/api.py`, this directory comes first on sys.path and this file would
+    # shadow the `api` package.
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import httpx  # noqa: E402
+from fastapi import Query  # noqa: E402
+from starlette.concurrency import run_in_threadpool  # noqa: E402
+
+from api.app import create_app  # noqa: E402
+from api.deps import DispatcherDep, RequireScore, SettingsDep, StoreDep, WriteGateDep  # noqa: E402
+from api.routes.accounts import upsert_account  # noqa: E402
+from api.schemas import AccountCreated, AccountIn  # noqa: E402
 
 KEY = "bench_admin_key"
 ROOT = Path(__file__).resolve().parents[1]
@@ -106,24 +118,14 @@ def serve(data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
 
 def bench_app() -> Any:
     """The API plus one route for the def-vs-async comparison (bench only)."""
-    from typing import Annotated, Literal
-
-    from fastapi import Query
-    from starlette.concurrency import run_in_threadpool
-
-    from api.app import create_app
-    from api.deps import DispatcherDep, RequireScore, SettingsDep, StoreDep
-    from api.routes.accounts import upsert_account
-    from api.schemas import AccountCreated, AccountIn
-
     app = create_app()
 
     @app.post("/bench/accounts-async", status_code=201, dependencies=[RequireScore], include_in_schema=False)
     async def upsert_account_async(
-        body: AccountIn, store: StoreDep, settings: SettingsDep, dispatcher: DispatcherDep,
+        body: AccountIn, store: StoreDep, settings: SettingsDep, dispatcher: DispatcherDep, gate: WriteGateDep,
         score: Annotated[Literal["sync", "async", "none"], Query()] = "async",
     ) -> AccountCreated:
-        return await run_in_threadpool(upsert_account, body, store, settings, dispatcher, score)
+        return await run_in_threadpool(upsert_account, body, store, settings, dispatcher, gate, score)
 
     return app
 
@@ -237,5 +239,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT))
     main()

@@ -1,4 +1,4 @@
+// The given accounts as one list of [id, created_at, attributes, label, labelled_at].
 UNWIND $ids AS id
 MATCH (a:Account {id: id})
-RETURN a.id AS id, a.created_at AS created_at, a.attributes AS attributes, a.label AS label,
-       a.labelled_at AS labelled_at
+RETURN collect([a.id, a.created_at, a.attributes, a.label, a.labelled_at]) AS rows

@@ -1,3 +1,4 @@
+// Every link of the given accounts, as one list of [account_id, type, id, first_seen].
 UNWIND $ids AS id
 MATCH (:Account {id: id})-[l:LINK]->(i:Identifier)
-RETURN id AS account_id, i.type AS type, i.id AS id, l.first_seen AS first_seen
+RETURN collect([id, i.type, i.id, l.first_seen]) AS rows

@@ -1,7 +1,7 @@
-// Rows are one per account (merged in Python); the account is locked by upsert_accounts_lock.
-// created_at keeps the earliest; links keep the earliest first_seen and the latest last_seen.
-// Links arrive as [type, id, first_seen, last_seen] lists: far cheaper to send than maps.
-// The identifier key is type + '|' + id (types are fixed words without '|').
+// Rows are one per account (merged in Python); the account is locked by upsert_accounts_lock
+// and its identifiers exist (upsert_identifiers). created_at keeps the earliest; links keep
+// the earliest first_seen and the latest last_seen. Links arrive as
+// [type, id, first_seen, last_seen] lists: far cheaper for the driver to send than maps.
 UNWIND $rows AS row
 MATCH (a:Account {id: row.id})
 SET a.created_at = CASE WHEN a.created_at IS NULL OR row.created_at < a.created_at
@@ -10,9 +10,8 @@ SET a.created_at = CASE WHEN a.created_at IS NULL OR row.created_at < a.created_
 REMOVE a._lock
 WITH a, row
 UNWIND row.links AS link
-WITH a, link[0] AS type, link[1] AS id, link[2] AS first_seen, link[3] AS last_seen
-MERGE (i:Identifier {key: type + '|' + id})
-  ON CREATE SET i.type = type, i.id = id
+WITH a, link[2] AS first_seen, link[3] AS last_seen, link[0] + '|' + link[1] AS key
+MATCH (i:Identifier {key: key})
 MERGE (a)-[l:LINK]->(i)
   ON CREATE SET l.first_seen = first_seen, l.last_seen = last_seen
   ON MATCH SET

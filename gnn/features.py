@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -100,12 +100,17 @@ class FeatureSchema:
     @classmethod
     def fit(cls, rows: Iterable[AccountRow], top_k: int = TOP_K) -> FeatureSchema:
         """Learn the schema from account attributes (any names, any mix of types)."""
+        return cls.fit_attributes((row.attributes for row in rows), top_k)
+
+    @classmethod
+    def fit_attributes(cls, attributes: Iterable[Mapping[str, Any]], top_k: int = TOP_K) -> FeatureSchema:
+        """`fit` from attribute dicts."""
         numbers: dict[str, list[float]] = {}
         counts: dict[str, dict[str, int]] = {}
         booleans: set[str] = set()
         kinds: dict[str, set[str]] = {}
-        for row in rows:
-            for key, value in row.attributes.items():
+        for attrs in attributes:
+            for key, value in attrs.items():
                 if isinstance(value, bool):
                     kinds.setdefault(key, set()).add("bool")
                     booleans.add(key)
@@ -136,32 +141,64 @@ class FeatureSchema:
     # -- encoding --------------------------------------------------------------------
     def encode(self, rows: Sequence[AccountRow], as_of: datetime) -> np.ndarray:
         """Account feature matrix, float32 [len(rows), account_dim]."""
-        out = np.zeros((len(rows), self.account_dim), dtype=np.float32)
-        now = as_of.timestamp()
-        layout = self._layout()
-        for r, row in enumerate(rows):
-            o = out[r]
-            o[0] = math.log1p(max(now - row.created_at.timestamp(), 0.0) / DAY)
-            attrs = row.attributes
-            for kind, key, col, spec in layout:
-                value = attrs.get(key)
-                if kind == 0:  # numeric
-                    if isinstance(value, int | float) and not isinstance(value, str) and math.isfinite(value):
-                        o[col] = _scale(float(value), spec)
-                    else:
-                        o[col + 1] = 1.0
-                elif kind == 1:  # categorical
-                    if value is None:
-                        o[col + len(spec) + 1] = 1.0
-                    else:
-                        pos = spec.get(str(value) if not isinstance(value, bool) else str(value).lower())
-                        o[col + (pos if pos is not None else len(spec))] = 1.0
-                else:  # boolean
-                    if isinstance(value, bool | int | float):
-                        o[col] = 1.0 if value else 0.0
-                    else:
-                        o[col + 1] = 1.0
+        created = np.array([r.created_at.timestamp() for r in rows], dtype=np.float64)
+        return self.encode_attributes(created, [r.attributes for r in rows], as_of)
+
+    def encode_attributes(self, created: np.ndarray, attributes: Sequence[Mapping[str, Any]], as_of: datetime,
+                          ) -> np.ndarray:
+        """As `encode`, from creation times (epoch seconds) and attribute dicts."""
+        return self.encode_columns(created, self.columns_from_dicts(attributes), as_of)
+
+    def columns_from_dicts(self, attributes: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
+        """Prepared columns (see `encode_columns`) from attribute dicts."""
+        cols: dict[str, np.ndarray] = {}
+        for kind, key, _, spec in self._layout():
+            values = [a.get(key) for a in attributes]
+            if kind == 0:
+                cols[key] = np.array([_num(v) for v in values], dtype=np.float64)
+            elif kind == 1:
+                other = len(spec)
+                cols[key] = np.array([-1 if v is None else spec.get(_cat_text(v), other) for v in values],
+                                     dtype=np.int64)
+            else:
+                cols[key] = np.array([_bool(v) for v in values], dtype=np.float64)
+        return cols
+
+    def encode_columns(self, created: np.ndarray, columns: Mapping[str, np.ndarray], as_of: datetime) -> np.ndarray:
+        """Vectorised encoder, one semantics for online rows and batch loads.
+
+        `columns[key]` per schema attribute: numeric -> float64 value (NaN: missing or not a
+        finite number; booleans count as 0/1); categorical -> int64 position in the category
+        list, len(list) for "other", -1 for missing; boolean -> float64 1/0, NaN for missing.
+        """
+        n = len(created)
+        out = np.zeros((n, self.account_dim), dtype=np.float32)
+        out[:, 0] = np.log1p(np.maximum(as_of.timestamp() - np.asarray(created, dtype=np.float64), 0.0) / DAY)
+        rows = np.arange(n)
+        for kind, key, col, spec in self._layout():
+            c = columns.get(key)
+            if kind == 0:
+                v = np.full(n, np.nan) if c is None else np.asarray(c, dtype=np.float64)
+                ok = np.isfinite(v)
+                w = v[ok]
+                if spec.log:
+                    w = np.log1p(np.maximum(w, 0.0))
+                out[ok, col] = np.clip((w - spec.median) / spec.scale, -CLIP, CLIP)
+                out[~ok, col + 1] = 1.0
+            elif kind == 1:
+                pos = np.full(n, -1, dtype=np.int64) if c is None else np.asarray(c, dtype=np.int64)
+                pos = np.where(pos < 0, len(spec) + 1, pos)
+                out[rows, col + pos] = 1.0
+            else:
+                v = np.full(n, np.nan) if c is None else np.asarray(c, dtype=np.float64)
+                ok = ~np.isnan(v)
+                out[ok, col] = v[ok]
+                out[~ok, col + 1] = 1.0
         return out
+
+    def attribute_kinds(self) -> list[tuple[str, str, Any]]:
+        """(kind, name, spec) per schema attribute, kind "num" / "cat" / "bool"; cat spec: value -> position."""
+        return [(("num", "cat", "bool")[k], key, spec) for k, key, _, spec in self._layout()]
 
     def _layout(self) -> list[tuple[int, str, int, Any]]:
         cached = getattr(self, "_cached_layout", None)
@@ -183,6 +220,25 @@ class FeatureSchema:
         return layout
 
 
+def _num(value: Any) -> float:
+    """A numeric attribute's value, NaN when missing or not a finite number (booleans are 0/1)."""
+    if isinstance(value, int | float) and not isinstance(value, str):
+        try:
+            f = float(value)
+        except OverflowError:
+            return math.nan
+        return f if math.isfinite(f) else math.nan
+    return math.nan
+
+
+def _bool(value: Any) -> float:
+    return (1.0 if value else 0.0) if isinstance(value, bool | int | float) else math.nan
+
+
+def _cat_text(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 def _numeric_spec(values: np.ndarray) -> NumericSpec:
     log = bool(values.size and values.min() >= 0 and _skew(values) > 2.0)
     v = np.log1p(values) if log else values
@@ -198,12 +254,6 @@ def _skew(values: np.ndarray) -> float:
     if sd <= 0:
         return 0.0
     return float(np.mean(((values - values.mean()) / sd) ** 3))
-
-
-def _scale(value: float, spec: NumericSpec) -> float:
-    if spec.log:
-        value = math.log1p(max(value, 0.0))
-    return max(-CLIP, min(CLIP, (value - spec.median) / spec.scale))
 
 
 # -- identifier features -------------------------------------------------------------

@@ -14,12 +14,18 @@ their first_seen, full identifier degrees) and then to a `GraphBatch` through on
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Iterator, Sequence
+import bisect
+import json
+import math
+import re
+import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 
 from gnn.features import TYPE_INDEX, FeatureSchema, encode_identifiers
@@ -27,6 +33,7 @@ from graph.model import ID_TYPES, AccountRow, IdentifierKey, Subgraph
 from graph.store import GraphStore
 
 EDGE_LABEL_DIM = 4
+HOP2_DIM = 2  # log1p of labelled-fraud path counts at 1 and 2 account hops (leave-self-out)
 N_TYPES = len(ID_TYPES)
 
 
@@ -66,11 +73,13 @@ class GraphBatch:
     fraud_at: np.ndarray  # [Ni] labelled fraud among messaging accounts
     legit_at: np.ndarray
     # derived by `finalize`: type blocks of identifiers (sorted by type), mean-aggregation
-    # matrices (sparse CSR) and per-account label aggregates
+    # matrices (scipy CSR) and per-account label aggregates
     type_offsets: list[int] = field(default_factory=list)
-    a_id: torch.Tensor | None = None  # [Ni, Na]: mean over an identifier's messaging accounts
-    a_acc: torch.Tensor | None = None  # [Na, Ni]: Σ_type mean over an account's identifiers of that type
-    lab_acc: torch.Tensor | None = None  # [Na, 2 * EDGE_LABEL_DIM]: mean and max of e_lab
+    a_id: SparseMatrix | None = None  # [Ni, Na]: mean over an identifier's messaging accounts
+    a_acc: SparseMatrix | None = None  # [Na, Ni]: Σ_type mean over an account's identifiers of that type
+    lab_acc: torch.Tensor | None = None  # [Na, 2 * EDGE_LABEL_DIM + HOP2_DIM]: mean and max of e_lab, hop2
+    # [Na, HOP2_DIM] from `assemble`; exact for accounts whose 2-hop neighbourhood is in the batch
+    hop2: np.ndarray | None = None
 
 
 def finalize(b: GraphBatch) -> GraphBatch:
@@ -94,19 +103,53 @@ def finalize(b: GraphBatch) -> GraphBatch:
     mx = np.zeros((na, lab.shape[1]), dtype=np.float32)
     if len(e_acc):
         np.maximum.at(mx, e_acc, lab)
-    b.lab_acc = torch.from_numpy(np.concatenate([mean, mx], axis=1).astype(np.float32))
+    hop2 = b.hop2 if b.hop2 is not None else np.zeros((na, HOP2_DIM), dtype=np.float32)
+    b.lab_acc = torch.from_numpy(np.concatenate([mean, mx, hop2], axis=1).astype(np.float32))
     return b
 
 
-def _csr(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, shape: tuple[int, int]) -> torch.Tensor:
+class SparseMatrix:
+    """A fixed sparse matrix (scipy CSR) for `matrix @ dense_tensor`, differentiable in the dense
+    argument. scipy instead of torch.sparse: no beta-state warnings, deterministic, and as fast
+    for these shapes."""
+
+    def __init__(self, m: sp.csr_matrix) -> None:
+        self.m = m
+        self._t: sp.csr_matrix | None = None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.m.shape  # type: ignore[no-any-return]
+
+    def transposed(self) -> sp.csr_matrix:
+        if self._t is None:
+            self._t = self.m.T.tocsr()
+        return self._t
+
+    def __matmul__(self, x: torch.Tensor) -> torch.Tensor:
+        return _SpMM.apply(self, x)  # type: ignore[no-any-return]
+
+
+class _SpMM(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, a: SparseMatrix, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        ctx.a = a
+        return torch.from_numpy(np.ascontiguousarray(a.m @ x.detach().numpy(), dtype=np.float32))
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[None, torch.Tensor | None]:  # type: ignore[override]
+        if not ctx.needs_input_grad[1]:
+            return None, None
+        g = ctx.a.transposed() @ grad.detach().numpy()
+        return None, torch.from_numpy(np.ascontiguousarray(g, dtype=np.float32))
+
+
+def _csr(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, shape: tuple[int, int]) -> SparseMatrix:
     order = np.lexsort((cols, rows))
     r, c, v = rows[order], cols[order], vals[order].astype(np.float32)
-    crow = np.zeros(shape[0] + 1, dtype=np.int64)
-    np.cumsum(np.bincount(r, minlength=shape[0]), out=crow[1:])
-    with warnings.catch_warnings():  # "sparse CSR support is in beta": we use only CSR @ dense
-        warnings.simplefilter("ignore", UserWarning)
-        return torch.sparse_csr_tensor(torch.from_numpy(crow), torch.from_numpy(c.astype(np.int64)),
-                                       torch.from_numpy(v), shape, check_invariants=False)
+    indptr = np.zeros(shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(r, minlength=shape[0]), out=indptr[1:])
+    return SparseMatrix(sp.csr_matrix((v, c.astype(np.int64), indptr), shape=shape))
 
 
 def label_codes(rows: Sequence[AccountRow], as_of: datetime) -> np.ndarray:
@@ -157,7 +200,9 @@ def assemble(raw: RawGraph, hub_cap: int, as_of: datetime) -> GraphBatch:
         [np.log1p(f), np.log1p(l_), f / (f + l_ + 1.0), (f > 0).astype(np.float64) * 1.0 / np.log2(others + 2.0)],
         axis=1,
     ).astype(np.float32)
+    hop2 = hop2_counts(lab, m_acc, m_id, fraud_at, len(raw.account_ids), ni)
     return finalize(GraphBatch(
+        hop2=hop2,
         x_acc=torch.from_numpy(raw.x_acc),
         x_id=torch.from_numpy(x_id),
         id_type=torch.from_numpy(raw.id_type),
@@ -170,6 +215,29 @@ def assemble(raw: RawGraph, hub_cap: int, as_of: datetime) -> GraphBatch:
         fraud_at=fraud_at,
         legit_at=legit_at,
     ))
+
+
+def hop2_counts(lab: np.ndarray, m_acc: np.ndarray, m_id: np.ndarray, fraud_at: np.ndarray, na: int, ni: int,
+                ) -> np.ndarray:
+    """[Na, 2] log1p of labelled-fraud walk counts over hub-capped memberships, never using the
+    account's own label: f1 = Σ_b P_ab y_b, f2 = Σ_b P_ab Σ_(c≠a) P_bc y_c, with P_ab the number of
+    identifiers where both a and b are among the hub_cap earliest accounts (b ≠ a).
+
+    Exact for an account when its 2-hop neighbourhood is in the graph (online: `hops=2`).
+    """
+    y = (lab == 1).astype(np.float64)
+    f1 = np.bincount(m_acc, weights=fraud_at[m_id] - y[m_acc], minlength=na)
+    s = np.bincount(m_id, weights=f1[m_acc], minlength=ni)
+    pf1 = np.bincount(m_acc, weights=s[m_id] - f1[m_acc], minlength=na)
+    # walks a -> b -> a: y_a * Σ_(b≠a) P_ab², for the labelled-fraud accounts only
+    rows = np.flatnonzero(y > 0)
+    if rows.size and len(m_acc):
+        inc = sp.csr_matrix((np.ones(len(m_acc)), (m_acc, m_id)), shape=(na, ni))
+        q = (inc[rows] @ inc.T).tocsr()
+        q.data **= 2
+        deg = np.asarray(inc[rows].sum(axis=1)).ravel()
+        pf1[rows] -= np.asarray(q.sum(axis=1)).ravel() - deg**2
+    return np.log1p(np.stack([np.maximum(f1, 0.0), np.maximum(pf1, 0.0)], axis=1)).astype(np.float32)
 
 
 # -- online: from a Subgraph -----------------------------------------------------------
@@ -202,82 +270,387 @@ def raw_from_subgraph(sub: Subgraph, schema: FeatureSchema, as_of: datetime) -> 
 
 
 # -- batch: the whole store ----------------------------------------------------------------
-def iter_rows(store: GraphStore, chunk_size: int) -> Iterator[list[AccountRow]]:
-    yield from store.stream_accounts(chunk_size=chunk_size)
+@dataclass
+class GraphArrays:
+    """The whole store as integer-coded numpy arrays (shared by batch scoring and training).
+
+    Accounts are in id order; identifiers in (type index in `ID_TYPES`, id) order, so each type
+    is a contiguous block; links in the store's (account id, type, id) order. Benign
+    identifiers are kept and flagged. Labels are as stored (`labels_as_of` applies `labelled_at`).
+    """
+
+    account_ids: list[str]
+    created: np.ndarray  # float64 [Na] epoch seconds
+    label: np.ndarray  # int8 [Na]: 1 fraud, 0 legit, -1 none
+    labelled_at: np.ndarray  # float64 [Na], NaN when unknown
+    id_type: np.ndarray  # int8 [Ni], index into ID_TYPES
+    id_value: list[str]  # [Ni]
+    benign: np.ndarray  # bool [Ni]
+    e_acc: np.ndarray  # int32 [E]
+    e_id: np.ndarray  # int32 [E]
+    e_first: np.ndarray  # float64 [E] epoch seconds
+    attributes: list[dict[str, Any]] | None = None  # with attributes=True
+    columns: dict[str, np.ndarray] | None = None  # with attributes=<schema>: `FeatureSchema.encode_columns` input
+
+    def key(self, j: int) -> IdentifierKey:
+        return IdentifierKey(ID_TYPES[int(self.id_type[j])], self.id_value[j])
+
+    def labels_as_of(self, t: float) -> np.ndarray:
+        """Label codes counting only labels recorded at or before epoch `t` (or undated)."""
+        late = ~np.isnan(self.labelled_at) & (self.labelled_at > t)
+        return np.where(late, -1, self.label).astype(np.int8)
+
+
+_LABEL_CODE = {"fraud": 1, "legit": 0}
+_SAFE_KEY = re.compile(r"^[A-Za-z0-9_\-.:/@ ]+$")
+
+
+def load_arrays(
+    store: GraphStore, attributes: bool | FeatureSchema = False, chunk_size: int = 200_000
+) -> GraphArrays:
+    """Read the whole graph into `GraphArrays`; memory O(accounts + links), no per-row objects kept.
+
+    `attributes`: False (none), True (parsed attribute dicts, for fitting a schema) or a
+    `FeatureSchema` (prepared columns for `schema.encode_columns`, without building dicts).
+
+    On the embedded SQLite store this is two plain ordered scans in one read transaction (a
+    consistent snapshot), attributes extracted by SQLite's JSON functions; every other backend
+    goes through `stream_accounts` / `stream_links`.
+    """
+    from graph.sqlite_store import SQLiteStore
+
+    if isinstance(store, SQLiteStore):
+        try:
+            return _load_sqlite(store, attributes, chunk_size)
+        except sqlite3.OperationalError:
+            if not isinstance(attributes, FeatureSchema):
+                raise
+            # An attribute SQLite's JSON functions cannot read (NaN, odd key): parse in Python.
+            g = _load_sqlite(store, True, chunk_size)
+            assert g.attributes is not None
+            g.columns = attributes.columns_from_dicts(g.attributes)
+            g.attributes = None
+            return g
+    return _load_generic(store, attributes, chunk_size)
+
+
+def _load_generic(store: GraphStore, attributes: bool | FeatureSchema, chunk_size: int) -> GraphArrays:
+    ids: list[str] = []
+    created: list[float] = []
+    label: list[int] = []
+    labelled: list[float] = []
+    attrs: list[dict[str, Any]] = []
+    for rows in store.stream_accounts(chunk_size=chunk_size):
+        for r in rows:
+            ids.append(r.id)
+            created.append(r.created_at.timestamp())
+            label.append(_LABEL_CODE.get(r.label, -1) if r.label else -1)
+            labelled.append(r.labelled_at.timestamp() if r.labelled_at is not None else math.nan)
+        if attributes is not False:
+            attrs.extend(r.attributes for r in rows)
+    acc = _AccountColumns(ids, created, label, labelled)
+    if isinstance(attributes, FeatureSchema):
+        acc.columns = attributes.columns_from_dicts(attrs)
+    elif attributes:
+        acc.attributes = attrs
+    links = _LinkColumns(acc.index())
+    for chunk in store.stream_links():
+        links.add([(r.account_id, r.type, r.id, r.first_seen.timestamp()) for r in chunk])
+    return links.finish(acc, store.benign_identifiers())
+
+
+def _load_sqlite(store: Any, attributes: bool | FeatureSchema, chunk_size: int) -> GraphArrays:
+    conn = store._conn()
+    extra, params, kinds = "", [], []
+    if isinstance(attributes, FeatureSchema):
+        for kind, key, spec in attributes.attribute_kinds():
+            if not _SAFE_KEY.match(key):
+                raise sqlite3.OperationalError(f"attribute key {key!r} read in Python")
+            path = f'$."{key}"'
+            if kind == "num":
+                extra += (", CASE json_type(attributes, ?) WHEN 'integer' THEN json_extract(attributes, ?)"
+                          " WHEN 'real' THEN json_extract(attributes, ?) WHEN 'true' THEN 1.0 WHEN 'false' THEN 0.0 END")
+                params += [path] * 3
+            elif kind == "bool":
+                extra += (", CASE json_type(attributes, ?) WHEN 'true' THEN 1.0 WHEN 'false' THEN 0.0"
+                          " WHEN 'integer' THEN json_extract(attributes, ?) != 0"
+                          " WHEN 'real' THEN json_extract(attributes, ?) != 0 END")
+                params += [path] * 3
+            else:  # category text as Python's str() of the value (numbers: formatted in Python)
+                extra += (", CASE json_type(attributes, ?) WHEN 'null' THEN NULL WHEN 'true' THEN 'true'"
+                          " WHEN 'false' THEN 'false' ELSE json_extract(attributes, ?) END")
+                params += [path] * 2
+            kinds.append((kind, key, spec))
+    elif attributes:
+        extra = ", attributes"
+    conn.execute("BEGIN")
+    try:
+        ids: list[str] = []
+        created: list[float] = []
+        label: list[int] = []
+        labelled: list[float] = []
+        parts: dict[str, list[np.ndarray]] = {key: [] for _, key, _ in kinds}
+        attrs: list[dict[str, Any]] = []
+        cur = conn.execute(
+            "SELECT id, created_at, CASE label WHEN 'fraud' THEN 1 WHEN 'legit' THEN 0 ELSE -1 END, labelled_at"
+            f"{extra} FROM accounts ORDER BY id", params)
+        while rows := cur.fetchmany(chunk_size):
+            cols = list(zip(*rows, strict=True))
+            ids.extend(cols[0])
+            created.extend(cols[1])
+            label.extend(cols[2])
+            labelled.extend(cols[3])
+            if attributes is True:
+                attrs.extend(json.loads(x) for x in cols[4])
+            c = 4
+            for kind, key, spec in kinds:
+                if kind == "cat":
+                    get, other = spec.get, len(spec)
+                    parts[key].append(np.array(
+                        [-1 if x is None else get(x if x.__class__ is str else str(x), other) for x in cols[c]],
+                        dtype=np.int64))
+                else:
+                    parts[key].append(np.array(cols[c], dtype=np.float64))
+                c += 1
+        acc = _AccountColumns(ids, created, label, labelled)
+        if isinstance(attributes, FeatureSchema):
+            acc.columns = {k: np.concatenate(v) if v else np.zeros(0) for k, v in parts.items()}
+        elif attributes is True:
+            acc.attributes = attrs
+        # Links in identifier order (the covering index links_by_identifier, no sort): identifier
+        # codes are runs of equal (type, id), found with numpy instead of a dict per link.
+        links = _SortedLinks(acc.index())
+        cases = " ".join("WHEN ? THEN ?" for _ in ID_TYPES)
+        cur = conn.execute(
+            f"SELECT account_id, CASE type {cases} ELSE -1 END, id, first_seen FROM links ORDER BY type, id",
+            [x for k, t in enumerate(ID_TYPES) for x in (t, k)],
+        )
+        while rows := cur.fetchmany(chunk_size):
+            links.add(rows)
+        benign = {IdentifierKey(t, i) for t, i in conn.execute("SELECT type, id FROM benign")}
+    finally:
+        conn.execute("COMMIT")
+    return links.finish(acc, benign)
+
+
+class _SortedLinks:
+    """Link rows (account id, type code, id, first_seen) ordered by (type name, id), to codes."""
+
+    def __init__(self, index: dict[str, int]) -> None:
+        self.index = index
+        self.acc: list[np.ndarray] = []
+        self.code: list[np.ndarray] = []
+        self.first: list[np.ndarray] = []
+        self.id_type: list[np.ndarray] = []
+        self.id_value: list[str] = []
+        self.last: tuple[int, str] | None = None
+        self.n = 0
+
+    def add(self, rows: Sequence[tuple[str, int, str, float]]) -> None:
+        if not rows:
+            return
+        a, t, v, f = zip(*rows, strict=True)
+        try:
+            acc = np.fromiter(map(self.index.__getitem__, a), dtype=np.int32, count=len(a))
+        except KeyError:  # not in a consistent snapshot: drop links of unknown accounts
+            acc = np.array([self.index.get(x, -1) for x in a], dtype=np.int32)
+        tt = np.array(t, dtype=np.int8)
+        vv = np.array(v, dtype=str)
+        new = np.empty(len(vv), dtype=bool)
+        new[0] = self.last != (int(tt[0]), v[0])
+        new[1:] = (vv[1:] != vv[:-1]) | (tt[1:] != tt[:-1])
+        starts = np.flatnonzero(new)
+        self.code.append(self.n + np.cumsum(new) - 1)
+        self.n += len(starts)
+        self.id_type.append(tt[starts])
+        self.id_value.extend(vv[starts].tolist())
+        self.last = (int(tt[-1]), v[-1])
+        self.acc.append(acc)
+        self.first.append(np.array(f, dtype=np.float64))
+
+    def finish(self, acc: _AccountColumns, benign: set[IdentifierKey]) -> GraphArrays:
+        e_acc = np.concatenate(self.acc) if self.acc else np.zeros(0, dtype=np.int32)
+        e_code = np.concatenate(self.code) if self.code else np.zeros(0, dtype=np.int64)
+        e_first = np.concatenate(self.first) if self.first else np.zeros(0)
+        types = np.concatenate(self.id_type) if self.id_type else np.zeros(0, dtype=np.int8)
+        # Type blocks in ID_TYPES order (ids inside a block are already sorted).
+        order = np.argsort(types, kind="stable")
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        e_id = rank[e_code]
+        id_value = [self.id_value[j] for j in order.tolist()]
+        id_type = types[order]
+        pos = {}
+        if benign:
+            offsets = np.searchsorted(id_type, np.arange(len(ID_TYPES) + 1))
+            for key in benign:
+                tc = TYPE_INDEX.get(key.type)
+                if tc is None:
+                    continue
+                lo, hi = int(offsets[tc]), int(offsets[tc + 1])
+                j = bisect.bisect_left(id_value, key.id, lo, hi)
+                if j < hi and id_value[j] == key.id:
+                    pos[j] = True
+        bmask = np.zeros(len(id_value), dtype=bool)
+        bmask[list(pos)] = True
+        ok = (e_acc >= 0) & (id_type[e_id] >= 0) if len(e_id) else np.zeros(0, dtype=bool)
+        return _arrays(acc, id_type, id_value, bmask, e_acc[ok], e_id[ok], e_first[ok])
+
+
+def _arrays(acc: _AccountColumns, id_type: np.ndarray, id_value: list[str], benign: np.ndarray, e_acc: np.ndarray,
+            e_id: np.ndarray, e_first: np.ndarray) -> GraphArrays:
+    labelled = np.array([math.nan if x is None else x for x in acc.labelled], dtype=np.float64)
+    return GraphArrays(
+        account_ids=acc.ids,
+        created=np.array(acc.created, dtype=np.float64),
+        label=np.array(acc.label, dtype=np.int8),
+        labelled_at=labelled,
+        id_type=id_type.astype(np.int8),
+        id_value=id_value,
+        benign=benign,
+        e_acc=e_acc.astype(np.int32),
+        e_id=e_id.astype(np.int32),
+        e_first=e_first,
+        attributes=acc.attributes,
+        columns=acc.columns,
+    )
+
+
+@dataclass
+class _AccountColumns:
+    ids: list[str]
+    created: list[float]
+    label: list[int]
+    labelled: list[float | None]
+    attributes: list[dict[str, Any]] | None = None
+    columns: dict[str, np.ndarray] | None = None
+
+    def index(self) -> dict[str, int]:
+        return dict(zip(self.ids, range(len(self.ids)), strict=True))
+
+
+class _LinkColumns:
+    """Link rows (account id, type, id, first_seen) to integer codes, chunk by chunk."""
+
+    def __init__(self, index: dict[str, int]) -> None:
+        self.index = index
+        self.keys: list[dict[str, int]] = [{} for _ in ID_TYPES]  # per type: value -> code in type
+        self.acc: list[np.ndarray] = []
+        self.typ: list[np.ndarray] = []
+        self.code: list[np.ndarray] = []
+        self.first: list[np.ndarray] = []
+
+    def add(self, rows: Sequence[tuple[str, str, str, float]]) -> None:
+        if not rows:
+            return
+        a, t, v, f = zip(*rows, strict=True)
+        get = self.index.get
+        tcode = [TYPE_INDEX.get(x, -1) for x in t]  # type: ignore[call-overload]
+        keys = self.keys
+        codes = []
+        for tc, val in zip(tcode, v, strict=True):
+            d = keys[tc]
+            c = d.get(val)
+            if c is None:
+                c = d[val] = len(d)
+            codes.append(c)
+        self.acc.append(np.array([get(x, -1) for x in a], dtype=np.int32))
+        self.typ.append(np.array(tcode, dtype=np.int8))
+        self.code.append(np.array(codes, dtype=np.int64))
+        self.first.append(np.array(f, dtype=np.float64))
+
+    def finish(self, acc: _AccountColumns, benign: set[IdentifierKey]) -> GraphArrays:
+        e_acc = np.concatenate(self.acc) if self.acc else np.zeros(0, dtype=np.int32)
+        e_typ = np.concatenate(self.typ) if self.typ else np.zeros(0, dtype=np.int8)
+        e_code = np.concatenate(self.code) if self.code else np.zeros(0, dtype=np.int64)
+        e_first = np.concatenate(self.first) if self.first else np.zeros(0)
+        self.acc = self.typ = self.code = self.first = []
+        # Rank each type's distinct values (one sort of the distinct values, not of the links)
+        # and stack the type blocks in ID_TYPES order.
+        id_type: list[np.ndarray] = []
+        id_value: list[str] = []
+        e_id = np.empty(len(e_code), dtype=np.int64)
+        bmask: list[np.ndarray] = []
+        offset = 0
+        for tc, d in enumerate(self.keys):
+            values = np.array(list(d), dtype=str) if d else np.zeros(0, dtype=str)
+            order = np.argsort(values, kind="stable")
+            rank = np.empty(len(order), dtype=np.int64)
+            rank[order] = np.arange(len(order))
+            sel = e_typ == tc
+            e_id[sel] = offset + rank[e_code[sel]]
+            id_value.extend(values[order].tolist())
+            id_type.append(np.full(len(order), tc, dtype=np.int8))
+            b = np.zeros(len(order), dtype=bool)
+            for key in benign:
+                c = d.get(key.id) if key.type == ID_TYPES[tc] else None
+                if c is not None:
+                    b[rank[c]] = True
+            bmask.append(b)
+            offset += len(order)
+        self.keys = []
+        ok = (e_acc >= 0) & (e_typ >= 0)  # links of accounts created after the account scan passed them
+        return _arrays(acc, np.concatenate(id_type) if id_type else np.zeros(0, dtype=np.int8), id_value,
+                       np.concatenate(bmask) if bmask else np.zeros(0, dtype=bool), e_acc[ok], e_id[ok], e_first[ok])
+
+
+def raw_from_arrays(g: GraphArrays, as_of: datetime, time_filter: bool = False) -> RawGraph:
+    """The `RawGraph` of the whole store: benign identifiers dropped, labels as of `as_of`;
+    with `time_filter`, accounts created and links first seen after `as_of` dropped too.
+    `x_acc` is left empty (the caller encodes)."""
+    t = as_of.timestamp()
+    keep_acc = g.created <= t if time_filter else np.ones(len(g.account_ids), dtype=bool)
+    acc_new = np.cumsum(keep_acc) - 1
+    e_ok = keep_acc[g.e_acc] & ~g.benign[g.e_id]
+    if time_filter:
+        e_ok &= g.e_first <= t
+    e_acc = acc_new[g.e_acc[e_ok]].astype(np.int64)
+    e_id_old = g.e_id[e_ok].astype(np.int64)
+    used = np.zeros(len(g.id_value), dtype=bool)
+    used[e_id_old] = True
+    id_new = np.cumsum(used) - 1
+    e_id = id_new[e_id_old]
+    used_idx = np.flatnonzero(used)
+    id_type = g.id_type[used_idx].astype(np.int64)
+    keys = [IdentifierKey(ID_TYPES[int(tc)], g.id_value[j]) for tc, j in zip(id_type.tolist(), used_idx.tolist(),
+                                                                            strict=True)]
+    ids = g.account_ids if keep_acc.all() else [a for a, k in zip(g.account_ids, keep_acc.tolist(), strict=True) if k]
+    return RawGraph(
+        account_ids=ids,
+        x_acc=np.zeros((len(ids), 0), dtype=np.float32),
+        label=g.labels_as_of(t)[keep_acc],
+        created=g.created[keep_acc],
+        id_keys=keys,
+        id_type=id_type,
+        id_degree=np.bincount(e_id, minlength=len(keys)).astype(np.int64),
+        e_acc=e_acc,
+        e_id=e_id,
+        e_first=g.e_first[e_ok],
+    )
 
 
 def raw_from_store(
     store: GraphStore,
     schema: FeatureSchema | None,
     as_of: datetime,
-    chunk_size: int = 50_000,
-    keep_rows: bool = False,
+    chunk_size: int = 200_000,
     time_filter: bool = False,
-) -> tuple[RawGraph, list[AccountRow]]:
-    """Stream the whole graph into arrays; memory O(accounts + links), rows dropped per chunk.
+) -> tuple[RawGraph, list[dict[str, Any]]]:
+    """The whole graph as a `RawGraph` (features encoded with `schema`).
 
-    With `schema=None` the rows are kept (training fits the schema on them) and `x_acc` is
-    left empty. With `time_filter`, accounts created and links first seen after `as_of` are
-    dropped (point-in-time training).
+    With `schema=None` the attribute dicts are returned (training fits the schema on them)
+    and `x_acc` is left empty. With `time_filter`, accounts created and links first seen
+    after `as_of` are dropped (point-in-time training).
     """
-    t = as_of.timestamp()
-    ids: list[str] = []
-    xs: list[np.ndarray] = []
-    labels: list[np.ndarray] = []
-    created: list[np.ndarray] = []
-    kept: list[AccountRow] = []
-    for chunk in store.stream_accounts(chunk_size=chunk_size):
-        if time_filter:
-            chunk = [r for r in chunk if r.created_at.timestamp() <= t]
-        ids.extend(r.id for r in chunk)
-        labels.append(label_codes(chunk, as_of))
-        created.append(np.array([r.created_at.timestamp() for r in chunk], dtype=np.float64))
-        if schema is not None:
-            xs.append(schema.encode(chunk, as_of))
-        if keep_rows or schema is None:
-            kept.extend(chunk)
-    index = {a: k for k, a in enumerate(ids)}
-    benign = store.benign_identifiers()
-    kindex: dict[tuple[str, str], int] = {}
-    e_acc: list[int] = []
-    e_id: list[int] = []
-    e_first: list[float] = []
-    for links in store.stream_links():
-        for link in links:
-            a = index.get(link.account_id)
-            if a is None:
-                continue
-            ft = link.first_seen.timestamp()
-            if time_filter and ft > t:
-                continue
-            key = (link.type, link.id)
-            j = kindex.get(key)
-            if j is None:
-                if benign and IdentifierKey(link.type, link.id) in benign:
-                    continue
-                j = kindex[key] = len(kindex)
-            e_acc.append(a)
-            e_id.append(j)
-            e_first.append(ft)
-    # Identifiers sorted by (type index, id): a stable layout with contiguous type blocks.
-    keys_unsorted = list(kindex)
-    type_index: dict[str, int] = {str(k): v for k, v in TYPE_INDEX.items()}
-    perm = sorted(range(len(keys_unsorted)), key=lambda j: (type_index[keys_unsorted[j][0]], keys_unsorted[j][1]))
-    remap = np.empty(len(perm), dtype=np.int64)
-    remap[np.array(perm, dtype=np.int64)] = np.arange(len(perm))
-    keys = [IdentifierKey(*keys_unsorted[j]) for j in perm]  # type: ignore[arg-type]
-    e_id_arr = remap[np.array(e_id, dtype=np.int64)] if e_id else np.zeros(0, dtype=np.int64)
-    dim = schema.account_dim if schema is not None else 0
-    raw = RawGraph(
-        account_ids=ids,
-        x_acc=np.concatenate(xs) if xs else np.zeros((len(ids), dim), dtype=np.float32),
-        label=np.concatenate(labels) if labels else np.zeros(0, dtype=np.int8),
-        created=np.concatenate(created) if created else np.zeros(0),
-        id_keys=keys,
-        id_type=np.array([TYPE_INDEX[k.type] for k in keys], dtype=np.int64),
-        id_degree=np.bincount(e_id_arr, minlength=len(keys)).astype(np.int64),
-        e_acc=np.array(e_acc, dtype=np.int64),
-        e_id=e_id_arr,
-        e_first=np.array(e_first, dtype=np.float64),
-    )
-    return raw, kept
+    g = load_arrays(store, attributes=schema if schema is not None else True, chunk_size=chunk_size)
+    raw = raw_from_arrays(g, as_of, time_filter)
+    keep = g.created <= as_of.timestamp() if time_filter else None
+    attrs: list[dict[str, Any]] = []
+    if schema is not None:
+        assert g.columns is not None
+        cols = g.columns if keep is None else {k: v[keep] for k, v in g.columns.items()}
+        raw.x_acc = schema.encode_columns(raw.created, cols, as_of)
+    else:
+        assert g.attributes is not None
+        attrs = g.attributes if keep is None else [a for a, k in zip(g.attributes, keep.tolist(), strict=True) if k]
+    return raw, attrs

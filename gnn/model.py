@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor, nn
 
-from gnn.graphdata import EDGE_LABEL_DIM, GraphBatch
+from gnn.graphdata import EDGE_LABEL_DIM, HOP2_DIM, GraphBatch, SparseMatrix
 from graph.model import ID_TYPES
 
 N_TYPES = len(ID_TYPES)
@@ -38,6 +38,11 @@ class ModelConfig:
     identifier_dim: int
     hidden: int = 32
     dropout: float = 0.1
+    hop2: bool = False  # own 2-hop label counts as inputs (online scoring then needs hops=2)
+
+    @property
+    def label_dim(self) -> int:
+        return 2 * EDGE_LABEL_DIM + (HOP2_DIM if self.hop2 else 0)
 
     def to_dict(self) -> dict[str, float | int]:
         return asdict(self)
@@ -103,7 +108,7 @@ class IdentifierUpdate(nn.Module):
         self.self_lin.reset_parameters()
         self.neigh_lin.reset_parameters()
 
-    def forward(self, h_id: Tensor, h_acc: Tensor, a_id: Tensor, type_offsets: list[int]) -> Tensor:
+    def forward(self, h_id: Tensor, h_acc: Tensor, a_id: SparseMatrix, type_offsets: list[int]) -> Tensor:
         agg = a_id @ h_acc
         return torch.relu(self.self_lin(h_id, type_offsets) + self.neigh_lin(agg, type_offsets))
 
@@ -131,7 +136,7 @@ class AccountUpdate(nn.Module):
         if self.extra_lin is not None:
             self.extra_lin.reset_parameters()
 
-    def forward(self, h_acc: Tensor, h_id: Tensor, a_acc: Tensor, type_offsets: list[int],
+    def forward(self, h_acc: Tensor, h_id: Tensor, a_acc: SparseMatrix, type_offsets: list[int],
                 extra: Tensor | None = None) -> Tensor:
         out = self.self_lin(h_acc) + a_acc @ self.msg(h_id, type_offsets)
         if self.extra_lin is not None and extra is not None:
@@ -156,9 +161,9 @@ class RingGNN(nn.Module):
         self.id_in = nn.Linear(config.identifier_dim, h)
         self.id1 = IdentifierUpdate(h)
         self.acc1 = AccountUpdate(h)
-        self.acc2 = AccountUpdate(h, extra_dim=2 * EDGE_LABEL_DIM)
+        self.acc2 = AccountUpdate(h, extra_dim=config.label_dim)
         self.dropout = nn.Dropout(config.dropout)
-        self.head = nn.Sequential(nn.Linear(h + config.account_dim + 2 * EDGE_LABEL_DIM, h), nn.ReLU(), nn.Linear(h, 1))
+        self.head = nn.Sequential(nn.Linear(h + config.account_dim + config.label_dim, h), nn.ReLU(), nn.Linear(h, 1))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -174,9 +179,13 @@ class RingGNN(nn.Module):
         i0 = torch.relu(self.id_in(b.x_id))
         i1 = self.id1(i0, a0, b.a_id, b.type_offsets)
         a1 = self.acc1(a0, i0, b.a_acc, b.type_offsets)
-        return self.acc2(a1, i1, b.a_acc, b.type_offsets, b.lab_acc)
+        return self.acc2(a1, i1, b.a_acc, b.type_offsets, self.own_labels(b))
+
+    def own_labels(self, b: GraphBatch) -> Tensor:
+        """The account's own (never neighbours') label-proximity inputs."""
+        assert b.lab_acc is not None
+        return b.lab_acc[:, : self.config.label_dim]
 
     def forward(self, b: GraphBatch) -> Tensor:
         h = self.dropout(self.embed(b))
-        assert b.lab_acc is not None
-        return self.head(torch.cat([h, b.x_acc, b.lab_acc], dim=1)).squeeze(1)
+        return self.head(torch.cat([h, b.x_acc, self.own_labels(b)], dim=1)).squeeze(1)

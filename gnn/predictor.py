@@ -11,7 +11,7 @@ import torch
 
 from gnn.baselines import hop1_features
 from gnn.features import FeatureSchema
-from gnn.graphdata import GraphBatch
+from gnn.graphdata import HOP2_DIM, GraphBatch
 from gnn.model import ModelConfig, RingGNN
 from gnn.registry import ModelBundle
 
@@ -26,7 +26,7 @@ class Predictor:
     hub_cap: int | None = None
 
     @torch.no_grad()
-    def predict(self, b: GraphBatch, rows: np.ndarray | None = None) -> np.ndarray:
+    def predict(self, b: GraphBatch, rows: np.ndarray | None = None, threads: int = 1) -> np.ndarray:
         """Fraud probabilities (float64) for the accounts `rows` of the batch (all by default)."""
         self.gnn.eval()
         if self.kind == "gnn":
@@ -37,7 +37,7 @@ class Predictor:
         if rows is not None:
             feats = feats[rows]
         assert self.booster is not None
-        return np.asarray(self.booster.predict(feats, num_threads=1), dtype=np.float64)
+        return np.asarray(self.booster.predict(feats, num_threads=threads), dtype=np.float64)
 
     @classmethod
     def from_bundle(cls, bundle: ModelBundle) -> Predictor:
@@ -56,9 +56,12 @@ def hybrid_features(gnn: RingGNN, b: GraphBatch) -> np.ndarray:
     """GNN embedding, the GNN's own logit, and the 1-hop aggregates (all online-computable)."""
     gnn.eval()
     h = gnn.embed(b)
-    assert b.lab_acc is not None
-    logit = gnn.head(torch.cat([h, b.x_acc, b.lab_acc], dim=1))
-    return np.concatenate([h.numpy(), logit.numpy(), hop1_features(b), b.x_acc.numpy()], axis=1)
+    own = gnn.own_labels(b)
+    logit = gnn.head(torch.cat([h, b.x_acc, own], dim=1))
+    parts = [h.numpy(), logit.numpy(), hop1_features(b), b.x_acc.numpy()]
+    if gnn.config.hop2:
+        parts.append(own[:, -HOP2_DIM:].numpy())
+    return np.concatenate(parts, axis=1)
 
 
 def meta_for(predictor: Predictor) -> dict[str, Any]:

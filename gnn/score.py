@@ -45,6 +45,8 @@ class Scorer:
         self.predictor = predictor
         self.version = predictor.version if predictor is not None else HEURISTIC_VERSION
         self.schema = predictor.schema if predictor is not None else FeatureSchema()
+        # A model fed its own 2-hop label counts needs the 2-hop neighbourhood online.
+        self.hops = 2 if predictor is not None and predictor.gnn.config.hop2 else HOPS
 
     @classmethod
     def load(cls, settings: Settings) -> Scorer:
@@ -64,7 +66,7 @@ class Scorer:
         if before != threads:
             torch.set_num_threads(threads)
         try:
-            return self.predictor.predict(b, rows)
+            return self.predictor.predict(b, rows, threads=threads)
         finally:
             if before != threads:
                 torch.set_num_threads(before)
@@ -78,7 +80,7 @@ class Scorer:
         ids = list(dict.fromkeys(account_ids))
         if not ids:
             return []
-        sub = store.neighbourhood(ids, hops=HOPS, hub_cap=self.settings.hub_cap)
+        sub = store.neighbourhood(ids, hops=self.hops, hub_cap=self.settings.hub_cap)
         missing = [a for a in ids if a not in sub.accounts]
         if missing:
             raise NotFound(f"{len(missing)} unknown account id(s)", {"account_ids": missing[:20]})
@@ -178,6 +180,8 @@ def _with_loo_copies(b: GraphBatch, seed_rows: np.ndarray) -> tuple[GraphBatch, 
         e_acc=torch.cat([b.e_acc, torch.from_numpy(np.concatenate(add_acc))]),
         e_id=torch.cat([b.e_id, b.e_id[edges_t]]),
         e_lab=torch.cat([b.e_lab, b.e_lab[edges_t]]),
+        # copies keep the seed's 2-hop counts (reasons weigh the 1-hop evidence of each identifier)
+        hop2=None if b.hop2 is None else np.concatenate([b.hop2, b.hop2[np.asarray(new_rows, dtype=np.int64)]]),
     )
     return finalize(aug), loo
 

@@ -9,16 +9,16 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
-from graph.model import AccountIn, AccountRow, IdentifierKey, LabelIn, Score
+from graph.model import AccountIn, AccountRow, IdentifierKey, LabelIn, Score, SweepResult
 
 CYPHER_DIR = Path(__file__).resolve().parent.parent / "cypher"
 
 
-@lru_cache(maxsize=None)
+@cache
 def query(name: str) -> str:
     """The text of `cypher/<name>.cypher`; names are literals in this package, never input."""
     path = CYPHER_DIR / f"{name}.cypher"
@@ -53,9 +53,10 @@ def identifier_key(type_: str, id_: str) -> str:
     return f"{type_}|{id_}"
 
 
-def account_row(row: Any) -> AccountRow:
-    return AccountRow(row["id"], dtn(row["created_at"]), json.loads(row["attributes"]), row["label"],
-                      dt(row["labelled_at"]))
+def account_row(row: Sequence[Any]) -> AccountRow:
+    """From [id, created_at, attributes, label, labelled_at]."""
+    i, created, attributes, label, labelled = row
+    return AccountRow(i, dtn(created), json.loads(attributes), label, dt(labelled))
 
 
 # -- batch preparation -----------------------------------------------------------------
@@ -138,16 +139,44 @@ def prepare_scores(scores: Sequence[Score], stored_as_of: dict[str, float | None
             as_of[s.account_id] = ts(s.as_of)
             final[s.account_id] = s
             written += 1
-    rows = []
+    rows: list[dict[str, Any]] = []
     for account_id in sorted(stored_as_of):
-        s = final.get(account_id)
-        if s is None:
+        w = final.get(account_id)
+        if w is None:
             rows.append({"account_id": account_id, "write": False})
-        else:
-            rows.append({"account_id": account_id, "write": True, "risk": float(s.risk), "model_version": s.model_version,
-                         "scored_at": ts(s.scored_at), "as_of": ts(s.as_of), "reasons": json.dumps(s.reasons),
-                         "ring_id": s.ring_id})
+            continue
+        rows.append({
+            "account_id": account_id, "write": True, "risk": float(w.risk), "model_version": w.model_version,
+            "scored_at": ts(w.scored_at), "as_of": ts(w.as_of), "reasons": json.dumps(w.reasons), "ring_id": w.ring_id,
+        })
     return rows, written
+
+
+def plan_publication(
+    result: SweepResult, previous_updated: dict[str, float], chunk: int
+) -> tuple[list[list[dict[str, Any]]], list[list[dict[str, Any]]], list[dict[str, Any]]]:
+    """A sweep's rows in write batches of about `chunk` nodes: (risk batches, ring batches,
+    history rows). An unchanged ring keeps the updated_at it had (`previous_updated`)."""
+    at = ts(result.finished_at)
+    ring_of = {m: r.id for r in result.rings for m in r.members}
+    risks = [{"account_id": a, "risk": float(r), "ring_id": ring_of.get(a)} for a, r in result.account_risks.items()]
+    risk_batches = [risks[i : i + chunk] for i in range(0, len(risks), chunk)]
+    ring_batches: list[list[dict[str, Any]]] = [[]]
+    weight = 0
+    for ring in result.rings:
+        if weight >= chunk:
+            ring_batches.append([])
+            weight = 0
+        ring_batches[-1].append({
+            "id": ring.id, "risk": float(ring.risk), "size": len(ring.members), "created_at": ts(ring.created_at),
+            "updated_at": previous_updated.get(ring.id, at) if ring.event == "unchanged" else at,
+            "members": list(ring.members),
+            "identifiers": [{"type": x.type, "id": x.id, "accounts": int(x.accounts)} for x in ring.identifiers],
+        })
+        weight += 1 + len(ring.members) + len(ring.identifiers)
+    history = [{"ring_id": r.id, "event": r.event, "size": len(r.members)} for r in result.rings]
+    history += [{"ring_id": r, "event": "dissolved", "size": n} for r, n in result.dissolved]
+    return risk_batches, [b for b in ring_batches if b], history
 
 
 def key_of(key: IdentifierKey) -> str:

@@ -34,6 +34,8 @@ import neo4j
 from neo4j import GraphDatabase, ManagedTransaction
 from neo4j.exceptions import (
     AuthError,
+    ClientError,
+    ConnectionAcquisitionTimeoutError,
     IncompleteCommit,
     ServiceUnavailable,
     SessionExpired,
@@ -73,12 +75,13 @@ from graph.neo4j_queries import (
     dtn,
     identifier_key,
     key_of,
+    merge_attributes,
     migrations,
+    plan_publication,
     prepare_labels,
     prepare_scores,
     prepare_upsert,
     query,
-    merge_attributes,
     ts,
 )
 from graph.store import AccountOrder
@@ -90,13 +93,16 @@ _KEEP_SWEEPS = 3  # current, previous, and one more for cursors pinned during a 
 _PUBLISH_CHUNK = 20_000  # rows per transaction when publishing a sweep
 _DELETE_CHUNK = 10_000  # nodes per transaction when deleting
 _INF = math.inf
+# Driver errors that mean "the store did not answer" (IncompleteCommit, a ServiceUnavailable,
+# is retried once first; TransientError arrives only after the driver's own retries ran out).
+_UNAVAILABLE = (ServiceUnavailable, SessionExpired, TransientError, ConnectionAcquisitionTimeoutError, OSError)
 _GENERATION_DELETES = ("delete_sweep_risks", "delete_sweep_rings", "delete_ring_members", "delete_ring_idents")
 
 
 class Neo4jStore:
     backend = "neo4j"
 
-    def __init__(self, config: Neo4jConfig, *, retry_time_s: float = 15.0, connect_timeout_s: float = 5.0) -> None:
+    def __init__(self, config: Neo4jConfig, *, retry_time_s: float = 5.0, connect_timeout_s: float = 3.0) -> None:
         self.config = config
         self._database = config.database
         self._driver = GraphDatabase.driver(
@@ -127,7 +133,7 @@ class Neo4jStore:
                     raise StoreUnavailable("Neo4j lost the connection while committing") from exc
             except AuthError as exc:
                 raise StoreUnavailable("Neo4j rejected the credentials") from exc
-            except (ServiceUnavailable, SessionExpired, TransientError, OSError) as exc:
+            except _UNAVAILABLE as exc:
                 raise StoreUnavailable(f"Neo4j at {self.config.uri} is unavailable") from exc
         raise AssertionError("unreachable")
 
@@ -140,7 +146,13 @@ class Neo4jStore:
     # -- lifecycle ---------------------------------------------------------------------
     def migrate(self) -> None:
         for name in migrations():  # schema statements each need their own transaction
-            self._write(name)
+            try:
+                self._write(name)
+            except ClientError as exc:
+                # IF NOT EXISTS still races when two processes migrate at once; the loser is told
+                # the rule exists, which is the state it wanted.
+                if not (exc.code or "").endswith("AlreadyExists"):
+                    raise
         self._read("await_indexes", timeout_s=300)
 
     def ping(self) -> None:
@@ -157,6 +169,7 @@ class Neo4jStore:
     def upsert_accounts(self, accounts: Sequence[AccountIn]) -> tuple[int, int]:
         rows, link_count = prepare_upsert(accounts)
         ids = [r["id"] for r in rows]
+        identifiers = sorted({(t, i) for r in rows for t, i, _, _ in r["links"]}, key=lambda k: identifier_key(*k))
 
         def work(tx: ManagedTransaction) -> None:
             old = {rec["id"]: rec["attributes"] for rec in tx.run(query("upsert_accounts_lock"), ids=ids)}
@@ -165,6 +178,7 @@ class Neo4jStore:
                  "attributes": merge_attributes(old.get(r["id"]), r["new_attributes"])}
                 for r in rows
             ]
+            tx.run(query("upsert_identifiers"), identifiers=identifiers).consume()
             tx.run(query("upsert_accounts"), rows=batch).consume()
 
         if rows:
@@ -191,10 +205,8 @@ class Neo4jStore:
     def _links_of(self, account_ids: Sequence[str]) -> list[Edge]:
         if not account_ids:
             return []
-        return [
-            (r["account_id"], IdentifierKey(r["type"], r["id"]), dtn(r["first_seen"]))
-            for r in self._read("links_of", ids=list(account_ids))
-        ]
+        rows = self._read("links_of", ids=list(account_ids))[0]["rows"]
+        return [(a, IdentifierKey(t, i), dtn(f)) for a, t, i, f in rows]
 
     def _identifier_accounts(
         self, keys: Sequence[IdentifierKey], cap: int
@@ -213,26 +225,26 @@ class Neo4jStore:
     def _account_rows(self, account_ids: Sequence[str]) -> dict[str, AccountRow]:
         if not account_ids:
             return {}
-        return {r["id"]: account_row(r) for r in self._read("account_rows", ids=list(account_ids))}
+        return {r[0]: account_row(r) for r in self._read("account_rows", ids=list(account_ids))[0]["rows"]}
 
     def stream_accounts(self, chunk_size: int = 50_000) -> Iterator[list[AccountRow]]:
         after = ""
         while True:
-            rows = self._read("stream_accounts", after=after, limit=chunk_size)
+            rows = self._read("stream_accounts", after=after, limit=chunk_size)[0]["rows"]
             if not rows:
                 return
             yield [account_row(r) for r in rows]
-            after = rows[-1]["id"]
+            after = rows[-1][0]
 
     def stream_links(self, chunk_size: int = 200_000) -> Iterator[list[LinkRow]]:
         after = ("", "", "")
         while True:
             rows = self._read("stream_links", account_id=after[0], type=after[1], id=after[2], limit=chunk_size)
+            rows = rows[0]["rows"]
             if not rows:
                 return
-            yield [LinkRow(r["account_id"], r["type"], r["id"], dtn(r["first_seen"])) for r in rows]
-            last = rows[-1]
-            after = (last["account_id"], last["type"], last["id"])
+            yield [LinkRow(a, t, i, dtn(f)) for a, t, i, f in rows]
+            after = (rows[-1][0], rows[-1][1], rows[-1][2])
 
     def identifier_degrees(self, keys: Sequence[IdentifierKey]) -> dict[IdentifierKey, int]:
         by_key = {key_of(k): k for k in keys}
@@ -242,8 +254,10 @@ class Neo4jStore:
         return {by_key[r["key"]]: int(r["degree"]) for r in rows if r["degree"] > 0}
 
     def set_benign(self, key: IdentifierKey, benign: bool) -> None:
-        name = "set_benign" if benign else "unset_benign"
-        self._write(name, key=key_of(key), type=key.type, id=key.id)
+        if benign:
+            self._write("set_benign", key=key_of(key), type=key.type, id=key.id)
+        else:
+            self._write("unset_benign", key=key_of(key))
 
     def benign_identifiers(self) -> set[IdentifierKey]:
         return {IdentifierKey(r["type"], r["id"]) for r in self._read("benign_identifiers")}
@@ -303,28 +317,13 @@ class Neo4jStore:
         unchanged = [r.id for r in result.rings if r.event == "unchanged"]
         previous: dict[str, float] = {}
         if unchanged and current["gen"] is not None and current["sid"] != sid:
-            previous = {r["id"]: r["updated_at"] for r in self._read("ring_updated_at", gen=current["gen"], ids=unchanged)}
-        ring_of = {m: r.id for r in result.rings for m in r.members}
-        risks = [{"account_id": a, "risk": float(r), "ring_id": ring_of.get(a)} for a, r in result.account_risks.items()]
-        for i in range(0, len(risks), _PUBLISH_CHUNK):
-            self._write("publish_risks", gen=gen, rows=risks[i : i + _PUBLISH_CHUNK])
-        batch: list[dict[str, Any]] = []
-        weight = 0
-        for ring in result.rings:
-            batch.append({
-                "id": ring.id, "risk": float(ring.risk), "size": len(ring.members), "created_at": ts(ring.created_at),
-                "updated_at": previous.get(ring.id, at) if ring.event == "unchanged" else at,
-                "members": list(ring.members),
-                "identifiers": [{"type": x.type, "id": x.id, "accounts": int(x.accounts)} for x in ring.identifiers],
-            })
-            weight += 1 + len(ring.members) + len(ring.identifiers)
-            if weight >= _PUBLISH_CHUNK:
-                self._write("publish_rings", gen=gen, sweep_id=sid, rings=batch)
-                batch, weight = [], 0
-        if batch:
-            self._write("publish_rings", gen=gen, sweep_id=sid, rings=batch)
-        history = [{"ring_id": r.id, "event": r.event, "size": len(r.members)} for r in result.rings]
-        history += [{"ring_id": r, "event": "dissolved", "size": n} for r, n in result.dissolved]
+            found = self._read("ring_updated_at", gen=current["gen"], ids=unchanged)
+            previous = {r["id"]: r["updated_at"] for r in found}
+        risk_batches, ring_batches, history = plan_publication(result, previous, _PUBLISH_CHUNK)
+        for rows in risk_batches:
+            self._write("publish_risks", gen=gen, rows=rows)
+        for rings in ring_batches:
+            self._write("publish_rings", gen=gen, sweep_id=sid, rings=rings)
         sweep = {"sweep_id": sid, "gen": gen, "started_at": ts(result.started_at), "finished_at": at,
                  "model_version": result.model_version, "stats": json.dumps(result.stats)}
 

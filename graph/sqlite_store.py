@@ -436,7 +436,8 @@ class SQLiteStore:
     ) -> Page[Account]:
         cur = cursors.decode(cursor)
         sid = self._pinned_sweep(cur)
-        where, params = ["1=1"], [sid]
+        where: list[str] = ["1=1"]
+        params: list[Any] = [sid]
         if min_risk is not None:
             where.append("r.risk >= ?")
             params.append(min_risk)
@@ -486,7 +487,8 @@ class SQLiteStore:
     def list_rings(self, min_risk: float | None, cursor: str | None, limit: int) -> Page[RingSummary]:
         cur = cursors.decode(cursor)
         sid = self._pinned_sweep(cur)
-        where, params = ["sweep_id = ?"], [sid]
+        where: list[str] = ["sweep_id = ?"]
+        params: list[Any] = [sid]
         if min_risk is not None:
             where.append("risk >= ?")
             params.append(min_risk)

@@ -143,7 +143,7 @@ def beat() -> None:
 
 @app.command()
 def demo(
-    accounts: Annotated[int, typer.Option(help="accounts in the demo world")] = 30_000,
+    accounts: Annotated[int, typer.Option(help="accounts in the demo world")] = 20_000,
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
     serve_api: Annotated[bool, typer.Option("--serve/--no-serve")] = True,
@@ -181,14 +181,15 @@ def demo(
     admin = next(k for k, s in settings.key_scopes().items() if "admin" in s)
     ring = example_ring[0].id if example_ring else "<ring id>"
     base = f"http://{host}:{port}"
-    err.print(f"\n[bold]ringfence is ready on {base}[/bold]  (docs: {base}/docs)")
-    err.print(f"admin key: {admin}\n")
-    err.print("score a new account that joins a ring:")
-    err.print(_curl_score(base, admin, ring, settings))
-    err.print("\nlist the riskiest rings:")
-    err.print(f"  curl -s -H 'Authorization: Bearer {admin}' '{base}/v1/rings?limit=5'")
-    err.print("\nopen one:")
-    err.print(f"  curl -s -H 'Authorization: Bearer {admin}' '{base}/v1/rings/{ring}'\n")
+    # Plain prints: a console that wraps long lines would break the commands for copy-paste.
+    out = sys.stderr
+    print(f"\nringfence is ready on {base}  (docs: {base}/docs)\nadmin key: {admin}\n", file=out)
+    print("score a new account that joins a ring:", file=out)
+    print(_curl_score(base, admin, ring, settings), file=out)
+    print("\nlist the riskiest rings:", file=out)
+    print(f"  curl -s -H 'Authorization: Bearer {admin}' '{base}/v1/rings?limit=5'", file=out)
+    print("\nopen one:", file=out)
+    print(f"  curl -s -H 'Authorization: Bearer {admin}' '{base}/v1/rings/{ring}'\n", file=out, flush=True)
     if serve_api:
         serve(host=host, port=port, workers=1)
 

@@ -9,6 +9,9 @@
     python -m ringfence.devservices neo4j [--port 7687]
     python -m ringfence.devservices redis [--port 6379]
 
+`prepare` also initialises an empty Neo4j home once (`devservices/neo4j/target/home-template/`);
+servers with a temporary home start from a copy of it, skipping the system-database setup.
+
 Servers started from Python never outlive their parent: the Neo4j launcher exits when its
 stdin (a pipe held by this process) reaches EOF, and both servers get SIGTERM from the kernel
 if the process that started them dies (PR_SET_PDEATHSIG, when started from the main thread).
@@ -258,6 +261,50 @@ def build_neo4j_launcher(launcher_dir: Path = LAUNCHER_DIR, *, force: bool = Fal
     return launcher_dir
 
 
+def _home_template(launcher_dir: Path) -> Path:
+    return launcher_dir / "target" / "home-template"
+
+
+def _home_template_valid(launcher_dir: Path) -> bool:
+    marker = _home_template(launcher_dir) / ".complete"
+    stamp = launcher_dir / "target" / ".ringfence-build-stamp"
+    return marker.is_file() and stamp.is_file() and marker.stat().st_mtime >= stamp.stat().st_mtime
+
+
+def prepare_neo4j_home_template(launcher_dir: Path = LAUNCHER_DIR, timeout: float = 300) -> Path:
+    """Initialise an empty DBMS home once, in `target/home-template/`.
+
+    A first start spends about half its time creating the system database (security graph,
+    indexes, constraints). Servers with a temporary home start from a copy of this template
+    (~2 MB, a cleanly shut down store) when it exists and is newer than the launcher build.
+    Run by `python -m ringfence.devservices prepare`; without it servers simply start cold.
+    """
+    build_neo4j_launcher(launcher_dir)
+    template = _home_template(launcher_dir)
+    if _home_template_valid(launcher_dir):
+        return template
+    target = launcher_dir / "target"
+    with (target / ".template.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _home_template_valid(launcher_dir):
+            return template
+        staging = Path(tempfile.mkdtemp(prefix=".home-template-", dir=target))
+        try:
+            server = Neo4jServer(home=staging, launcher_dir=launcher_dir, quick_start=True, use_template=False)
+            server.start(timeout)
+            server.stop()
+            if server.exit_code != 0:
+                raise RuntimeError(f"Neo4j did not shut down cleanly (exit {server.exit_code}); no home template")
+            for transient in ("logs", "conf"):
+                shutil.rmtree(staging / transient, ignore_errors=True)
+            (staging / ".complete").write_text("an empty, cleanly shut down Neo4j home\n")
+            shutil.rmtree(template, ignore_errors=True)
+            staging.rename(template)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return template
+
+
 # ---------------------------------------------------------------- Neo4j
 
 
@@ -281,6 +328,7 @@ class Neo4jServer:
         heap: str | None = None,
         quick_start: bool | None = None,
         jvm_flags: Sequence[str] = (),
+        use_template: bool = True,
         launcher_dir: Path = LAUNCHER_DIR,
     ) -> None:
         self.port: int = port if port is not None else free_port()
@@ -290,8 +338,10 @@ class Neo4jServer:
         self.heap = heap or os.environ.get("RINGFENCE_NEO4J_HEAP") or "1g"
         self.quick_start = _env_flag("RINGFENCE_NEO4J_QUICK_START") if quick_start is None else quick_start
         self.jvm_flags = tuple(jvm_flags) + tuple(shlex.split(os.environ.get("RINGFENCE_NEO4J_JAVA_OPTS", "")))
+        self.use_template = use_template
         self.launcher_dir = launcher_dir
         self.start_seconds: float | None = None
+        self.exit_code: int | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._pump: _OutputPump | None = None
         self._ready = threading.Event()
@@ -347,6 +397,16 @@ class Neo4jServer:
         if self.home is None:
             self.home = Path(tempfile.mkdtemp(prefix="ringfence-neo4j-"))
             self._owns_home = True
+            if self.use_template and _home_template_valid(self.launcher_dir):
+                try:
+                    shutil.copytree(
+                        _home_template(self.launcher_dir),
+                        self.home,
+                        dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns(".complete"),
+                    )
+                except OSError:  # the template is being replaced right now: start cold instead
+                    shutil.rmtree(self.home, ignore_errors=True)
         self.home.mkdir(parents=True, exist_ok=True)
         self._ready.clear()
         expected = f"READY {self.bolt_url}"
@@ -398,6 +458,7 @@ class Neo4jServer:
         proc, self._proc = self._proc, None
         if proc is not None:
             _stop_process(proc, timeout, close_stdin=True)
+            self.exit_code = proc.returncode
             if self._pump is not None:
                 self._pump.join()
         if self._owns_home and self.home is not None:
@@ -501,12 +562,12 @@ class RedisServer:
         if self.is_running():
             return self
         binary = ensure_redis_server()
+        if _port_in_use(self.port):
+            raise RuntimeError(f"cannot start redis-server: {LOOPBACK}:{self.port} is already in use")
         if self.directory is None:
             self.directory = Path(tempfile.mkdtemp(prefix="ringfence-redis-"))
             self._owns_directory = True
         self.directory.mkdir(parents=True, exist_ok=True)
-        if _port_in_use(self.port):
-            raise RuntimeError(f"cannot start redis-server: {LOOPBACK}:{self.port} is already in use")
         cmd = [
             binary,
             "--port", str(self.port),
@@ -630,11 +691,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     red.add_argument("--port", type=int, default=6379)
     sub.add_parser("prepare", help="build the Neo4j launcher and install redis-server if needed")
     args = parser.parse_args(argv)
+    # Started in the background by a non-interactive shell, SIGINT arrives ignored; `kill -INT`
+    # and Ctrl-C must still stop the server cleanly.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     if args.service == "prepare":
         started = time.monotonic()
         launcher = build_neo4j_launcher()
         print(f"Neo4j launcher ready in {launcher} ({time.monotonic() - started:.1f}s)", flush=True)
+        started = time.monotonic()
+        template = prepare_neo4j_home_template()
+        print(f"Neo4j home template ready in {template} ({time.monotonic() - started:.1f}s)", flush=True)
         print(f"redis-server: {ensure_redis_server()}", flush=True)
         return 0
     if args.service == "neo4j":

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     rate_limit_per_s: float = Field(default=200.0, gt=0)
     rate_limit_burst: int = Field(default=400, ge=1)
     seed: int = 7
+    # Celery: see workers/app.py (WorkerLimits) for how these three fit together.
+    score_time_limit_s: float = Field(default=30.0, gt=1)
+    job_time_limit_s: float | None = Field(default=None, gt=1)
+    broker_visibility_timeout_s: float | None = Field(default=None, gt=1)
 
     @field_validator("graph_url")
     @classmethod

@@ -31,10 +31,17 @@ def acct(i: str, minute: float = 0, links: tuple[tuple[str, str], ...] = (), **a
     return AccountIn(i, at(minute), dict(attrs), tuple(Link(t, x, at(minute)) for t, x in links))  # type: ignore[arg-type]
 
 
-def snapshot(store: GraphStore) -> tuple[list[tuple], list[tuple], dict[str, list[tuple]]]:
-    accounts = [(a.id, a.created_at, a.attributes, a.label) for chunk in store.stream_accounts(7) for a in chunk]
-    links = [(x.account_id, x.type, x.id, x.first_seen) for chunk in store.stream_links(5) for x in chunk]
-    labels = {a[0]: [(e.label, e.source, e.at) for e in store.label_history(a[0])] for a in accounts}
+def snapshot(
+    store: GraphStore, chunk: int = 7, labelled_only: bool = False
+) -> tuple[list[tuple], list[tuple], dict[str, list[tuple]]]:
+    """The whole observable state; small chunks by default so that paging is exercised."""
+    accounts = [(a.id, a.created_at, a.attributes, a.label) for c in store.stream_accounts(chunk) for a in c]
+    links = [(x.account_id, x.type, x.id, x.first_seen) for c in store.stream_links(chunk) for x in c]
+    labels = {
+        a[0]: [(e.label, e.source, e.at) for e in store.label_history(a[0])]
+        for a in accounts
+        if not labelled_only or a[3] is not None
+    }
     return accounts, links, labels
 
 

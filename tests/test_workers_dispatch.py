@@ -63,7 +63,7 @@ def test_reliability_settings_are_the_chosen_ones() -> None:
 
 def test_visibility_timeout_shorter_than_a_job_is_refused() -> None:
     with pytest.raises(ValueError, match="must exceed"):
-        celery_config(Settings(), WorkerLimits(job_time_limit_s=600, broker_visibility_timeout_s=300))
+        celery_config(Settings(), WorkerLimits(Settings(), job_time_limit_s=600, broker_visibility_timeout_s=300))
 
 
 def test_rabbitmq_works_by_url_alone() -> None:

@@ -14,10 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
-from celery.signals import celeryd_init
 from kombu import Exchange, Queue
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ringfence.settings import Settings, get_settings
 
@@ -32,28 +29,27 @@ TASK_QUEUES = {
 }
 
 
-class WorkerLimits(BaseSettings):
-    """Time limits and the broker's redelivery timeout (`RINGFENCE_*` variables).
+class WorkerLimits:
+    """Time limits and the broker's redelivery timeout, read from `Settings`.
 
     They belong together: a long job runs at most `job_time_limit` (default: the sweep lock's
     TTL, so the lock never expires under a live sweep), and the broker redelivers an
     unacknowledged message only after `broker_visibility_timeout` (default: that limit plus
     10%, at least a minute), so a job that is still running is never handed to a second
     worker. Tests shorten both to see a redelivery within seconds.
+
+    There is one unacknowledged set for both queues on purpose: Redis transports scan only
+    the set whose key they are configured with, and after a broker restart kombu may file an
+    in-flight message under the default key, where a worker with other key names would never
+    find it (seen here: one score in 600 lost). The price is that an abandoned score waits for
+    the long timeout; the periodic sweep scores every account meanwhile.
     """
 
-    model_config = SettingsConfigDict(env_prefix="RINGFENCE_", extra="ignore")
-
-    score_time_limit_s: float = Field(default=30.0, gt=1)
-    job_time_limit_s: float | None = Field(default=None, gt=1)
-    broker_visibility_timeout_s: float | None = Field(default=None, gt=1)
-    online_visibility_timeout_s: float | None = Field(default=None, gt=1)
-
-    def online_visibility_timeout(self) -> float:
-        vt = self.online_visibility_timeout_s or max(60.0, 2 * self.score_time_limit_s)
-        if vt <= self.score_time_limit_s:
-            raise ValueError("RINGFENCE_ONLINE_VISIBILITY_TIMEOUT_S must exceed RINGFENCE_SCORE_TIME_LIMIT_S")
-        return vt
+    def __init__(self, settings: Settings | None = None, **overrides: float) -> None:
+        s = settings or get_settings()
+        self.score_time_limit_s = overrides.get("score_time_limit_s", s.score_time_limit_s)
+        self.job_time_limit_s = overrides.get("job_time_limit_s", s.job_time_limit_s)
+        self.broker_visibility_timeout_s = overrides.get("broker_visibility_timeout_s", s.broker_visibility_timeout_s)
 
     def job_limit(self, settings: Settings) -> float:
         return self.job_time_limit_s or float(settings.sweep_lock_ttl_s)
@@ -75,7 +71,7 @@ def _soft(hard: float) -> float:
 
 
 def celery_config(settings: Settings, limits: WorkerLimits | None = None) -> dict[str, Any]:
-    limits = limits or WorkerLimits()
+    limits = limits or WorkerLimits(settings)
     job_limit = limits.job_limit(settings)
     vt = limits.visibility_timeout(settings)
     interval = float(settings.sweep_interval_s)
@@ -145,31 +141,6 @@ def celery_config(settings: Settings, limits: WorkerLimits | None = None) -> dic
                 "options": {"queue": JOBS, "expires": interval / 2},
             }
         },
-    }
-
-
-@celeryd_init.connect
-def _online_workers_redeliver_sooner(conf: Any = None, options: Any = None, **_: Any) -> None:
-    """Give workers that consume only `online` their own, short redelivery timeout.
-
-    Redis keeps one "unacknowledged" set per key name, and whoever scans it applies its own
-    visibility timeout. With one shared set, an abandoned score (its worker killed, or its
-    requeue lost in a broker restart) would wait as long as a sweep: an hour. Online-only
-    workers therefore track their messages under their own keys with a timeout of twice
-    the score time limit; a worker that also consumes `jobs` keeps the long one.
-    """
-    queues = (options or {}).get("queues") or []
-    queues = queues.split(",") if isinstance(queues, str) else list(queues)
-    if conf is None or not queues or set(queues) != {ONLINE}:
-        return
-    vt = WorkerLimits().online_visibility_timeout()
-    conf.broker_transport_options = {
-        **conf.broker_transport_options,
-        "visibility_timeout": vt,
-        "unacked_restore_interval": max(1, min(60, int(vt // 10))),
-        "unacked_key": "unacked_online",
-        "unacked_index_key": "unacked_online_index",
-        "unacked_mutex_key": "unacked_online_mutex",
     }
 
 

@@ -134,7 +134,7 @@ def _fail(store: GraphStore, job_id: str, code: str, message: str) -> None:
 
 
 def _job_limit(settings: Settings) -> float:
-    return WorkerLimits().job_limit(settings)
+    return WorkerLimits(settings).job_limit(settings)
 
 
 def sweep_job(store: GraphStore, settings: Settings, job_id: str) -> dict[str, Any]:

@@ -8,7 +8,15 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 
-from api.deps import DispatcherDep, RequireInvestigate, RequireReadAccount, RequireScore, SettingsDep, StoreDep
+from api.deps import (
+    DispatcherDep,
+    RequireInvestigate,
+    RequireReadAccount,
+    RequireScore,
+    SettingsDep,
+    StoreDep,
+    WriteGateDep,
+)
 from api.errors import responses
 from api.pagination import Cursor, Limit, MinRisk, checked_cursor
 from api.risk import present, score_now
@@ -71,15 +79,17 @@ def upsert_account(
     store: StoreDep,
     settings: SettingsDep,
     dispatcher: DispatcherDep,
+    gate: WriteGateDep,
     score: Annotated[Literal["sync", "async", "none"], Query()] = "async",
 ) -> AccountCreated:
-    store.upsert_accounts(_with_created_at(store, [body]))
-    risk = job_id = None
-    if score == "sync":
-        risk = present(store, score_now(store, settings, body.id))
-    elif score == "async":
-        job_id = dispatcher.score_async(body.id)
-    return AccountCreated(account=_account(store, body.id), risk=risk, job_id=job_id)
+    with gate:
+        store.upsert_accounts(_with_created_at(store, [body]))
+        risk = job_id = None
+        if score == "sync":
+            risk = present(store, score_now(store, settings, body.id))
+        elif score == "async":
+            job_id = dispatcher.score_async(body.id)
+        return AccountCreated(account=_account(store, body.id), risk=risk, job_id=job_id)
 
 
 @router.post(
