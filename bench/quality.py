@@ -1,6 +1,6 @@
 """Model quality on held-out accounts: synthetic worlds (two presets) and the real Tolokers graph.
 
-    .venv/bin/python bench/quality.py [--accounts 100000] [--skip-tolokers] [--skip-second]
+    .venv/bin/python bench/quality.py [--accounts 100000] [--skip-tolokers] [--skip-second] [--only NAME] [--hop2]
 
 Honesty rules: before anything is loaded, the labels of a random 25% of the labelled
 accounts are removed from the records (so the store, the features, the label-proximity
@@ -28,7 +28,7 @@ import numpy as np
 
 from gnn.baselines import metrics
 from gnn.score import Scorer
-from gnn.train import METRIC_KEYS, train
+from gnn.train import METRIC_KEYS, TrainConfig, train
 from graph.loader import load_records
 from graph.sqlite_store import SQLiteStore
 from ringfence.settings import Settings
@@ -47,6 +47,9 @@ def _table(title: str, rows: dict[str, dict[str, float]], extra: dict[str, str] 
     return "\n".join(out)
 
 
+CONFIG = TrainConfig()
+
+
 def _run_pipeline(records: list[dict[str, Any]], workdir: Path, seed: int) -> tuple[Any, dict[str, float], float]:
     store = SQLiteStore(workdir / "g.db")
     store.migrate()
@@ -55,7 +58,7 @@ def _run_pipeline(records: list[dict[str, Any]], workdir: Path, seed: int) -> tu
         pass
     load_s = time.perf_counter() - t0
     settings = Settings(data_dir=workdir)
-    report = train(store, settings, seed=seed, keep_predictions=True)
+    report = train(store, settings, seed=seed, keep_predictions=True, config=CONFIG)
     scores = Scorer.load(settings).score_all(store)
     store.close()
     return report, scores, load_s
@@ -166,7 +169,11 @@ def main() -> None:
     parser.add_argument("--skip-second", action="store_true")
     parser.add_argument("--skip-tolokers", action="store_true")
     parser.add_argument("--only", choices=["default", "second", "tolokers"], default=None)
+    parser.add_argument("--hop2", action="store_true", help="train with the 2-hop label-count inputs")
     args = parser.parse_args()
+    global CONFIG
+    CONFIG = TrainConfig(hop2=args.hop2)
+    print(f"train config: {CONFIG}", flush=True)
     runs = []
     if args.only in (None, "default"):
         runs.append(lambda: synthetic("default", 1, args.accounts, args.holdout, args.train_seed))

@@ -48,8 +48,14 @@ def hop1_features(b: GraphBatch) -> np.ndarray:
         -scatter_max(-xi[:, 5:6], e_acc, n),
         -scatter_max(-xi[:, 4:5], e_acc, n),
     ]
-    neigh_at_id = scatter_mean(b.x_acc[b.m_acc], b.m_id, b.x_id.shape[0])
-    cols.append(scatter_mean(neigh_at_id[b.e_id], e_acc, n))
+    # Mean input features of the accounts messaging each identifier, averaged over the account's
+    # identifiers: two sparse products instead of [E, Da] gathers (1M accounts: ~1 GB less).
+    assert b.a_id is not None
+    neigh_at_id = (b.a_id @ b.x_acc).numpy()
+    ea, ei = b.e_acc.numpy(), b.e_id.numpy()
+    cnt = np.bincount(ea, minlength=n).astype(np.float64)
+    mean_edges = sp.csr_matrix((1.0 / cnt[ea], (ea, ei)), shape=(n, b.x_id.shape[0]), dtype=np.float64)
+    cols.append(torch.from_numpy((mean_edges @ neigh_at_id.astype(np.float64)).astype(np.float32)))
     return torch.cat(cols, dim=1).numpy().astype(np.float32)
 
 

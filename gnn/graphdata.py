@@ -17,6 +17,7 @@ from __future__ import annotations
 import bisect
 import json
 import math
+import operator
 import re
 import sqlite3
 from collections.abc import Sequence
@@ -43,7 +44,7 @@ class RawGraph:
     x_acc: np.ndarray  # float32 [Na, Da]
     label: np.ndarray  # int8 [Na]: 1 fraud, 0 legit, -1 unknown (as of as_of)
     created: np.ndarray  # float64 [Na] epoch seconds
-    id_keys: list[IdentifierKey]
+    id_keys: Sequence[IdentifierKey]
     id_type: np.ndarray  # int64 [Ni]
     id_degree: np.ndarray  # int64 [Ni], full degree
     e_acc: np.ndarray  # int64 [E]
@@ -369,7 +370,8 @@ def _load_sqlite(store: Any, attributes: bool | FeatureSchema, chunk_size: int) 
             path = f'$."{key}"'
             if kind == "num":
                 extra += (", CASE json_type(attributes, ?) WHEN 'integer' THEN json_extract(attributes, ?)"
-                          " WHEN 'real' THEN json_extract(attributes, ?) WHEN 'true' THEN 1.0 WHEN 'false' THEN 0.0 END")
+                          " WHEN 'real' THEN json_extract(attributes, ?)"
+                          " WHEN 'true' THEN 1.0 WHEN 'false' THEN 0.0 END")
                 params += [path] * 3
             elif kind == "bool":
                 extra += (", CASE json_type(attributes, ?) WHEN 'true' THEN 1.0 WHEN 'false' THEN 0.0"
@@ -455,15 +457,15 @@ class _SortedLinks:
         except KeyError:  # not in a consistent snapshot: drop links of unknown accounts
             acc = np.array([self.index.get(x, -1) for x in a], dtype=np.int32)
         tt = np.array(t, dtype=np.int8)
-        vv = np.array(v, dtype=str)
-        new = np.empty(len(vv), dtype=bool)
+        new = np.empty(len(v), dtype=bool)
         new[0] = self.last != (int(tt[0]), v[0])
-        new[1:] = (vv[1:] != vv[:-1]) | (tt[1:] != tt[:-1])
+        new[1:] = np.fromiter(map(operator.ne, v[1:], v[:-1]), dtype=bool, count=len(v) - 1)
+        new[1:] |= tt[1:] != tt[:-1]
         starts = np.flatnonzero(new)
         self.code.append(self.n + np.cumsum(new) - 1)
         self.n += len(starts)
         self.id_type.append(tt[starts])
-        self.id_value.extend(vv[starts].tolist())
+        self.id_value.extend(map(v.__getitem__, starts.tolist()))
         self.last = (int(tt[-1]), v[-1])
         self.acc.append(acc)
         self.first.append(np.array(f, dtype=np.float64))
@@ -521,7 +523,7 @@ class _AccountColumns:
     ids: list[str]
     created: list[float]
     label: list[int]
-    labelled: list[float | None]
+    labelled: Sequence[float | None]
     attributes: list[dict[str, Any]] | None = None
     columns: dict[str, np.ndarray] | None = None
 
@@ -594,6 +596,21 @@ class _LinkColumns:
                        np.concatenate(bmask) if bmask else np.zeros(0, dtype=bool), e_acc[ok], e_id[ok], e_first[ok])
 
 
+class _Keys(Sequence[IdentifierKey]):
+    """Identifier keys built on access (a 1M-account graph has millions of identifiers)."""
+
+    def __init__(self, id_type: np.ndarray, values: list[str], index: np.ndarray) -> None:
+        self.id_type, self.values, self.rows = id_type, values, index
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, j):  # type: ignore[no-untyped-def, override]
+        if isinstance(j, slice):
+            return [self[k] for k in range(*j.indices(len(self)))]
+        return IdentifierKey(ID_TYPES[int(self.id_type[j])], self.values[int(self.rows[j])])
+
+
 def raw_from_arrays(g: GraphArrays, as_of: datetime, time_filter: bool = False) -> RawGraph:
     """The `RawGraph` of the whole store: benign identifiers dropped, labels as of `as_of`;
     with `time_filter`, accounts created and links first seen after `as_of` dropped too.
@@ -612,8 +629,7 @@ def raw_from_arrays(g: GraphArrays, as_of: datetime, time_filter: bool = False) 
     e_id = id_new[e_id_old]
     used_idx = np.flatnonzero(used)
     id_type = g.id_type[used_idx].astype(np.int64)
-    keys = [IdentifierKey(ID_TYPES[int(tc)], g.id_value[j]) for tc, j in zip(id_type.tolist(), used_idx.tolist(),
-                                                                            strict=True)]
+    keys = _Keys(id_type, g.id_value, used_idx)
     ids = g.account_ids if keep_acc.all() else [a for a, k in zip(g.account_ids, keep_acc.tolist(), strict=True) if k]
     return RawGraph(
         account_ids=ids,

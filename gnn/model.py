@@ -2,7 +2,7 @@
 
 A 2-layer bipartite GraphSAGE (the same maths as PyG's
 `HeteroConv({rel: SAGEConv(aggr="mean")}, aggr="sum")`, one weight matrix per relation and
-direction), written as sparse-CSR × dense products so that full-batch training and 1M-account
+direction), written as sparse-CSR (scipy) × dense products so that full-batch training and 1M-account
 sweeps stay fast on 2 CPU cores, and one online call costs well under a millisecond:
 
     layer 1:  identifier_i  ← mean of its (hub-capped) accounts' states, weights per identifier type
@@ -12,9 +12,12 @@ sweeps stay fast on 2 CPU cores, and one online call costs well under a millisec
                                 of the labelled fraud / legit accounts there, itself excluded)
 
 An account's output thus depends on itself, its identifiers (with their full degree) and the
-accounts sharing them: exactly a 1-hop `store.neighbourhood`. Degree awareness: messages into
-an identifier are averaged (a hub cannot drown its neighbours by sheer count), identifiers
-carry their log-degree and age, and accounts average per identifier type.
+accounts sharing them: exactly a 1-hop `store.neighbourhood`. With `ModelConfig.hop2` the account
+also reads its own 2-hop labelled-fraud walk counts (`graphdata.hop2_counts`, leave-self-out),
+appended to its label inputs only (never sent to neighbours): online scoring then needs `hops=2`.
+Degree awareness: messages into an identifier are averaged (a hub cannot drown its neighbours
+by sheer count), identifiers carry their log-degree and age, and accounts average per
+identifier type.
 
 No node ids are embedded: new accounts and new identifiers are scored without retraining.
 """

@@ -2,8 +2,10 @@
 
 Both paths build the same `GraphBatch` through `gnn.graphdata.assemble`, with the same hub
 cap, so an account's online score equals its sweep score (to float rounding) whenever the
-store has not changed in between. The model's receptive field is the account, its
-identifiers (with full degrees) and the accounts sharing them: `neighbourhood(hops=1)`.
+store has not changed in between. The GNN's message passing sees the account, its
+identifiers (with full degrees) and the accounts sharing them (1 hop); a model trained with
+`hop2` also reads the account's own 2-hop labelled-fraud counts, so online scoring then
+expands `neighbourhood(hops=2)` (the heuristic and older models use `hops=1`).
 
 Reasons are leave-one-identifier-out: the weight of an identifier is how much the risk drops
 when the account's link to it is removed (all removals are scored in one extra forward pass).

@@ -6,16 +6,12 @@ the `store` fixture.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-
-import pytest
 
 from gnn.score import Scorer
 from gnn.testing import load_world
 from gnn.train import TrainConfig, train
-from graph.sqlite_store import SQLiteStore
 from graph.store import GraphStore
 from ringfence.settings import Settings
 
@@ -23,12 +19,7 @@ AS_OF = datetime(2027, 1, 1, tzinfo=UTC)
 HUB_CAP = 6  # small, so that the synthetic hubs (and some agencies) are capped
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[GraphStore]:
-    s = SQLiteStore(tmp_path / "g.db")
-    s.migrate()
-    yield s
-    s.close()
+# `store` is conftest's fixture: every test here runs on SQLite and on the real Neo4j.
 
 
 def check_online_matches_batch(store: GraphStore, settings: Settings, sample: int = 60) -> None:
@@ -84,3 +75,12 @@ def test_online_matches_batch_trained(store: GraphStore, tmp_path: Path) -> None
     settings = Settings(data_dir=tmp_path, hub_cap=HUB_CAP)
     train(store, settings, seed=5, config=TrainConfig(hidden=16, max_epochs=8, patience=8))
     check_online_matches_batch(store, settings)
+
+
+def test_online_matches_batch_trained_hop2(store: GraphStore, tmp_path: Path) -> None:
+    """A model reading its own 2-hop label counts: online scoring expands 2 hops and still agrees."""
+    load_world(store, 1500, seed=4)
+    settings = Settings(data_dir=tmp_path, hub_cap=HUB_CAP)
+    train(store, settings, seed=5, config=TrainConfig(hidden=16, max_epochs=8, patience=8, hop2=True))
+    assert Scorer.load(settings).hops == 2
+    check_online_matches_batch(store, settings, sample=30)
