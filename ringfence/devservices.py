@@ -312,7 +312,31 @@ def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
-class Neo4jServer:
+class _ServerProcess:
+    """What both local servers share: a child process, used as a context manager."""
+
+    _proc: subprocess.Popen[bytes] | None
+
+    def start(self, timeout: float = 30) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def wait(self) -> int:
+        """Block until the server process exits; returns its exit code."""
+        return 0 if self._proc is None else self._proc.wait()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+class Neo4jServer(_ServerProcess):
     """A real Neo4j 5.26 Community server on 127.0.0.1 (embedded DBMS, Bolt, auth disabled).
 
     `home=None` uses a fresh temporary directory, removed by `stop()`; a given home is kept
@@ -465,20 +489,6 @@ class Neo4jServer:
             shutil.rmtree(self.home, ignore_errors=True)
             self.home = None
 
-    def wait(self) -> int:
-        """Block until the server process exits; returns its exit code."""
-        if self._proc is None:
-            return 0
-        return self._proc.wait()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
     def __repr__(self) -> str:
         return f"Neo4jServer(bolt_url={self.bolt_url!r}, home={str(self.home)!r}, running={self.is_running()})"
 
@@ -534,7 +544,7 @@ def redis_ping(port: int, host: str = LOOPBACK, timeout: float = 1.0) -> bool:
         return False
 
 
-class RedisServer:
+class RedisServer(_ServerProcess):
     """redis-server on 127.0.0.1 without persistence, in a temporary working directory."""
 
     def __init__(self, port: int | None = None, directory: str | os.PathLike[str] | None = None) -> None:
@@ -636,19 +646,6 @@ class RedisServer:
 
     def log_tail(self, n: int = 60) -> str:
         return self._pump.tail(n) if self._pump is not None else ""
-
-    def wait(self) -> int:
-        if self._proc is None:
-            return 0
-        return self._proc.wait()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         return f"RedisServer(url={self.url!r}, running={self.is_running()})"

@@ -20,19 +20,21 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_init, worker_process_init, worker_process_shutdown
 
-from graph.errors import InvalidInput, NotFound, StoreUnavailable, SweepRunning
+from graph.errors import InvalidInput, NotFound, RingfenceError, StoreUnavailable, SweepRunning
 from graph.factory import open_store
 from graph.store import GraphStore
 from ringfence.settings import Settings, get_settings
 from workers.app import JOBS, ONLINE, WorkerLimits, app
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 FINISHED = ("succeeded", "failed")
@@ -137,27 +139,48 @@ def _job_limit(settings: Settings) -> float:
     return WorkerLimits(settings).job_limit(settings)
 
 
+def _run_recorded(
+    store: GraphStore,
+    job_id: str,
+    what: str,
+    limit: float,
+    work: Callable[[], T],
+    refused: tuple[type[RingfenceError], ...] = (),
+) -> T | dict[str, Any]:
+    """Run a job's work, recording how it ended if it did not succeed.
+
+    A refusal (`refused`) fails the job and is answered, not retried. Transient store errors
+    pass untouched so the task retries them; a time-out or a crash fails the job and propagates.
+    """
+    try:
+        return work()
+    except refused as exc:
+        _fail(store, job_id, exc.code, exc.message)
+        return {"job_id": job_id, "error": exc.code}
+    except StoreUnavailable:
+        raise
+    except SoftTimeLimitExceeded:
+        _fail(store, job_id, "time_limit", f"{what} ran past its {limit:.0f}s limit")
+        raise
+    except Exception as exc:
+        _fail(store, job_id, "internal", f"{type(exc).__name__}: {exc}")
+        raise
+
+
 def sweep_job(store: GraphStore, settings: Settings, job_id: str) -> dict[str, Any]:
     """Run the sweep of job `job_id`; `run_sweep` records running/succeeded/failed."""
     from workers.sweep import run_sweep
 
-    with _job_guard(store, job_id, _job_limit(settings)) as mine:
+    limit = _job_limit(settings)
+    with _job_guard(store, job_id, limit) as mine:
         if not mine:
             return {"job_id": job_id, "skipped": True}
-        try:
-            result = run_sweep(store, settings, job_id=job_id)
-        except SweepRunning as exc:
-            # Another job holds the sweep lock: this job is refused, not postponed.
-            _fail(store, job_id, exc.code, exc.message)
-            return {"job_id": job_id, "error": exc.code}
-        except (StoreUnavailable, InvalidInput):
-            raise
-        except SoftTimeLimitExceeded:
-            _fail(store, job_id, "time_limit", f"the sweep ran past its {_job_limit(settings):.0f}s limit")
-            raise
-        except Exception as exc:
-            _fail(store, job_id, "internal", f"{type(exc).__name__}: {exc}")
-            raise
+        # Another job holding the sweep lock refuses this one; it is not postponed.
+        result = _run_recorded(
+            store, job_id, "the sweep", limit, lambda: run_sweep(store, settings, job_id=job_id), (SweepRunning,)
+        )
+        if isinstance(result, dict):
+            return result
     return {"job_id": job_id, "sweep_id": result.sweep_id}
 
 
@@ -165,23 +188,16 @@ def train_job(store: GraphStore, settings: Settings, job_id: str) -> dict[str, A
     """Train (and activate) a model for job `job_id`, recording the job's progress."""
     from gnn.train import train as train_model
 
-    with _job_guard(store, job_id, _job_limit(settings)) as mine:
+    limit = _job_limit(settings)
+    with _job_guard(store, job_id, limit) as mine:
         if not mine:
             return {"job_id": job_id, "skipped": True}
         store.update_job(job_id, "running")
-        try:
-            report = train_model(store, settings, seed=settings.seed)
-        except StoreUnavailable:
-            raise
-        except InvalidInput as exc:
-            _fail(store, job_id, exc.code, exc.message)
-            return {"job_id": job_id, "error": exc.code}
-        except SoftTimeLimitExceeded:
-            _fail(store, job_id, "time_limit", f"training ran past its {_job_limit(settings):.0f}s limit")
-            raise
-        except Exception as exc:
-            _fail(store, job_id, "internal", f"{type(exc).__name__}: {exc}")
-            raise
+        report = _run_recorded(
+            store, job_id, "training", limit, lambda: train_model(store, settings, seed=settings.seed), (InvalidInput,)
+        )
+        if isinstance(report, dict):
+            return report
         result = {"version": report.version, **_jsonable(getattr(report, "metrics", None), "metrics")}
         store.update_job(job_id, "succeeded", result=result)
     return {"job_id": job_id, "version": report.version}
