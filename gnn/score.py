@@ -24,11 +24,12 @@ import numpy as np
 import torch
 
 from gnn.features import FeatureSchema
-from gnn.graphdata import GraphBatch, assemble, finalize, raw_from_store, raw_from_subgraph
+from gnn.graphdata import GraphBatch, assemble, finalize, raw_from_arrays, raw_from_subgraph
 from gnn.heuristic import VERSION as HEURISTIC_VERSION
 from gnn.heuristic import heuristic_risk
 from gnn.predictor import Predictor
 from gnn.registry import Registry
+from graph.arrays import GraphArrays, load_arrays
 from graph.errors import NotFound
 from graph.model import Score, utcnow
 from graph.store import GraphStore
@@ -131,10 +132,25 @@ class Scorer:
         return out
 
     # -- batch ---------------------------------------------------------------------------
-    def score_all(self, store: GraphStore, as_of: datetime | None = None, chunk_size: int = 50_000) -> dict[str, float]:
-        """Full-graph scores of every account, streamed from the store in chunks."""
+    def score_all(
+        self,
+        store: GraphStore,
+        as_of: datetime | None = None,
+        chunk_size: int = 200_000,
+        arrays: GraphArrays | None = None,
+    ) -> dict[str, float]:
+        """Full-graph scores of every account, streamed from the store in chunks.
+
+        `arrays`: the graph already read with `load_arrays(store, attributes=self.schema)` (a
+        sweep reads it once for detection and scoring); read from `store` when None.
+        """
         as_of = as_of or utcnow()
-        raw, _ = raw_from_store(store, self.schema, as_of, chunk_size=chunk_size)
+        if arrays is None:
+            arrays = load_arrays(store, attributes=self.schema, chunk_size=chunk_size)
+        elif arrays.columns is None:
+            raise ValueError("score_all needs arrays loaded with attributes=scorer.schema")
+        raw = raw_from_arrays(arrays, as_of)
+        raw.x_acc = self.schema.encode_columns(raw.created, arrays.columns or {}, as_of)
         if not raw.account_ids:
             return {}
         b = assemble(raw, self.settings.hub_cap, as_of)

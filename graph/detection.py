@@ -1,8 +1,7 @@
 """Ring detection on the account–identifier graph.
 
-The graph is streamed from the store once into integer-coded numpy arrays (`LinkGraph`):
-accounts and identifiers are numbered, links are two int32 columns. Nothing per edge is kept
-as a Python object, so 1M accounts / 4M links fit in a few hundred MB.
+Detection reads the whole graph as integer-coded numpy arrays (`graph.arrays.GraphArrays`,
+here also called `LinkGraph`): accounts and identifiers are numbered, links are int32 columns.
 
 Detection (`detect`):
 
@@ -43,7 +42,6 @@ glue rings together (11/16 planted rings found at 0.35, 12/16 at 0.45) while 0.6
 from __future__ import annotations
 
 import hashlib
-from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,138 +50,20 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
+from graph.arrays import TYPE_CODE, GraphArrays, load_arrays
 from graph.model import ID_TYPES, IdentifierKey, RingIdentifier
 from graph.store import GraphStore
 
-TYPE_CODE: dict[str, int] = {t: k for k, t in enumerate(ID_TYPES)}
 BURST_WINDOW_S = 2 * 86_400  # "created together": within two days of the group's median creation
 
-
-@dataclass
-class LinkGraph:
-    """The whole account–identifier graph as integer codes.
-
-    Accounts are numbered in id order (the order `stream_accounts` yields), identifiers in
-    order of first appearance. `label` is 1 fraud, 0 legit, -1 none.
-    """
-
-    account_ids: list[str]
-    created: np.ndarray  # float64 [Na] epoch seconds
-    label: np.ndarray  # int8 [Na]
-    id_type: np.ndarray  # int8 [Ni], index into ID_TYPES
-    id_value: list[str]  # [Ni]
-    e_acc: np.ndarray  # int32 [E]
-    e_id: np.ndarray  # int32 [E]
-    benign: np.ndarray  # bool [Ni]
-
-    @property
-    def n_accounts(self) -> int:
-        return len(self.account_ids)
-
-    @property
-    def n_identifiers(self) -> int:
-        return len(self.id_value)
-
-    @property
-    def n_links(self) -> int:
-        return int(self.e_acc.size)
-
-    def degree(self) -> np.ndarray:
-        return np.bincount(self.e_id, minlength=self.n_identifiers).astype(np.int64)
-
-    def key(self, j: int) -> IdentifierKey:
-        return IdentifierKey(ID_TYPES[int(self.id_type[j])], self.id_value[j])
+# Detection reads the shared whole-graph arrays (labels as stored, benign identifiers flagged).
+LinkGraph = GraphArrays
 
 
-def load_graph(store: GraphStore, account_chunk: int = 50_000, link_chunk: int = 200_000) -> LinkGraph:
-    """Stream accounts and links from the store into a `LinkGraph` (one pass each).
-
-    On the embedded SQLite store the same rows are read with two plain ordered scans in one
-    read transaction (a consistent snapshot), skipping what detection does not use (account
-    attributes, link timestamps as datetimes): at 1M accounts that saves most of the load time.
-    Every other backend goes through `stream_accounts` / `stream_links`.
-    """
-    from graph.sqlite_store import SQLiteStore
-
-    if isinstance(store, SQLiteStore):
-        return _load_sqlite(store, link_chunk)
-    ids: list[str] = []
-    created = array("d")
-    label = array("b")
-    for rows in store.stream_accounts(chunk_size=account_chunk):
-        ids.extend(r.id for r in rows)
-        created.extend(r.created_at.timestamp() for r in rows)
-        label.extend(_LABEL_CODE.get(r.label, -1) if r.label else -1 for r in rows)
-    return _with_links(
-        store,
-        ids,
-        created,
-        label,
-        ([(r.account_id, r.type, r.id) for r in rows] for rows in store.stream_links(chunk_size=link_chunk)),
-    )
-
-
-_LABEL_CODE = {"fraud": 1, "legit": 0}
-
-
-def _load_sqlite(store: Any, chunk: int) -> LinkGraph:
-    conn = store._conn()
-    conn.execute("BEGIN")
-    try:
-        ids: list[str] = []
-        created = array("d")
-        label = array("b")
-        cur = conn.execute("SELECT id, created_at, label FROM accounts ORDER BY id")
-        while rows := cur.fetchmany(chunk):
-            ids.extend(r[0] for r in rows)
-            created.extend(r[1] for r in rows)
-            label.extend(_LABEL_CODE.get(r[2], -1) if r[2] else -1 for r in rows)
-        cur = conn.execute("SELECT account_id, type, id FROM links ORDER BY account_id, type, id")
-        return _with_links(store, ids, created, label, iter(lambda: cur.fetchmany(chunk), []))
-    finally:
-        conn.execute("COMMIT")
-
-
-def _with_links(
-    store: GraphStore, ids: list[str], created: array, label: array, chunks: Iterable[list[tuple[str, str, str]]]
-) -> LinkGraph:
-    index = {a: k for k, a in enumerate(ids)}
-    per_type: dict[str, dict[str, int]] = {t: {} for t in ID_TYPES}
-    id_value: list[str] = []
-    id_type = array("b")
-    e_acc = array("i")
-    e_id = array("i")
-    last_id, last_code = None, -1
-    for rows in chunks:
-        for account_id, type_, value in rows:
-            if account_id != last_id:
-                last_id = account_id
-                last_code = index.get(last_id, -1)
-            if last_code < 0:
-                continue  # an account created after the account stream passed it
-            d = per_type[type_]
-            j = d.get(value)
-            if j is None:
-                j = d[value] = len(id_value)
-                id_value.append(value)
-                id_type.append(TYPE_CODE[type_])
-            e_acc.append(last_code)
-            e_id.append(j)
-    benign = np.zeros(len(id_value), dtype=bool)
-    for key in store.benign_identifiers():
-        j = per_type.get(key.type, {}).get(key.id)
-        if j is not None:
-            benign[j] = True
-    return LinkGraph(
-        account_ids=ids,
-        created=np.frombuffer(created, dtype=np.float64).copy(),
-        label=np.frombuffer(label, dtype=np.int8).copy(),
-        id_type=np.frombuffer(id_type, dtype=np.int8).copy(),
-        id_value=id_value,
-        e_acc=np.frombuffer(e_acc, dtype=np.int32).copy(),
-        e_id=np.frombuffer(e_id, dtype=np.int32).copy(),
-        benign=benign,
-    )
+def load_graph(store: GraphStore, chunk_size: int = 200_000) -> LinkGraph:
+    """The whole graph as read by detection (no account attributes); a sweep that also scores
+    loads `graph.arrays.load_arrays` once with the scorer's attributes and reuses it."""
+    return load_arrays(store, chunk_size=chunk_size)
 
 
 def graph_from_links(
@@ -197,20 +77,22 @@ def graph_from_links(
     triples = sorted(set(links))
     ids = sorted({a for a, _, _ in triples} | set(accounts))
     index = {a: k for k, a in enumerate(ids)}
-    keys = sorted({(t, i) for _, t, i in triples})
+    keys = sorted({(t, i) for _, t, i in triples}, key=lambda k: (TYPE_CODE[k[0]], k[1]))
     kindex = {k: j for j, k in enumerate(keys)}
     bset = {(k.type, k.id) for k in benign}
     created = created or {}
     labels = labels or {}
-    return LinkGraph(
+    return GraphArrays(
         account_ids=ids,
         created=np.array([created.get(a, 0.0) for a in ids], dtype=np.float64),
         label=np.array([{"fraud": 1, "legit": 0}.get(labels.get(a, ""), -1) for a in ids], dtype=np.int8),
+        labelled_at=np.full(len(ids), np.nan),
         id_type=np.array([TYPE_CODE[t] for t, _ in keys], dtype=np.int8),
         id_value=[i for _, i in keys],
+        benign=np.array([k in bset for k in keys], dtype=bool),
         e_acc=np.array([index[a] for a, _, _ in triples], dtype=np.int32),
         e_id=np.array([kindex[(t, i)] for _, t, i in triples], dtype=np.int32),
-        benign=np.array([k in bset for k in keys], dtype=bool),
+        e_first=np.zeros(len(triples)),
     )
 
 

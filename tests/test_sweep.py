@@ -28,16 +28,17 @@ class ConstScorer:
     """A stand-in for the GNN scorer: every account gets the same score."""
 
     version = "const-1"
+    schema = None
 
     def __init__(self, value: float = 0.2) -> None:
         self.value = value
 
-    def score_all(self, store: Any, as_of: Any = None) -> dict[str, float]:
+    def score_all(self, store: Any, as_of: Any = None, *, arrays: Any = None) -> dict[str, float]:
         return {a.id: self.value for chunk in store.stream_accounts() for a in chunk}
 
 
 class FailingScorer(ConstScorer):
-    def score_all(self, store: Any, as_of: Any = None) -> dict[str, float]:
+    def score_all(self, store: Any, as_of: Any = None, *, arrays: Any = None) -> dict[str, float]:
         raise RuntimeError("scorer exploded")
 
 
@@ -47,10 +48,10 @@ class BlockingScorer(ConstScorer):
         self.entered = threading.Event()
         self.release = threading.Event()
 
-    def score_all(self, store: Any, as_of: Any = None) -> dict[str, float]:
+    def score_all(self, store: Any, as_of: Any = None, *, arrays: Any = None) -> dict[str, float]:
         self.entered.set()
         assert self.release.wait(30)
-        return super().score_all(store, as_of)
+        return super().score_all(store, as_of, arrays=arrays)
 
 
 def ring(prefix: str, n: int, hours: float = 0.0, start: int = 0) -> list[AccountIn]:
@@ -241,7 +242,8 @@ KILLED_SWEEP = textwrap.dedent("""
 
     class Scorer:
         version = "const-1"
-        def score_all(self, store, as_of=None):
+        schema = None
+        def score_all(self, store, as_of=None, *, arrays=None):
             return {{a.id: 0.5 for chunk in store.stream_accounts() for a in chunk}}
 
     class Killed(SQLiteStore):

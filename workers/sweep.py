@@ -9,7 +9,8 @@ sweep that fails or is killed at any point leaves the previously published sweep
 and whole, and the next sweep starts from it.
 
 Phases (seconds in `SweepResult.stats["phases"]`):
-    load     stream accounts and links into integer arrays (graph.detection.load_graph)
+    load     read accounts (with the scorer's attributes) and links into integer arrays, once
+             (graph.arrays.load_arrays): detection and scoring both read them
     detect   weighted projection, components, Leiden splits, group features
     score    every account (`scorer.score_all`) and every ring (`graph.ring_risk`)
     match    ring identity against the current sweep (graph.lineage)
@@ -28,7 +29,8 @@ from typing import Protocol
 
 import numpy as np
 
-from graph.detection import DetectionParams, detect, load_graph
+from graph.arrays import AttributeSpec, GraphArrays, load_arrays
+from graph.detection import DetectionParams, detect
 from graph.errors import SweepRunning
 from graph.lineage import match_rings
 from graph.model import PublishedRing, SweepResult, utcnow
@@ -42,9 +44,18 @@ Progress = Callable[[str, float], None]
 
 
 class AccountScorer(Protocol):
+    """What a sweep needs of a scorer (`gnn.score.Scorer`; tests plug in stand-ins)."""
+
     version: str
 
-    def score_all(self, store: GraphStore, as_of: datetime | None = None) -> dict[str, float]: ...
+    @property
+    def schema(self) -> AttributeSpec | None:
+        """The account attributes `score_all` reads from `arrays` (None: none)."""
+        ...
+
+    def score_all(
+        self, store: GraphStore, as_of: datetime | None = None, *, arrays: GraphArrays | None = None
+    ) -> dict[str, float]: ...
 
 
 def sweep_id_for(started: datetime, owner: str) -> str:
@@ -143,13 +154,13 @@ def _sweep(
         scorer = current_scorer(settings)
     p = params or DetectionParams.from_settings(settings)
 
-    graph = load_graph(store)
+    graph = load_arrays(store, attributes=scorer.schema if scorer.schema is not None else False)
     phase("load", 0.2)
 
     det = detect(graph, p)
     phase("detect", 0.4)
 
-    scores = scorer.score_all(store)
+    scores = scorer.score_all(store, arrays=graph)
     risk = np.fromiter((scores.get(a, 0.0) for a in graph.account_ids), dtype=np.float64, count=graph.n_accounts)
     account_risks = {aid: float(x) for aid, x in zip(graph.account_ids, risk.tolist(), strict=True)}
     for aid, x in scores.items():  # accounts created after the load: scored, in no ring
