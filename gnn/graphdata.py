@@ -98,7 +98,11 @@ def finalize(b: GraphBatch) -> GraphBatch:
     mean = sums / np.maximum(cnt, 1.0)[:, None]
     mx = np.zeros((na, lab.shape[1]), dtype=np.float32)
     if len(e_acc):
-        np.maximum.at(mx, e_acc, lab)
+        # Per-account max by one sort and reduceat: np.maximum.at is an order of magnitude slower.
+        by_acc = np.argsort(e_acc, kind="stable")
+        acc_sorted = e_acc[by_acc]
+        starts = np.flatnonzero(np.r_[True, acc_sorted[1:] != acc_sorted[:-1]])
+        mx[acc_sorted[starts]] = np.maximum(np.maximum.reduceat(lab[by_acc], starts, axis=0), 0.0)
     hop2 = b.hop2 if b.hop2 is not None else np.zeros((na, HOP2_DIM), dtype=np.float32)
     b.lab_acc = torch.from_numpy(np.concatenate([mean, mx, hop2], axis=1).astype(np.float32))
     return b
@@ -141,11 +145,11 @@ class _SpMM(torch.autograd.Function):
 
 
 def _csr(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, shape: tuple[int, int]) -> SparseMatrix:
-    order = np.lexsort((cols, rows))
-    r, c, v = rows[order], cols[order], vals[order].astype(np.float32)
-    indptr = np.zeros(shape[0] + 1, dtype=np.int64)
-    np.cumsum(np.bincount(r, minlength=shape[0]), out=indptr[1:])
-    return SparseMatrix(sp.csr_matrix((v, c.astype(np.int64), indptr), shape=shape))
+    """CSR with sorted column indices; (row, col) pairs are distinct. scipy's linear-time COO
+    conversion plus a per-row index sort instead of a global lexsort (1M accounts: ~5x faster)."""
+    m = sp.coo_matrix((vals.astype(np.float32), (rows, cols)), shape=shape).tocsr()
+    m.sort_indices()
+    return SparseMatrix(m)
 
 
 def label_codes(rows: Sequence[AccountRow], as_of: datetime) -> np.ndarray:
@@ -171,9 +175,10 @@ def assemble(raw: RawGraph, hub_cap: int, as_of: datetime) -> GraphBatch:
 
     # Identifier statistics over messaging accounts.
     n_msg = np.bincount(m_id, minlength=ni).astype(np.float64)
-    first_min = np.full(ni, np.inf)
-    np.minimum.at(first_min, raw.e_id, raw.e_first)
-    first_min[~np.isfinite(first_min)] = as_of.timestamp()
+    # Earliest first_seen per identifier: the head of its run in `order` (np.minimum.at is slow).
+    first_min = np.full(ni, as_of.timestamp())
+    has = starts < np.r_[starts[1:], ne]
+    first_min[has] = raw.e_first[order[starts[has]]]
     ref = as_of.timestamp()
     c = raw.created[m_acc] - ref
     mean = np.bincount(m_id, weights=c, minlength=ni) / np.maximum(n_msg, 1)
