@@ -1,6 +1,12 @@
-"""Sweep speed: a full `run_sweep` end to end on the embedded store, time per phase.
+"""Sweep speed: a full `run_sweep` end to end, time per phase, with the active model of
+`--data-dir` (default /tmp/ringfence-bench/data; its version is printed).
 
     .venv/bin/python bench/sweep.py [--sizes 100000,1000000] [--no-nx]
+    .venv/bin/python bench/sweep.py --backend neo4j --graph-url neo4j://neo4j:password@127.0.0.1:7687 --sizes 1000000
+
+On Neo4j the server is the caller's (e.g. `python -m ringfence.devservices neo4j --home H
+--page-cache 3g`, kept between runs): an empty database is loaded with the world first, as
+`ringfence load` does (timed, links/s printed); a database holding the world is reused.
 
 Generating and loading a world takes a while, so each loaded SQLite file (and the world's
 truth columns) is cached under /tmp/ringfence-bench between runs; `--fresh` rebuilds it.
@@ -119,29 +125,34 @@ def networkx_detect(g, threshold: float, hub_cap: int, min_size: int) -> list[li
     return sorted(sorted(c) for c in nx.connected_components(strong) if len(c) >= min_size)
 
 
+def _sweeps(store, settings) -> dict:  # type: ignore[no-untyped-def]
+    from workers.sweep import run_sweep
+
+    started = time.perf_counter()
+    first = run_sweep(store, settings)
+    out: dict = {"first": {"seconds": round(time.perf_counter() - started, 1), "phases": first.stats["phases"],
+                           "cpu": first.stats["cpu_phases"],
+                           "rings": first.stats["rings"], "accounts": first.stats["accounts"],
+                           "links": first.stats["links"], "model": first.model_version}}
+    started = time.perf_counter()
+    second = run_sweep(store, settings)  # against the first: matching does real work
+    out["second"] = {"seconds": round(time.perf_counter() - started, 1), "phases": second.stats["phases"],
+                     "cpu": second.stats["cpu_phases"], "events": second.stats["events"]}
+    out["peak_rss_gb"] = round(peak_rss_gb(), 2)
+    return out
+
+
 def one(size: int, preset: str, data_dir: Path, nx_compare: bool) -> dict:
     from graph.detection import DetectionParams, detect, load_graph
     from ringfence.settings import Settings
-    from workers.sweep import run_sweep
 
     db, _ = world_db(size, preset)
     work = working_copy(db)
     settings = Settings(data_dir=data_dir, graph_url=f"sqlite:///{work}")
     store = SQLiteStore(work)
-    out: dict = {"size": size, "preset": preset}
+    out: dict = {"size": size, "preset": preset, "load_average": os.getloadavg()[0]}
     try:
-        started = time.perf_counter()
-        first = run_sweep(store, settings)
-        out["first"] = {"seconds": round(time.perf_counter() - started, 1), "phases": first.stats["phases"],
-                        "cpu": first.stats["cpu_phases"],
-                        "rings": first.stats["rings"], "accounts": first.stats["accounts"],
-                        "links": first.stats["links"], "model": first.model_version}
-        started = time.perf_counter()
-        second = run_sweep(store, settings)  # against the first: matching does real work
-        out["second"] = {"seconds": round(time.perf_counter() - started, 1), "phases": second.stats["phases"],
-                         "cpu": second.stats["cpu_phases"],
-                         "events": second.stats["events"]}
-        out["peak_rss_gb"] = round(peak_rss_gb(), 2)
+        out.update(_sweeps(store, settings))
         if nx_compare:
             g = load_graph(store)
             p = DetectionParams.from_settings(settings, max_group=10**9)
@@ -159,6 +170,34 @@ def one(size: int, preset: str, data_dir: Path, nx_compare: bool) -> dict:
     return out
 
 
+def one_neo4j(size: int, preset: str, data_dir: Path, graph_url: str) -> dict:
+    """Sweeps on a Neo4j database holding the world (loaded first when empty)."""
+    from graph.factory import open_store
+    from ringfence.settings import Settings
+
+    settings = Settings(data_dir=data_dir, graph_url=graph_url)
+    store = open_store(settings)
+    out: dict = {"size": size, "preset": preset, "load_average": os.getloadavg()[0]}
+    try:
+        store.migrate()
+        have = store.count_accounts()
+        if have == 0:
+            started = time.perf_counter()
+            stats = None
+            for stats in load_records(store, generate(params_for(preset, accounts=size, seed=1)),  # noqa: B007
+                                      batch_size=5_000):
+                pass
+            took = time.perf_counter() - started
+            assert stats is not None
+            out["load"] = {"seconds": round(took, 1), "links": stats.links, "links_per_s": round(stats.links / took)}
+        elif have != size:
+            raise SystemExit(f"the Neo4j database holds {have:,} accounts, not {size:,}: use an empty one")
+        out.update(_sweeps(store, settings))
+    finally:
+        store.close()
+    return out
+
+
 def _phases(p: dict[str, float]) -> str:
     return " ".join(f"{k}={v:.1f}" for k, v in p.items())
 
@@ -167,24 +206,36 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--preset", default="default")
-    parser.add_argument("--data-dir", default=str(CACHE / "data"), help="where the active model is (default: none)")
+    parser.add_argument("--data-dir", default=str(CACHE / "data"), help="where the active model is")
+    parser.add_argument("--backend", choices=("sqlite", "neo4j"), default="sqlite")
+    parser.add_argument("--graph-url", help="with --backend neo4j: the server's URL")
     parser.add_argument("--fresh", action="store_true")
     parser.add_argument("--prepare-only", action="store_true")
     parser.add_argument("--no-nx", action="store_true")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     warnings.filterwarnings("ignore", message="Sparse", category=UserWarning)  # torch, in gnn.graphdata
+    if args.backend == "neo4j" and not args.graph_url:
+        parser.error("--backend neo4j needs --graph-url")
     if args.one:
-        print("RESULT " + json.dumps(one(args.one, args.preset, Path(args.data_dir), not args.no_nx)), flush=True)
+        if args.backend == "neo4j":
+            r = one_neo4j(args.one, args.preset, Path(args.data_dir), args.graph_url)
+        else:
+            r = one(args.one, args.preset, Path(args.data_dir), not args.no_nx)
+        print("RESULT " + json.dumps(r), flush=True)
         return
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.1f}", flush=True)
     for size in map(int, args.sizes.split(",")):
-        world_db(size, args.preset, fresh=args.fresh)
+        if args.backend == "sqlite":
+            world_db(size, args.preset, fresh=args.fresh)
         if args.prepare_only:
             continue
         # One process per size: a clean peak-memory figure.
-        cmd = [sys.executable, __file__, "--one", str(size), "--preset", args.preset, "--data-dir", args.data_dir]
+        cmd = [sys.executable, __file__, "--one", str(size), "--preset", args.preset, "--data-dir", args.data_dir,
+               "--backend", args.backend]
+        if args.graph_url:
+            cmd += ["--graph-url", args.graph_url]
         if args.no_nx or size > 200_000:
             cmd.append("--no-nx")
         proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -194,7 +245,10 @@ def main() -> None:
             raise SystemExit(f"sweep bench failed at {size}")
         r = json.loads(lines[-1][7:])
         f, s2 = r["first"], r["second"]
-        print(f"sqlite accounts={size:>9,} links={f['links']:>10,} rings={f['rings']:>6,} model={f['model']}")
+        print(f"{args.backend} accounts={size:>9,} links={f['links']:>10,} rings={f['rings']:>6,} model={f['model']} "
+              f"(load average {r['load_average']:.1f})")
+        if "load" in r:
+            print(f"  world loaded in {r['load']['seconds']:.1f}s ({r['load']['links_per_s']:,} links/s)")
         print(f"  first sweep  {f['seconds']:6.1f}s  phases {_phases(f['phases'])}  (cpu {_phases(f['cpu'])})")
         print(f"  second sweep {s2['seconds']:6.1f}s  phases {_phases(s2['phases'])}  (cpu {_phases(s2['cpu'])})"
               f"  events {s2['events']}")

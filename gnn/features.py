@@ -151,17 +151,30 @@ class FeatureSchema:
 
     def columns_from_dicts(self, attributes: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
         """Prepared columns (see `encode_columns`) from attribute dicts."""
+        return self.columns_from_values({key: [a.get(key) for a in attributes] for _, key, _, _ in self._layout()})
+
+    def columns_from_values(self, values: Mapping[str, Sequence[Any]]) -> dict[str, np.ndarray]:
+        """Prepared columns from each schema attribute's decoded JSON values (None: missing).
+
+        Columns of plain numbers (the usual case) convert in one numpy call; anything else
+        goes value by value, with the same result.
+        """
         cols: dict[str, np.ndarray] = {}
         for kind, key, _, spec in self._layout():
-            values = [a.get(key) for a in attributes]
+            col = values[key]
+            if kind == 1:
+                other, get = len(spec), spec.get
+                cols[key] = np.array([-1 if v is None else get(v if v.__class__ is str else _cat_text(v), other)
+                                      for v in col], dtype=np.int64)
+                continue
             if kind == 0:
-                cols[key] = np.array([_num(v) for v in values], dtype=np.float64)
-            elif kind == 1:
-                other = len(spec)
-                cols[key] = np.array([-1 if v is None else spec.get(_cat_text(v), other) for v in values],
-                                     dtype=np.int64)
+                fast = _plain_numbers(col, {int, float, bool, type(None)})
+                cols[key] = fast if fast is not None else np.array([_num(v) for v in col], dtype=np.float64)
             else:
-                cols[key] = np.array([_bool(v) for v in values], dtype=np.float64)
+                # Floats go value by value: a NaN float is truthy (1.0) but a missing value is NaN.
+                fast = _plain_numbers(col, {int, bool, type(None)})
+                cols[key] = (np.where(np.isnan(fast), np.nan, (fast != 0).astype(np.float64)) if fast is not None
+                             else np.array([_bool(v) for v in col], dtype=np.float64))
         return cols
 
     def encode_columns(self, created: np.ndarray, columns: Mapping[str, np.ndarray], as_of: datetime) -> np.ndarray:
@@ -229,6 +242,18 @@ def _num(value: Any) -> float:
             return math.nan
         return f if math.isfinite(f) else math.nan
     return math.nan
+
+
+def _plain_numbers(col: Sequence[Any], types: set[type]) -> np.ndarray | None:
+    """float64 of a column whose values are all of `types` (NaN for None and non-finite), else None."""
+    if not set(map(type, col)) <= types:
+        return None
+    try:
+        out = np.array(col, dtype=np.float64)
+    except OverflowError:  # an int beyond float range: value by value
+        return None
+    out[~np.isfinite(out)] = np.nan
+    return out
 
 
 def _bool(value: Any) -> float:

@@ -39,7 +39,11 @@ class AttributeSpec(Protocol):
         ...
 
     def columns_from_dicts(self, attributes: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
-        """The same columns from parsed attribute dicts (the fallback for values SQL cannot read)."""
+        """The columns from parsed attribute dicts."""
+        ...
+
+    def columns_from_values(self, values: Mapping[str, Sequence[Any]]) -> dict[str, np.ndarray]:
+        """The columns from each attribute's decoded JSON values (None when missing), in account order."""
         ...
 
 
@@ -140,7 +144,38 @@ def _load(store: GraphStore, attributes: bool | AttributeSpec, chunk_size: int) 
             g.columns = attributes.columns_from_dicts(g.attributes)
             g.attributes = None
             return g
+    from graph.neo4j_store import Neo4jStore
+
+    if isinstance(store, Neo4jStore):
+        return _load_neo4j(store, attributes, chunk_size)
     return _load_generic(store, attributes, chunk_size)
+
+
+def _load_neo4j(store: Any, attributes: bool | AttributeSpec, chunk_size: int) -> GraphArrays:
+    """The generic load on the driver's raw pages (epoch floats, attribute JSON text)."""
+    ids: list[str] = []
+    created: list[float] = []
+    label: list[int] = []
+    labelled: list[float | None] = []
+    attrs: list[dict[str, Any]] = []
+    for rows in store.account_pages(chunk_size=chunk_size):
+        cols = list(zip(*rows, strict=True))
+        ids.extend(cols[0])
+        created.extend(cols[1])
+        label.extend(_LABEL_CODE.get(x, -1) if x else -1 for x in cols[3])
+        labelled.extend(cols[4])
+        if attributes is not False:
+            attrs.extend(map(json.loads, cols[2]))
+    acc = _AccountColumns(ids, created, label, labelled)
+    if not isinstance(attributes, bool):
+        acc.columns = attributes.columns_from_dicts(attrs)
+    elif attributes:
+        acc.attributes = attrs
+    del attrs
+    links = _LinkColumns(acc.index())
+    for rows in store.link_pages(chunk_size=chunk_size):
+        links.add(rows)
+    return links.finish(acc, store.benign_identifiers())
 
 
 def _load_generic(store: GraphStore, attributes: bool | AttributeSpec, chunk_size: int) -> GraphArrays:
@@ -170,27 +205,20 @@ def _load_generic(store: GraphStore, attributes: bool | AttributeSpec, chunk_siz
 
 def _load_sqlite(store: Any, attributes: bool | AttributeSpec, chunk_size: int) -> GraphArrays:
     conn = store._conn()
-    extra, params, kinds = "", [], []
+    extra, params, keys = "", [], []
     if not isinstance(attributes, bool):
-        for kind, key, spec in attributes.attribute_kinds():
+        keys = [key for _, key, _ in attributes.attribute_kinds()]
+        for key in keys:
             if not _SAFE_KEY.match(key):
                 raise sqlite3.OperationalError(f"attribute key {key!r} read in Python")
-            path = f'$."{key}"'
-            if kind == "num":
-                extra += (", CASE json_type(attributes, ?) WHEN 'integer' THEN json_extract(attributes, ?)"
-                          " WHEN 'real' THEN json_extract(attributes, ?)"
-                          " WHEN 'true' THEN 1.0 WHEN 'false' THEN 0.0 END")
-                params += [path] * 3
-            elif kind == "bool":
-                extra += (", CASE json_type(attributes, ?) WHEN 'true' THEN 1.0 WHEN 'false' THEN 0.0"
-                          " WHEN 'integer' THEN json_extract(attributes, ?) != 0"
-                          " WHEN 'real' THEN json_extract(attributes, ?) != 0 END")
-                params += [path] * 3
-            else:  # category text as Python's str() of the value (numbers: formatted in Python)
-                extra += (", CASE json_type(attributes, ?) WHEN 'null' THEN NULL WHEN 'true' THEN 'true'"
-                          " WHEN 'false' THEN 'false' ELSE json_extract(attributes, ?) END")
-                params += [path] * 2
-            kinds.append((kind, key, spec))
+        if keys:
+            # One JSON parse per account: with several paths json_extract returns a JSON array of
+            # the values (null when missing), decoded below by Python's json in one call per chunk,
+            # so values read exactly as an online call's json.loads reads them.
+            params = [f'$."{key}"' for key in keys]
+            if len(params) == 1:
+                params.append(params[0])  # one path would return the bare value, not an array
+            extra = f", json_extract(attributes, {', '.join('?' for _ in params)})"
     elif attributes:
         extra = ", attributes"
     conn.execute("BEGIN")
@@ -199,7 +227,7 @@ def _load_sqlite(store: Any, attributes: bool | AttributeSpec, chunk_size: int) 
         created: list[float] = []
         label: list[int] = []
         labelled: list[float] = []
-        parts: dict[str, list[np.ndarray]] = {key: [] for _, key, _ in kinds}
+        values: list[Sequence[Any]] = []
         attrs: list[dict[str, Any]] = []
         cur = conn.execute(
             "SELECT id, created_at, CASE label WHEN 'fraud' THEN 1 WHEN 'legit' THEN 0 ELSE -1 END, labelled_at"
@@ -212,19 +240,13 @@ def _load_sqlite(store: Any, attributes: bool | AttributeSpec, chunk_size: int) 
             labelled.extend(cols[3])
             if attributes is True:
                 attrs.extend(json.loads(x) for x in cols[4])
-            c = 4
-            for kind, key, spec in kinds:
-                if kind == "cat":
-                    get, other = spec.get, len(spec)
-                    parts[key].append(np.array(
-                        [-1 if x is None else get(x if x.__class__ is str else str(x), other) for x in cols[c]],
-                        dtype=np.int64))
-                else:
-                    parts[key].append(np.array(cols[c], dtype=np.float64))
-                c += 1
+            elif keys:
+                values.extend(json.loads("[" + ",".join(cols[4]) + "]"))
         acc = _AccountColumns(ids, created, label, labelled)
         if not isinstance(attributes, bool):
-            acc.columns = {k: np.concatenate(v) if v else np.zeros(0) for k, v in parts.items()}
+            by_key = list(zip(*values, strict=True)) if values else [() for _ in params]
+            del values
+            acc.columns = attributes.columns_from_values(dict(zip(keys, by_key, strict=False)))
         elif attributes is True:
             acc.attributes = attrs
         # Links in identifier order (the covering index links_by_identifier, no sort): identifier

@@ -169,17 +169,25 @@ class Neo4jStore:
     def upsert_accounts(self, accounts: Sequence[AccountIn]) -> tuple[int, int]:
         rows, link_count = prepare_upsert(accounts)
         ids = [r["id"] for r in rows]
-        identifiers = sorted({(t, i) for r in rows for t, i, _, _ in r["links"]}, key=lambda k: identifier_key(*k))
+        identifiers = sorted({(identifier_key(t, i), t, i) for r in rows for t, i, _, _ in r["links"]})
 
         def work(tx: ManagedTransaction) -> None:
-            old = {rec["id"]: rec["attributes"] for rec in tx.run(query("upsert_accounts_lock"), ids=ids)}
-            batch = [
-                {"id": r["id"], "created_at": r["created_at"], "links": r["links"],
-                 "attributes": merge_attributes(old.get(r["id"]), r["new_attributes"])}
-                for r in rows
-            ]
-            tx.run(query("upsert_identifiers"), identifiers=identifiers).consume()
-            tx.run(query("upsert_accounts"), rows=batch).consume()
+            old = {rec["id"]: (rec["attributes"], rec["new"]) for rec in tx.run(query("upsert_accounts_lock"), ids=ids)}
+            created: list[dict[str, Any]] = []
+            existing: list[dict[str, Any]] = []
+            for r in rows:
+                attributes, new = old.get(r["id"], (None, False))
+                (created if new else existing).append({
+                    "id": r["id"], "created_at": r["created_at"],
+                    "links": [[identifier_key(t, i), f, la] for t, i, f, la in r["links"]],
+                    "attributes": merge_attributes(attributes, r["new_attributes"]),
+                })
+            if identifiers:
+                tx.run(query("upsert_identifiers"), identifiers=identifiers).consume()
+            if created:
+                tx.run(query("create_accounts"), rows=created).consume()
+            if existing:
+                tx.run(query("upsert_accounts"), rows=existing).consume()
 
         if rows:
             self._run(True, work)  # the whole batch is one transaction: all or nothing
@@ -228,22 +236,34 @@ class Neo4jStore:
         return {r[0]: account_row(r) for r in self._read("account_rows", ids=list(account_ids))[0]["rows"]}
 
     def stream_accounts(self, chunk_size: int = 50_000) -> Iterator[list[AccountRow]]:
+        for rows in self.account_pages(chunk_size):
+            yield [account_row(r) for r in rows]
+
+    def stream_links(self, chunk_size: int = 200_000) -> Iterator[list[LinkRow]]:
+        for rows in self.link_pages(chunk_size):
+            yield [LinkRow(a, t, i, dtn(f)) for a, t, i, f in rows]
+
+    def account_pages(self, chunk_size: int = 50_000) -> Iterator[list[list[Any]]]:
+        """`stream_accounts` as the driver returns it: [id, created_at, attributes (JSON),
+        label, labelled_at] lists, times as epoch seconds. Whole-graph loads (`graph.arrays`)
+        read this to skip building a datetime and a dict per account."""
         after = ""
         while True:
             rows = self._read("stream_accounts", after=after, limit=chunk_size)[0]["rows"]
             if not rows:
                 return
-            yield [account_row(r) for r in rows]
+            yield rows
             after = rows[-1][0]
 
-    def stream_links(self, chunk_size: int = 200_000) -> Iterator[list[LinkRow]]:
+    def link_pages(self, chunk_size: int = 200_000) -> Iterator[list[list[Any]]]:
+        """`stream_links` as [account_id, type, id, first_seen (epoch seconds)] lists."""
         after = ("", "", "")
         while True:
             rows = self._read("stream_links", account_id=after[0], type=after[1], id=after[2], limit=chunk_size)
             rows = rows[0]["rows"]
             if not rows:
                 return
-            yield [LinkRow(a, t, i, dtn(f)) for a, t, i, f in rows]
+            yield rows
             after = (rows[-1][0], rows[-1][1], rows[-1][2])
 
     def identifier_degrees(self, keys: Sequence[IdentifierKey]) -> dict[IdentifierKey, int]:

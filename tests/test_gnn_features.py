@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 
@@ -58,3 +59,49 @@ def test_age_is_computed_as_of_scoring_time() -> None:
     early = schema.encode([row], datetime(2026, 1, 2, tzinfo=UTC))[0, 0]
     late = schema.encode([row], datetime(2026, 12, 1, tzinfo=UTC))[0, 0]
     assert late > early > 0
+
+
+ODD_VALUES: list[object] = [1, 2.5, True, False, None, "7", "x", 10**400, 0, 1.0, [1], {"a": 1}]
+
+
+def test_batch_columns_match_value_by_value() -> None:
+    """The vectorised columns equal the per-value semantics, odd values included."""
+    schema = FeatureSchema.fit(_rows())
+    for odd in ODD_VALUES:
+        attrs = [{"amount": odd, "score": 0.5, "country": odd, "verified": odd}, {"amount": 2.0, "verified": True},
+                 {}]
+        plain = [{"amount": 2.0, "verified": 1}, {"amount": 3, "country": "DE", "verified": None}]
+        for batch in (attrs, plain):
+            got = schema.columns_from_dicts(batch)
+            rows = [_row(i, **a) for i, a in enumerate(batch)]
+            assert np.array_equal(schema.encode(rows, AS_OF), schema.encode_columns(
+                np.array([r.created_at.timestamp() for r in rows]), got, AS_OF)), odd
+            for key in ("amount", "verified"):
+                slow = np.array([_reference(schema, key, a.get(key)) for a in batch])
+                assert np.array_equal(got[key], slow, equal_nan=True), (key, odd)
+
+
+def _reference(schema: FeatureSchema, key: str, value: object) -> float:
+    from gnn.features import _bool, _num
+
+    return _num(value) if key in schema.numeric else _bool(value)
+
+
+def test_load_arrays_reads_attributes_as_online_rows_do(tmp_path: Path) -> None:
+    """The SQLite bulk path (JSON read by SQLite) and the per-row path give the same columns."""
+    from graph.arrays import load_arrays
+    from graph.model import AccountIn
+    from graph.sqlite_store import SQLiteStore
+
+    schema = FeatureSchema.fit(_rows())
+    store = SQLiteStore(tmp_path / "g.db")
+    store.migrate()
+    odd = [{"amount": v, "country": v, "verified": v} for v in ODD_VALUES if v != 10**400]
+    store.upsert_accounts([AccountIn(f"a{i:02d}", datetime(2026, 1, 1, tzinfo=UTC), a)  # type: ignore[arg-type]
+                           for i, a in enumerate([*odd, {}, {"score": 1e300}])])
+    arrays = load_arrays(store, attributes=schema)
+    rows = [r for chunk in store.stream_accounts() for r in chunk]
+    expected = schema.columns_from_dicts([r.attributes for r in rows])
+    assert arrays.columns is not None and set(arrays.columns) == set(expected)
+    for key, col in expected.items():
+        assert np.array_equal(arrays.columns[key], col, equal_nan=True), key
