@@ -152,29 +152,34 @@ def _load(store: GraphStore, attributes: bool | AttributeSpec, chunk_size: int) 
 
 
 def _load_neo4j(store: Any, attributes: bool | AttributeSpec, chunk_size: int) -> GraphArrays:
-    """The generic load on the driver's raw pages (epoch floats, attribute JSON text)."""
+    """Accounts and their links in one pass over the driver's raw pages (epoch floats,
+    attribute JSON text); each page is one read, consistent in itself."""
     ids: list[str] = []
     created: list[float] = []
     label: list[int] = []
     labelled: list[float | None] = []
     attrs: list[dict[str, Any]] = []
-    for rows in store.account_pages(chunk_size=chunk_size):
+    links = _LinkColumns({})
+    for rows in store.graph_pages(chunk_size=min(chunk_size, 50_000)):
         cols = list(zip(*rows, strict=True))
+        base = len(ids)
         ids.extend(cols[0])
         created.extend(cols[1])
         label.extend(_LABEL_CODE.get(x, -1) if x else -1 for x in cols[3])
         labelled.extend(cols[4])
         if attributes is not False:
             attrs.extend(map(json.loads, cols[2]))
+        counts = [len(x) for x in cols[5]]
+        flat = [link for account_links in cols[5] for link in account_links]
+        if flat:
+            t, v, f = zip(*flat, strict=True)
+            acc_codes = np.repeat(np.arange(base, base + len(counts), dtype=np.int32), counts)
+            links.add_coded(acc_codes, t, v, f)
     acc = _AccountColumns(ids, created, label, labelled)
     if not isinstance(attributes, bool):
         acc.columns = attributes.columns_from_dicts(attrs)
     elif attributes:
         acc.attributes = attrs
-    del attrs
-    links = _LinkColumns(acc.index())
-    for rows in store.link_pages(chunk_size=chunk_size):
-        links.add(rows)
     return links.finish(acc, store.benign_identifiers())
 
 
@@ -377,7 +382,11 @@ class _LinkColumns:
             return
         a, t, v, f = zip(*rows, strict=True)
         get = self.index.get
-        tcode = [TYPE_CODE.get(x, -1) for x in t]  # type: ignore[call-overload]
+        self.add_coded(np.array([get(x, -1) for x in a], dtype=np.int32), t, v, f)
+
+    def add_coded(self, acc: np.ndarray, t: Sequence[str], v: Sequence[str], f: Sequence[float]) -> None:
+        """Links whose accounts are already coded (-1: unknown account, dropped)."""
+        tcode = [TYPE_CODE.get(x, -1) for x in t]
         keys = self.keys
         codes = []
         for tc, val in zip(tcode, v, strict=True):
@@ -386,7 +395,7 @@ class _LinkColumns:
             if c is None:
                 c = d[val] = len(d)
             codes.append(c)
-        self.acc.append(np.array([get(x, -1) for x in a], dtype=np.int32))
+        self.acc.append(acc)
         self.typ.append(np.array(tcode, dtype=np.int8))
         self.code.append(np.array(codes, dtype=np.int64))
         self.first.append(np.array(f, dtype=np.float64))

@@ -255,6 +255,17 @@ class Neo4jStore:
             yield rows
             after = rows[-1][0]
 
+    def graph_pages(self, chunk_size: int = 50_000) -> Iterator[list[list[Any]]]:
+        """Accounts by id as `account_pages`, each row ending with the account's links as
+        [type, id, first_seen] lists (unordered): the whole graph in one pass (`graph.arrays`)."""
+        after = ""
+        while True:
+            rows = self._read("stream_graph", after=after, limit=chunk_size)[0]["rows"]
+            if not rows:
+                return
+            yield rows
+            after = rows[-1][0]
+
     def link_pages(self, chunk_size: int = 200_000) -> Iterator[list[list[Any]]]:
         """`stream_links` as [account_id, type, id, first_seen (epoch seconds)] lists."""
         after = ("", "", "")
