@@ -1,6 +1,9 @@
 """Ingest throughput: load 100k and 1M synthetic accounts into each backend, print links/s.
 
-    .venv/bin/python bench/ingest.py [--sizes 100000,1000000] [--backends sqlite,neo4j]
+    .venv/bin/python bench/ingest.py [--sizes 100000,1000000] [--backends sqlite,neo4j] [--repeats N]
+                                     [--graph-url neo4j://...]
+
+`--graph-url` uses a running Neo4j server (it is emptied first) instead of starting one.
 
 The world is written to a JSON-lines file first, then streamed from it as `ringfence load`
 does (parsing and validation included, generation not). Each run starts from an empty store.
@@ -9,6 +12,7 @@ does (parsing and validation included, generation not). Each run starts from an 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import tempfile
@@ -55,15 +59,20 @@ def main() -> None:
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--backends", default="sqlite,neo4j")
     parser.add_argument("--batch", type=int, default=5000)
+    parser.add_argument("--repeats", type=int, default=None, help="runs per figure (default: 3, 1 above 200k)")
+    parser.add_argument("--graph-url", default=None, help="a running Neo4j server for the neo4j backend")
     args = parser.parse_args()
-    print(f"machine: {platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores")
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"load average {os.getloadavg()[0]:.1f}", flush=True)
     neo4j = None
     for size in map(int, args.sizes.split(",")):
         path = Path(tempfile.mkdtemp()) / f"world-{size}.jsonl"
         with path.open("w") as fh:
             write_jsonl(WorldParams(accounts=size, seed=1), fh)
         for backend in args.backends.split(","):
-            if backend == "neo4j":
+            if backend == "neo4j" and args.graph_url:
+                url = args.graph_url
+            elif backend == "neo4j":
                 if neo4j is None:
                     from ringfence.devservices import Neo4jServer
 
@@ -72,7 +81,7 @@ def main() -> None:
                 url = neo4j.graph_url
             else:
                 url = f"sqlite:///{Path(tempfile.mkdtemp()) / 'ingest.db'}"
-            repeats = 1 if size > 200_000 else 3
+            repeats = args.repeats or (1 if size > 200_000 else 3)
             runs = [run(path, size, url, args.batch) for _ in range(repeats)]
             took = statistics.median(t for t, _ in runs)
             links = runs[0][1]
@@ -80,7 +89,7 @@ def main() -> None:
             print(
                 f"{backend:7s} accounts={size:>9,} links={links:>10,} | ringfence load: median {took:6.1f}s "
                 f"{links / took:>9,.0f} links/s | store upserts only: median {upsert:6.1f}s "
-                f"{links / upsert:>9,.0f} links/s (runs={repeats})",
+                f"{links / upsert:>9,.0f} links/s (runs={repeats}, load average {os.getloadavg()[0]:.1f})",
                 flush=True,
             )
     if neo4j is not None:

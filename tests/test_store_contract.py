@@ -9,6 +9,7 @@ import pytest
 
 from graph.errors import NotFound
 from graph.model import (
+    ID_TYPES,
     AccountIn,
     IdentifierKey,
     LabelIn,
@@ -104,6 +105,28 @@ def test_streams_return_everything_once_in_order(store: GraphStore) -> None:
     assert accounts == sorted(accounts) and len(accounts) == 23
     assert links == sorted(links) and len(links) == 46
     assert all(len(chunk) <= 4 for chunk in store.stream_links(4))
+
+
+def test_whole_graph_arrays_match_the_streams(store: GraphStore) -> None:
+    """`graph.arrays.load_arrays` (each backend's bulk path) reads what the streams return."""
+    from graph.arrays import load_arrays
+
+    store.upsert_accounts([acct(f"a{i:02d}", i, (("card", f"c{i % 5}"), ("device", f"d{i % 3}")), n=i, tag=f"t{i % 2}")
+                           for i in range(17)] + [acct("lonely", 3)])
+    store.set_benign(IdentifierKey("device", "d1"), True)
+    store.add_labels([LabelIn("a03", "fraud", "test", None, at(1))])
+    g = load_arrays(store, attributes=True, chunk_size=4)
+    rows = [a for chunk in store.stream_accounts(5) for a in chunk]
+    assert g.account_ids == [a.id for a in rows]
+    assert g.attributes == [a.attributes for a in rows]
+    assert g.created.tolist() == [a.created_at.timestamp() for a in rows]
+    assert g.label.tolist() == [1 if a.id == "a03" else -1 for a in rows]
+    got = sorted((g.account_ids[a], g.key(j).type, g.key(j).id, f)
+                 for a, j, f in zip(g.e_acc.tolist(), g.e_id.tolist(), g.e_first.tolist(), strict=True))
+    assert got == [(x.account_id, x.type, x.id, x.first_seen.timestamp()) for c in store.stream_links(5) for x in c]
+    assert [g.key(j) for j in range(g.n_identifiers)] == sorted(
+        {g.key(j) for j in range(g.n_identifiers)}, key=lambda k: (ID_TYPES.index(k.type), k.id))
+    assert [g.key(j) for j in g.benign.nonzero()[0].tolist()] == [IdentifierKey("device", "d1")]
 
 
 def test_identifier_degrees(store: GraphStore) -> None:

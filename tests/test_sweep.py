@@ -109,6 +109,29 @@ def test_real_scorer_and_job_record(sqlite_store: SQLiteStore, tmp_path: Path) -
     assert info is not None and info.sweep_id == result.sweep_id
 
 
+def test_sweep_hands_its_one_load_to_the_scorer(sqlite_store: SQLiteStore, tmp_path: Path) -> None:
+    """Detection and scoring read the same arrays: the scorer is given them, with the
+    attributes it asked for, and scores from them equal scores from its own load."""
+    from gnn.score import Scorer
+
+    sqlite_store.upsert_accounts(ring("a", 6) + ring("b", 4, hours=100.0))
+    seen: list[Any] = []
+
+    class Recording(Scorer):
+        def score_all(self, store: Any, as_of: Any = None, chunk_size: int = 200_000, arrays: Any = None,
+                      ) -> dict[str, float]:
+            seen.append(arrays)
+            return super().score_all(store, as_of, chunk_size, arrays)
+
+    scorer = Recording.load(settings(tmp_path))
+    own = Scorer.score_all(scorer, sqlite_store)  # before any ring is published (the heuristic reads them)
+    result = run_sweep(sqlite_store, settings(tmp_path), scorer=scorer)
+    (arrays,) = seen
+    assert arrays is not None and arrays.columns is not None
+    assert arrays.account_ids == sorted(result.account_risks) and len(arrays.account_ids) == 10
+    assert all(abs(own[a] - r) <= 1e-9 for a, r in result.account_risks.items())
+
+
 def test_ring_that_grows_keeps_its_id_and_created_at(sqlite_store: SQLiteStore, tmp_path: Path) -> None:
     sqlite_store.upsert_accounts(ring("a", 6) + ring("b", 4, hours=300))
     first = run_sweep(sqlite_store, settings(tmp_path), scorer=ConstScorer())
