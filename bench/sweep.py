@@ -170,8 +170,8 @@ def one(size: int, preset: str, data_dir: Path, nx_compare: bool) -> dict:
     return out
 
 
-def one_neo4j(size: int, preset: str, data_dir: Path, graph_url: str) -> dict:
-    """Sweeps on a Neo4j database holding the world (loaded first when empty)."""
+def one_neo4j(size: int, preset: str, data_dir: Path, graph_url: str, fresh: bool) -> dict:
+    """Sweeps on a Neo4j database holding the world (emptied first with `fresh`, loaded when empty)."""
     from graph.factory import open_store
     from ringfence.settings import Settings
 
@@ -180,6 +180,8 @@ def one_neo4j(size: int, preset: str, data_dir: Path, graph_url: str) -> dict:
     out: dict = {"size": size, "preset": preset, "load_average": os.getloadavg()[0]}
     try:
         store.migrate()
+        if fresh:
+            store.reset()
         have = store.count_accounts()
         if have == 0:
             started = time.perf_counter()
@@ -209,7 +211,7 @@ def main() -> None:
     parser.add_argument("--data-dir", default=str(CACHE / "data"), help="where the active model is")
     parser.add_argument("--backend", choices=("sqlite", "neo4j"), default="sqlite")
     parser.add_argument("--graph-url", help="with --backend neo4j: the server's URL")
-    parser.add_argument("--fresh", action="store_true")
+    parser.add_argument("--fresh", action="store_true", help="rebuild the cached world (neo4j: empty the database)")
     parser.add_argument("--prepare-only", action="store_true")
     parser.add_argument("--no-nx", action="store_true")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
@@ -219,7 +221,7 @@ def main() -> None:
         parser.error("--backend neo4j needs --graph-url")
     if args.one:
         if args.backend == "neo4j":
-            r = one_neo4j(args.one, args.preset, Path(args.data_dir), args.graph_url)
+            r = one_neo4j(args.one, args.preset, Path(args.data_dir), args.graph_url, args.fresh)
         else:
             r = one(args.one, args.preset, Path(args.data_dir), not args.no_nx)
         print("RESULT " + json.dumps(r), flush=True)
@@ -238,6 +240,8 @@ def main() -> None:
             cmd += ["--graph-url", args.graph_url]
         if args.no_nx or size > 200_000:
             cmd.append("--no-nx")
+        if args.fresh and args.backend == "neo4j":
+            cmd.append("--fresh")
         proc = subprocess.run(cmd, capture_output=True, text=True)
         lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
         if proc.returncode or not lines:
