@@ -200,14 +200,17 @@ def test_driver_errors_translate_to_store_unavailable(
 
 
 # -- writes ----------------------------------------------------------------------------------
-def test_a_batch_is_all_or_nothing(neo: Neo4jStore, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("failing", ["create_accounts", "upsert_accounts"])  # new / existing accounts' rows
+def test_a_batch_is_all_or_nothing(neo: Neo4jStore, monkeypatch: pytest.MonkeyPatch, failing: str) -> None:
+    neo.upsert_accounts([AccountIn("a0", at(0), {"k": 1})])
     real = neo4j_store_module.query
-    monkeypatch.setattr(neo4j_store_module, "query",
-                        lambda name: "RETURN 1/0" if name == "upsert_accounts" else real(name))
+    monkeypatch.setattr(neo4j_store_module, "query", lambda name: "RETURN 1/0" if name == failing else real(name))
     with pytest.raises(Exception, match="/ by zero"):
-        neo.upsert_accounts([AccountIn(f"a{i}", at(i)) for i in range(50)])
+        neo.upsert_accounts([AccountIn(f"a{i}", at(i), {"k": 2}) for i in range(50)])
     monkeypatch.undo()
-    assert neo.count_accounts() == 0  # the accounts the first statement created were rolled back
+    assert neo.count_accounts() == 1  # the accounts the first statement created were rolled back
+    kept = neo.get_account("a0")
+    assert kept is not None and kept.attributes == {"k": 1}
 
 
 def test_concurrent_upserts_lose_no_attribute(neo: Neo4jStore) -> None:
