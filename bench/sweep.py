@@ -170,7 +170,7 @@ def one(size: int, preset: str, data_dir: Path, nx_compare: bool) -> dict:
     return out
 
 
-def one_neo4j(size: int, preset: str, data_dir: Path, graph_url: str, fresh: bool) -> dict:
+def one_neo4j(size: int, preset: str, data_dir: Path, graph_url: str, fresh: bool, load_only: bool = False) -> dict:
     """Sweeps on a Neo4j database holding the world (emptied first with `fresh`, loaded when empty)."""
     from graph.factory import open_store
     from ringfence.settings import Settings
@@ -194,7 +194,8 @@ def one_neo4j(size: int, preset: str, data_dir: Path, graph_url: str, fresh: boo
             out["load"] = {"seconds": round(took, 1), "links": stats.links, "links_per_s": round(stats.links / took)}
         elif have != size:
             raise SystemExit(f"the Neo4j database holds {have:,} accounts, not {size:,}: use an empty one")
-        out.update(_sweeps(store, settings))
+        if not load_only:
+            out.update(_sweeps(store, settings))
     finally:
         store.close()
     return out
@@ -221,7 +222,7 @@ def main() -> None:
         parser.error("--backend neo4j needs --graph-url")
     if args.one:
         if args.backend == "neo4j":
-            r = one_neo4j(args.one, args.preset, Path(args.data_dir), args.graph_url, args.fresh)
+            r = one_neo4j(args.one, args.preset, Path(args.data_dir), args.graph_url, args.fresh, args.prepare_only)
         else:
             r = one(args.one, args.preset, Path(args.data_dir), not args.no_nx)
         print("RESULT " + json.dumps(r), flush=True)
@@ -231,8 +232,8 @@ def main() -> None:
     for size in map(int, args.sizes.split(",")):
         if args.backend == "sqlite":
             world_db(size, args.preset, fresh=args.fresh)
-        if args.prepare_only:
-            continue
+            if args.prepare_only:
+                continue
         # One process per size: a clean peak-memory figure.
         cmd = [sys.executable, __file__, "--one", str(size), "--preset", args.preset, "--data-dir", args.data_dir,
                "--backend", args.backend]
@@ -242,17 +243,22 @@ def main() -> None:
             cmd.append("--no-nx")
         if args.fresh and args.backend == "neo4j":
             cmd.append("--fresh")
+        if args.prepare_only:  # neo4j: load the world into the database, no sweep
+            cmd.append("--prepare-only")
         proc = subprocess.run(cmd, capture_output=True, text=True)
         lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
         if proc.returncode or not lines:
             print(proc.stdout[-2000:], proc.stderr[-4000:])
             raise SystemExit(f"sweep bench failed at {size}")
         r = json.loads(lines[-1][7:])
+        if "load" in r:
+            print(f"{args.backend} accounts={size:>9,}: world loaded in {r['load']['seconds']:.1f}s "
+                  f"({r['load']['links']:,} links, {r['load']['links_per_s']:,} links/s)", flush=True)
+        if args.prepare_only:
+            continue
         f, s2 = r["first"], r["second"]
         print(f"{args.backend} accounts={size:>9,} links={f['links']:>10,} rings={f['rings']:>6,} model={f['model']} "
               f"(load average {r['load_average']:.1f})")
-        if "load" in r:
-            print(f"  world loaded in {r['load']['seconds']:.1f}s ({r['load']['links_per_s']:,} links/s)")
         print(f"  first sweep  {f['seconds']:6.1f}s  phases {_phases(f['phases'])}  (cpu {_phases(f['cpu'])})")
         print(f"  second sweep {s2['seconds']:6.1f}s  phases {_phases(s2['phases'])}  (cpu {_phases(s2['cpu'])})"
               f"  events {s2['events']}")
