@@ -125,7 +125,7 @@ def networkx_detect(g, threshold: float, hub_cap: int, min_size: int) -> list[li
     return sorted(sorted(c) for c in nx.connected_components(strong) if len(c) >= min_size)
 
 
-def _sweeps(store, settings) -> dict:  # type: ignore[no-untyped-def]
+def _sweeps(store, settings, second_sweep: bool = True) -> dict:  # type: ignore[no-untyped-def]
     from workers.sweep import run_sweep
 
     started = time.perf_counter()
@@ -134,10 +134,11 @@ def _sweeps(store, settings) -> dict:  # type: ignore[no-untyped-def]
                            "cpu": first.stats["cpu_phases"],
                            "rings": first.stats["rings"], "accounts": first.stats["accounts"],
                            "links": first.stats["links"], "model": first.model_version}}
-    started = time.perf_counter()
-    second = run_sweep(store, settings)  # against the first: matching does real work
-    out["second"] = {"seconds": round(time.perf_counter() - started, 1), "phases": second.stats["phases"],
-                     "cpu": second.stats["cpu_phases"], "events": second.stats["events"]}
+    if second_sweep:
+        started = time.perf_counter()
+        second = run_sweep(store, settings)  # against the first: matching does real work
+        out["second"] = {"seconds": round(time.perf_counter() - started, 1), "phases": second.stats["phases"],
+                         "cpu": second.stats["cpu_phases"], "events": second.stats["events"]}
     out["peak_rss_gb"] = round(peak_rss_gb(), 2)
     return out
 
@@ -170,7 +171,8 @@ def one(size: int, preset: str, data_dir: Path, nx_compare: bool) -> dict:
     return out
 
 
-def one_neo4j(size: int, preset: str, data_dir: Path, graph_url: str, fresh: bool, load_only: bool = False) -> dict:
+def one_neo4j(size: int, preset: str, data_dir: Path, graph_url: str, fresh: bool, load_only: bool = False,
+              second_sweep: bool = True) -> dict:
     """Sweeps on a Neo4j database holding the world (emptied first with `fresh`, loaded when empty)."""
     from graph.factory import open_store
     from ringfence.settings import Settings
@@ -195,7 +197,7 @@ def one_neo4j(size: int, preset: str, data_dir: Path, graph_url: str, fresh: boo
         elif have != size:
             raise SystemExit(f"the Neo4j database holds {have:,} accounts, not {size:,}: use an empty one")
         if not load_only:
-            out.update(_sweeps(store, settings))
+            out.update(_sweeps(store, settings, second_sweep))
     finally:
         store.close()
     return out
@@ -215,6 +217,7 @@ def main() -> None:
     parser.add_argument("--fresh", action="store_true", help="rebuild the cached world (neo4j: empty the database)")
     parser.add_argument("--prepare-only", action="store_true")
     parser.add_argument("--no-nx", action="store_true")
+    parser.add_argument("--one-sweep", action="store_true", help="neo4j: skip the second sweep")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     warnings.filterwarnings("ignore", message="Sparse", category=UserWarning)  # torch, in gnn.graphdata
@@ -222,7 +225,8 @@ def main() -> None:
         parser.error("--backend neo4j needs --graph-url")
     if args.one:
         if args.backend == "neo4j":
-            r = one_neo4j(args.one, args.preset, Path(args.data_dir), args.graph_url, args.fresh, args.prepare_only)
+            r = one_neo4j(args.one, args.preset, Path(args.data_dir), args.graph_url, args.fresh, args.prepare_only,
+                          not args.one_sweep)
         else:
             r = one(args.one, args.preset, Path(args.data_dir), not args.no_nx)
         print("RESULT " + json.dumps(r), flush=True)
@@ -245,6 +249,8 @@ def main() -> None:
             cmd.append("--fresh")
         if args.prepare_only:  # neo4j: load the world into the database, no sweep
             cmd.append("--prepare-only")
+        if args.one_sweep:
+            cmd.append("--one-sweep")
         proc = subprocess.run(cmd, capture_output=True, text=True)
         lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
         if proc.returncode or not lines:
@@ -256,12 +262,14 @@ def main() -> None:
                   f"({r['load']['links']:,} links, {r['load']['links_per_s']:,} links/s)", flush=True)
         if args.prepare_only:
             continue
-        f, s2 = r["first"], r["second"]
+        f = r["first"]
         print(f"{args.backend} accounts={size:>9,} links={f['links']:>10,} rings={f['rings']:>6,} model={f['model']} "
               f"(load average {r['load_average']:.1f})")
         print(f"  first sweep  {f['seconds']:6.1f}s  phases {_phases(f['phases'])}  (cpu {_phases(f['cpu'])})")
-        print(f"  second sweep {s2['seconds']:6.1f}s  phases {_phases(s2['phases'])}  (cpu {_phases(s2['cpu'])})"
-              f"  events {s2['events']}")
+        if "second" in r:
+            s2 = r["second"]
+            print(f"  second sweep {s2['seconds']:6.1f}s  phases {_phases(s2['phases'])}  (cpu {_phases(s2['cpu'])})"
+                  f"  events {s2['events']}")
         print(f"  peak memory {r['peak_rss_gb']:.2f} GB")
         if "networkx" in r:
             n = r["networkx"]
