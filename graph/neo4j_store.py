@@ -166,7 +166,7 @@ class Neo4jStore:
             pass
 
     # -- accounts and links ------------------------------------------------------------
-    def upsert_accounts(self, accounts: Sequence[AccountIn]) -> tuple[int, int]:
+    def upsert_accounts(self, accounts: Sequence[AccountIn], request_scores: bool = False) -> tuple[int, int]:
         rows, link_count = prepare_upsert(accounts)
         ids = [r["id"] for r in rows]
         identifiers = sorted({(t, i) for r in rows for t, i, _, _ in r["links"]}, key=lambda k: identifier_key(*k))
@@ -179,7 +179,8 @@ class Neo4jStore:
                 for r in rows
             ]
             tx.run(query("upsert_identifiers"), identifiers=identifiers).consume()
-            tx.run(query("upsert_accounts"), rows=batch).consume()
+            requested_at = ts(utcnow()) if request_scores else None
+            tx.run(query("upsert_accounts"), rows=batch, requested_at=requested_at).consume()
 
         if rows:
             self._run(True, work)  # the whole batch is one transaction: all or nothing
@@ -294,9 +295,14 @@ class Neo4jStore:
             stored = {r["id"]: r["as_of"] for r in tx.run(query("scores_lock"), ids=ids)}
             rows, written = prepare_scores(scores, stored)
             tx.run(query("write_scores"), rows=rows).consume()
+            settle = [{"account_id": s.account_id, "as_of": ts(s.as_of)} for s in scores]
+            tx.run(query("settle_score_requests"), rows=settle).consume()
             return written
 
         return self._run(True, work) if scores else 0
+
+    def pending_scores(self, requested_before: datetime, limit: int) -> list[str]:
+        return [r["id"] for r in self._read("pending_scores", before=ts(requested_before), limit=limit)]
 
     def get_score(self, account_id: str) -> Score | None:
         rows = self._read("get_score", account_id=account_id)

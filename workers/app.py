@@ -26,6 +26,7 @@ TASK_QUEUES = {
     "ringfence.sweep": JOBS,
     "ringfence.train": JOBS,
     "ringfence.scheduled_sweep": JOBS,
+    "ringfence.rescore_pending": ONLINE,
 }
 
 
@@ -139,7 +140,17 @@ def celery_config(settings: Settings, limits: WorkerLimits | None = None) -> dic
                 "schedule": interval,
                 # A tick nobody picked up within half an interval is dropped; the next one comes.
                 "options": {"queue": JOBS, "expires": interval / 2},
-            }
+            },
+            # The broker may lose a queued score (a Redis restart without persistence, a
+            # kombu requeue lost with a dead connection); the store may not. This tick queues
+            # again the scores the store still lists as requested and unwritten. It travels
+            # on the online queue and expires after half an interval, so while that queue is
+            # backed up it is dropped instead of adding duplicates of scores still waiting.
+            "rescore": {
+                "task": "ringfence.rescore_pending",
+                "schedule": settings.rescore_interval_s,
+                "options": {"queue": ONLINE, "expires": settings.rescore_interval_s / 2},
+            },
         },
     }
 
