@@ -270,23 +270,28 @@ def _run_job(task: Task, work: Any, job_id: str) -> dict[str, Any]:
         raise task.retry(exc=exc, countdown=countdown) from exc
 
 
-# No retries: a store or broker error waits for the next tick, which asks again.
-@app.task(name="ringfence.rescore_pending", queue=ONLINE)
-def rescore_pending() -> dict[str, Any]:
-    """Beat's safety net: queue again the scores requested long ago and never written.
+def rescore_due(store: GraphStore, settings: Settings, send: Callable[[str], object]) -> int:
+    """Queue again (with `send`) the scores requested long ago and never written; returns how many.
 
     The store records each requested score in the transaction that stores the account, so
     a score the broker lost is still listed here. "Long ago" (`rescore_after_s`) is far
     beyond a normal queue wait; a duplicate is harmless anyway (scores are idempotent).
     """
-    settings = get_settings()
     due = utcnow() - timedelta(seconds=settings.rescore_after_s)
-    ids = worker_store().pending_scores(due, settings.rescore_batch)
+    ids = store.pending_scores(due, settings.rescore_batch)
     for account_id in ids:
-        score_account.apply_async(args=[account_id])
+        send(account_id)
     if ids:
         log.warning("rescore_pending: queued %d score(s) requested before %s and never written", len(ids), due)
-    return {"requeued": len(ids)}
+    return len(ids)
+
+
+# No retries: a store or broker error waits for the next tick, which asks again.
+@app.task(name="ringfence.rescore_pending", queue=ONLINE)
+def rescore_pending() -> dict[str, Any]:
+    """Beat's safety net under the broker: see `rescore_due`."""
+    requeued = rescore_due(worker_store(), get_settings(), lambda account_id: score_account.apply_async([account_id]))
+    return {"requeued": requeued}
 
 
 @app.task(name="ringfence.scheduled_sweep", queue=JOBS)
