@@ -11,6 +11,7 @@ an hour-long sweep never sits in front of an onboarding score.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from celery import Celery
@@ -204,6 +205,8 @@ def run_worker(queues: list[str], concurrency: int) -> None:
     unknown = set(queues) - set(QUEUES)
     if unknown or not queues:
         raise SystemExit(f"unknown queue(s) {sorted(unknown)}; choose from {', '.join(QUEUES)}")
+    if ONLINE not in queues:
+        _yield_cpu_to_online_work(get_settings().jobs_worker_nice)
     app.worker_main(
         [
             "worker",
@@ -215,6 +218,23 @@ def run_worker(queues: list[str], concurrency: int) -> None:
             "--without-mingle",
         ]
     )
+
+
+def _yield_cpu_to_online_work(nice: int) -> None:
+    """Make a jobs-only worker (and the pool processes it forks) the machine's lowest priority.
+
+    On a small machine a sweep competes with the online worker and the API for the same
+    cores. A sweep that takes some seconds longer harms nobody; an onboarding score queued
+    behind it does. A positive niceness lets the scheduler hand the cores to online work
+    whenever it wants them, and one torch/OpenMP thread (read by torch at import, before
+    the pool forks) keeps a sweep from spinning on both cores at once. Scorer._risk never
+    raises the thread count above what the process allows.
+    """
+    os.environ["OMP_NUM_THREADS"] = "1"
+    os.nice(nice)
+    import torch
+
+    torch.set_num_threads(1)
 
 
 def run_beat() -> None:
