@@ -13,9 +13,11 @@ one new card. The delay of a score is `scored_at` read back from the store minus
 request's scheduled time.
 
 1. Rate steps of `--step` seconds, up while a step holds: no errors, at least 95% of the
-   offered rate achieved, the online queue drained within 10 s of the step's end.
-2. `--duration` seconds at the highest rate that held: ingest p50/p99, score delay p50/p99,
-   queue depth at the end of the window and how long it took to drain.
+   offered rate achieved, the online queue drained within 10 s of the step's end, ingest p99
+   <= 250 ms and score delay p99 <= 1 s.
+2. `--duration` seconds at the highest rate that held (one step lower if that run does not
+   hold): ingest p50/p99, score delay p50/p99, queue depth at the end of the window and how
+   long it took to drain.
 3. The same with sweeps running back to back on the jobs worker; the online delay ratio
    (with / without) must stay at or under 2.
 Prints figures; asserts nothing. Bounded: every phase has a fixed request count and duration.
@@ -206,8 +208,15 @@ def drain(dispatcher: CeleryDispatcher, store: SQLiteStore, r: dict[str, Any], t
     r["delay"] = ms_quantiles(delays)
 
 
+# What "the machine holds a rate" means here: besides no errors and a queue that drains, the
+# online path stays within an onboarding budget (a score well inside a second of the request).
+MAX_INGEST_P99_MS = 250.0
+MAX_DELAY_P99_MS = 1000.0
+
+
 def holds(r: dict[str, Any]) -> bool:
-    return not r["errors"] and r["achieved"] >= 0.95 * r["offered"] and r["drained_in"] is not None
+    return (not r["errors"] and r["achieved"] >= 0.95 * r["offered"] and r["drained_in"] is not None
+            and r["ingest"][1] <= MAX_INGEST_P99_MS and r["delay"][1] <= MAX_DELAY_P99_MS)
 
 
 def show(label: str, r: dict[str, Any]) -> None:
@@ -256,7 +265,7 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=100_000)
     parser.add_argument("--duration", type=float, default=60.0)
     parser.add_argument("--step", type=float, default=15.0, help="seconds per rate step")
-    parser.add_argument("--rates", default="10,20,30,40,50,60,80,100,120")
+    parser.add_argument("--rates", default="20,30,40,50,60,70,80,100")
     parser.add_argument("--work-dir", type=Path, default=None)
     args = parser.parse_args()
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="ringfence-bench-load-"))
@@ -274,19 +283,22 @@ def main() -> None:
         warm = asyncio.run(open_loop(procs.base, "warm", idents, 10, 5))
         drain(dispatcher, store, warm, 30)
         show("warm-up", warm)
-        best = None
+        held: list[float] = []
         for n, rate in enumerate(map(float, args.rates.split(","))):
             r = asyncio.run(open_loop(procs.base, f"step{n}", idents, rate, args.step))
-            drain(dispatcher, store, r)
+            drain(dispatcher, store, r, 30)
             show(f"step {rate:.0f}/s", r)
             if not holds(r):
                 break
-            best = rate
-        if best is None:
+            held.append(rate)
+        if not held:
             raise SystemExit("no rate held")
-        base_run = asyncio.run(open_loop(procs.base, "steady", idents, best, args.duration))
-        drain(dispatcher, store, base_run, 30)
-        show(f"steady {args.duration:.0f}s", base_run)
+        for attempt, best in enumerate(reversed(held[-2:])):
+            base_run = asyncio.run(open_loop(procs.base, f"steady{attempt}", idents, best, args.duration))
+            drain(dispatcher, store, base_run, 30)
+            show(f"steady {args.duration:.0f}s", base_run)
+            if holds(base_run):
+                break
         sweeps = Sweeps(procs.base)
         swept = asyncio.run(with_sweeps(procs.base, sweeps, "swept", idents, best, args.duration))
         drain(dispatcher, store, swept, 30)

@@ -59,6 +59,10 @@ def test_reliability_settings_are_the_chosen_ones() -> None:
     assert conf["broker_transport_options"]["visibility_timeout"] > conf["task_time_limit"]
     beat = conf["beat_schedule"]["sweep"]
     assert beat["schedule"] == 3600 and 0 < beat["options"]["expires"] < 3600
+    # the safety net under the broker ticks on the online queue and expires while it is backed up
+    rescore = conf["beat_schedule"]["rescore"]
+    assert rescore["task"] == "ringfence.rescore_pending" and rescore["options"]["queue"] == ONLINE
+    assert 0 < rescore["options"]["expires"] < rescore["schedule"]
 
 
 def test_visibility_timeout_shorter_than_a_job_is_refused() -> None:

@@ -44,7 +44,7 @@ class WorkerLimits:
     the set whose key they are configured with, and after a broker restart kombu may file an
     in-flight message under the default key, where a worker with other key names would never
     find it (seen here: one score in 600 lost). The price is that an abandoned score waits for
-    the long timeout; the periodic sweep scores every account meanwhile.
+    the long timeout; the rescore beat (`workers.tasks.rescore_due`) queues it again long before.
     """
 
     def __init__(self, settings: Settings | None = None, **overrides: float) -> None:
