@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     rescore_after_s: float = Field(default=300.0, gt=0)
     rescore_batch: int = Field(default=1000, ge=1)
     # A worker that consumes only long jobs runs at this niceness with one torch thread
-    # (workers.app.run_worker explains why).
+    # (workers.app._yield_cpu_to_online_work explains why).
     jobs_worker_nice: int = Field(default=10, ge=0, le=19)
 
     @field_validator("graph_url")
