@@ -3,7 +3,8 @@
 // CREATE replaces MERGE's existence check (the bulk of a first load).
 UNWIND $rows AS row
 MATCH (a:Account {id: row.id})
-SET a.created_at = row.created_at, a.attributes = row.attributes
+// $requested_at is null unless the caller asked for online scores (pending_scores.cypher).
+SET a.created_at = row.created_at, a.attributes = row.attributes, a.score_requested_at = $requested_at
 REMOVE a._lock
 WITH a, row
 UNWIND row.links AS link

@@ -6,7 +6,11 @@ UNWIND $rows AS row
 MATCH (a:Account {id: row.id})
 SET a.created_at = CASE WHEN a.created_at IS NULL OR row.created_at < a.created_at
                         THEN row.created_at ELSE a.created_at END,
-    a.attributes = row.attributes
+    a.attributes = row.attributes,
+    // $requested_at is null unless the caller asked for online scores (pending_scores.cypher).
+    a.score_requested_at = CASE WHEN $requested_at IS NULL THEN a.score_requested_at
+                                WHEN a.score_requested_at > $requested_at THEN a.score_requested_at
+                                ELSE $requested_at END
 REMOVE a._lock
 WITH a, row
 UNWIND row.links AS link

@@ -64,8 +64,10 @@ class Scorer:
         if self.predictor is None:
             p = heuristic_risk(b, in_ring)
             return p if rows is None else p[rows]
-        # Online subgraphs are tiny: one thread avoids OpenMP wake-up costs; sweeps use two cores.
+        # Online subgraphs are tiny: one thread avoids OpenMP wake-up costs; sweeps use two cores,
+        # unless the process allows fewer (a jobs-only worker runs with one: workers/app.py).
         before = torch.get_num_threads()
+        threads = max(1, min(threads, before))
         if before != threads:
             torch.set_num_threads(threads)
         try:

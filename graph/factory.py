@@ -17,7 +17,7 @@ def _sqlite(settings: Settings) -> GraphStore:
 def _neo4j(settings: Settings) -> GraphStore:
     from graph.neo4j_store import Neo4jStore
 
-    return Neo4jStore(settings.neo4j)
+    return Neo4jStore(settings.neo4j, retry_time_s=settings.neo4j_retry_time_s)
 
 
 BACKENDS: dict[str, Callable[[Settings], GraphStore]] = {"sqlite": _sqlite, "neo4j": _neo4j}

@@ -166,7 +166,7 @@ class Neo4jStore:
             pass
 
     # -- accounts and links ------------------------------------------------------------
-    def upsert_accounts(self, accounts: Sequence[AccountIn]) -> tuple[int, int]:
+    def upsert_accounts(self, accounts: Sequence[AccountIn], request_scores: bool = False) -> tuple[int, int]:
         rows, link_count = prepare_upsert(accounts)
         ids = [r["id"] for r in rows]
         identifiers = sorted({(identifier_key(t, i), t, i) for r in rows for t, i, _, _ in r["links"]})
@@ -182,12 +182,13 @@ class Neo4jStore:
                     "links": [[identifier_key(t, i), f, la] for t, i, f, la in r["links"]],
                     "attributes": merge_attributes(attributes, r["new_attributes"]),
                 })
+            requested_at = ts(utcnow()) if request_scores else None
             if identifiers:
                 tx.run(query("upsert_identifiers"), identifiers=identifiers).consume()
             if created:
-                tx.run(query("create_accounts"), rows=created).consume()
+                tx.run(query("create_accounts"), rows=created, requested_at=requested_at).consume()
             if existing:
-                tx.run(query("upsert_accounts"), rows=existing).consume()
+                tx.run(query("upsert_accounts"), rows=existing, requested_at=requested_at).consume()
 
         if rows:
             self._run(True, work)  # the whole batch is one transaction: all or nothing
@@ -325,9 +326,14 @@ class Neo4jStore:
             stored = {r["id"]: r["as_of"] for r in tx.run(query("scores_lock"), ids=ids)}
             rows, written = prepare_scores(scores, stored)
             tx.run(query("write_scores"), rows=rows).consume()
+            settle = [{"account_id": s.account_id, "as_of": ts(s.as_of)} for s in scores]
+            tx.run(query("settle_score_requests"), rows=settle).consume()
             return written
 
         return self._run(True, work) if scores else 0
+
+    def pending_scores(self, requested_before: datetime, limit: int) -> list[str]:
+        return [r["id"] for r in self._read("pending_scores", before=ts(requested_before), limit=limit)]
 
     def get_score(self, account_id: str) -> Score | None:
         rows = self._read("get_score", account_id=account_id)

@@ -42,6 +42,14 @@ CREATE TABLE IF NOT EXISTS scores (
     ring_id TEXT
 ) WITHOUT ROWID;
 
+-- Online scores asked for and not yet written (see GraphStore.pending_scores); a row
+-- leaves when a score with as_of >= requested_at is written, so the table stays small.
+CREATE TABLE IF NOT EXISTS score_requests (
+    account_id TEXT PRIMARY KEY,
+    requested_at REAL NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS score_requests_due ON score_requests(requested_at, account_id);
+
 CREATE TABLE IF NOT EXISTS sweeps (
     sweep_id TEXT PRIMARY KEY,
     started_at REAL NOT NULL,

@@ -132,7 +132,7 @@ class SQLiteStore:
                 conn.execute(f"DELETE FROM {table}")  # names come from sqlite_master, not input
 
     # -- accounts and links ------------------------------------------------------------
-    def upsert_accounts(self, accounts: Sequence[AccountIn]) -> tuple[int, int]:
+    def upsert_accounts(self, accounts: Sequence[AccountIn], request_scores: bool = False) -> tuple[int, int]:
         account_rows = [(a.id, a.created_at.timestamp(), json.dumps(a.attributes, sort_keys=True)) for a in accounts]
         # A link without seen_at is dated by its account's created_at in the same batch:
         # min/max merges then stay order-independent, and a repeated body changes nothing.
@@ -156,6 +156,13 @@ class SQLiteStore:
                 "last_seen = max(last_seen, excluded.last_seen)",
                 link_rows,
             )
+            if request_scores:
+                now = utcnow().timestamp()
+                conn.executemany(
+                    "INSERT INTO score_requests(account_id, requested_at) VALUES (?, ?) ON CONFLICT(account_id) "
+                    "DO UPDATE SET requested_at = max(requested_at, excluded.requested_at)",
+                    [(account_id, now) for account_id in dict.fromkeys(a.id for a in accounts)],
+                )
         return len(accounts), len(link_rows)
 
     def get_account(self, account_id: str) -> Account | None:
@@ -326,7 +333,19 @@ class SQLiteStore:
                 "WHERE excluded.as_of >= scores.as_of",
                 rows,
             )
-            return conn.total_changes - before
+            written = conn.total_changes - before
+            conn.executemany(
+                "DELETE FROM score_requests WHERE account_id = ? AND requested_at <= ?",
+                [(s.account_id, s.as_of.timestamp()) for s in scores],
+            )
+            return written
+
+    def pending_scores(self, requested_before: datetime, limit: int) -> list[str]:
+        rows = self._read(
+            "SELECT account_id FROM score_requests WHERE requested_at <= ? ORDER BY requested_at, account_id LIMIT ?",
+            (requested_before.timestamp(), limit),
+        )
+        return [r[0] for r in rows]
 
     def get_score(self, account_id: str) -> Score | None:
         rows = self._read("SELECT * FROM scores WHERE account_id = ?", (account_id,))

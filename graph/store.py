@@ -61,8 +61,11 @@ class GraphStore(Protocol):
         """Delete everything (tests, demo re-generation)."""
 
     # accounts and links
-    def upsert_accounts(self, accounts: Sequence[AccountIn]) -> tuple[int, int]:
+    def upsert_accounts(self, accounts: Sequence[AccountIn], request_scores: bool = False) -> tuple[int, int]:
         """Merge accounts and links; returns (accounts, links) in the batch.
+
+        With `request_scores`, the same transaction records that each account awaits an
+        online score (see `pending_scores`), so an account is never stored without it.
 
         Attributes merge key by key (new values win); links merge on (account, type, id),
         keeping the earliest first_seen and latest last_seen. created_at keeps the earliest.
@@ -110,7 +113,17 @@ class GraphStore(Protocol):
     def write_scores(self, scores: Sequence[Score]) -> int:
         """Store the latest score per account unless a stored one has a newer `as_of`.
 
+        Settles each account's score request made at or before the score's `as_of`.
         Returns how many were written.
+        """
+
+    def pending_scores(self, requested_before: datetime, limit: int) -> list[str]:
+        """Accounts whose requested score is still unwritten, requested at or before `requested_before`.
+
+        A request (`upsert_accounts(..., request_scores=True)`) is settled by a score whose
+        `as_of` is at or after it; a later upsert with a request renews it. Oldest request
+        first (ties by id), at most `limit`. Cheap at any store size: it reads only the
+        unsettled requests, through an index.
         """
 
     def get_score(self, account_id: str) -> Score | None: ...

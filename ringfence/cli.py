@@ -135,7 +135,7 @@ def worker(
 
 @app.command()
 def beat() -> None:
-    """Start the Celery beat scheduler that runs periodic sweeps."""
+    """Start the Celery beat scheduler: periodic sweeps, and re-queueing of lost scores."""
     from workers.app import run_beat
 
     run_beat()

@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./data")
     graph_url: str = ""
     neo4j_database: str = "neo4j"
+    # How long the driver retries a transaction that meets an unavailable Neo4j before the
+    # caller sees StoreUnavailable (an API request: 503). Workers retry tasks on their own, so
+    # an API deployment can set this low (1 s) to answer 503 promptly while Neo4j is down.
+    neo4j_retry_time_s: float = Field(default=5.0, gt=0)
     broker_url: str | None = None
     api_keys: str = ""
     environment: str = "development"
@@ -45,6 +49,14 @@ class Settings(BaseSettings):
     score_time_limit_s: float = Field(default=30.0, gt=1)
     job_time_limit_s: float | None = Field(default=None, gt=1)
     broker_visibility_timeout_s: float | None = Field(default=None, gt=1)
+    # The safety net under the broker (workers.tasks.rescore_pending): every interval, scores
+    # requested more than `rescore_after_s` ago and still unwritten are queued again.
+    rescore_interval_s: float = Field(default=60.0, gt=0)
+    rescore_after_s: float = Field(default=300.0, gt=0)
+    rescore_batch: int = Field(default=1000, ge=1)
+    # A worker that consumes only long jobs runs at this niceness with one torch thread
+    # (workers.app._yield_cpu_to_online_work explains why).
+    jobs_worker_nice: int = Field(default=10, ge=0, le=19)
 
     @field_validator("graph_url")
     @classmethod

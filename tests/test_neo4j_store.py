@@ -87,6 +87,17 @@ def test_every_query_file_compiles(neo: Neo4jStore) -> None:
         neo._run(True, explain)
 
 
+def test_pending_scores_reads_the_score_request_index_not_the_accounts(neo: Neo4jStore) -> None:
+    # The rescore beat asks every minute; at a million accounts a label scan would not do.
+    def plan(tx: ManagedTransaction) -> str:
+        summary = tx.run("EXPLAIN " + query("pending_scores"), before=0.0, limit=10).consume()
+        return repr(summary.plan)
+
+    text = neo._run(False, plan)
+    assert "NodeIndexSeekByRange" in text and "score_requested_at" in text
+    assert "NodeByLabelScan" not in text and "AllNodesScan" not in text
+
+
 def test_every_query_the_store_names_is_a_file() -> None:
     source = Path(neo4j_store_module.__file__).read_text()
     named = set(re.findall(r'(?:_read|_write|query)\(\s*"([a-z0-9_]+)"', source))

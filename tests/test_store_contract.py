@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -199,6 +200,36 @@ def test_scores_never_go_back_in_time(store: GraphStore) -> None:
     account = store.get_account("a1")
     assert account is not None and account.risk == 0.9 and account.model_version == "m2"
     assert store.get_score("ghost") is None
+
+
+def test_requested_scores_stay_pending_until_a_score_as_of_the_request_is_written(store: GraphStore) -> None:
+    # given accounts stored without and with a score request
+    store.upsert_accounts([acct("quiet")])
+    store.upsert_accounts([acct("b2"), acct("b1"), acct("b1")], request_scores=True)
+    time.sleep(0.01)
+    store.upsert_accounts([acct("c1")], request_scores=True)
+    later = datetime.now(UTC) + timedelta(seconds=5)
+    # then only the requests are pending, oldest first (ties by id), bounded by time and count
+    assert store.pending_scores(later, 10) == ["b1", "b2", "c1"]
+    assert store.pending_scores(later, 2) == ["b1", "b2"]
+    assert store.pending_scores(datetime.now(UTC) - timedelta(minutes=1), 10) == []
+
+    # when a score computed before the request is written (a stale one), nothing settles
+    stale = datetime.now(UTC) - timedelta(minutes=1)
+    store.write_scores([Score("b1", 0.5, "m1", stale, stale, [], None)])
+    assert store.pending_scores(later, 10) == ["b1", "b2", "c1"]
+    # when scores as of now are written (even one the as_of guard does not store), they settle
+    now = datetime.now(UTC)
+    store.write_scores([Score("b1", 0.6, "m1", now, now, [], None), Score("c1", 0.2, "m1", now, now, [], None)])
+    store.write_scores([Score("c1", 0.1, "m1", now, now - timedelta(microseconds=1), [], None)])
+    assert store.pending_scores(later, 10) == ["b2"]
+
+    # and a new request for a scored account is pending again; an upsert without one is not
+    store.upsert_accounts([acct("b1")], request_scores=True)
+    store.upsert_accounts([acct("quiet"), acct("c1")])
+    assert store.pending_scores(datetime.now(UTC) + timedelta(seconds=5), 10) == ["b2", "b1"]
+    # and the account itself is unchanged by the bookkeeping
+    assert store.get_account("b1") is not None and store.get_score("b1").risk == 0.6  # type: ignore[union-attr]
 
 
 def _sweep(

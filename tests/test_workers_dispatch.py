@@ -19,7 +19,7 @@ from ringfence.settings import Settings
 from tests.test_workers_harness import LocalRedis, account, free_port, install_fallbacks, ring_world, wait_for
 from workers.app import JOBS, ONLINE, WorkerLimits, celery_config, make_celery
 from workers.dispatch import CeleryDispatcher, Dispatcher, InProcessDispatcher, get_dispatcher
-from workers.tasks import score_one, sweep_job, train_job
+from workers.tasks import rescore_due, score_one, sweep_job, train_job
 
 # gnn/graphdata.py builds sparse CSR tensors, which torch announces with UserWarnings; they are
 # gnn's to silence (reported to its owner), not something these tests are about.
@@ -59,6 +59,10 @@ def test_reliability_settings_are_the_chosen_ones() -> None:
     assert conf["broker_transport_options"]["visibility_timeout"] > conf["task_time_limit"]
     beat = conf["beat_schedule"]["sweep"]
     assert beat["schedule"] == 3600 and 0 < beat["options"]["expires"] < 3600
+    # the safety net under the broker ticks on the online queue and expires while it is backed up
+    rescore = conf["beat_schedule"]["rescore"]
+    assert rescore["task"] == "ringfence.rescore_pending" and rescore["options"]["queue"] == ONLINE
+    assert 0 < rescore["options"]["expires"] < rescore["schedule"]
 
 
 def test_visibility_timeout_shorter_than_a_job_is_refused() -> None:
@@ -215,3 +219,52 @@ def test_a_dead_broker_is_store_unavailable_quickly(settings: Settings) -> None:
         assert dispatcher.queue_depth() == {ONLINE: 0, JOBS: 0}  # best effort, never raises
     finally:
         dispatcher.close()
+
+
+def test_after_a_failed_send_the_broker_is_refused_until_it_answers_again(tmp_path: Path, settings: Settings) -> None:
+    redis = LocalRedis(tmp_path / "redis")
+    dispatcher = CeleryDispatcher(settings.model_copy(update={"broker_url": redis.url}))
+    try:
+        # given a broker that is down: the first send fails, and later callers are refused at once
+        dispatcher.ensure_available()  # nothing known against it yet: no round trip
+        with pytest.raises(StoreUnavailable):
+            dispatcher.score_async("a1")
+        started = time.perf_counter()
+        with pytest.raises(StoreUnavailable, match="^broker unavailable: "):
+            dispatcher.ensure_available()
+        assert time.perf_counter() - started < 0.1
+        # when it comes back, the next check (a second later at most) pings and admits again
+        redis.start()
+        wait_for(lambda: _admits(dispatcher), 10, "the dispatcher to admit again", every=0.2)
+        dispatcher.score_async("a1")
+        assert dispatcher.queue_depth()[ONLINE] == 1
+    finally:
+        dispatcher.close()
+        redis.__exit__()
+
+
+def _admits(dispatcher: CeleryDispatcher) -> bool:
+    try:
+        dispatcher.ensure_available()
+    except StoreUnavailable:
+        return False
+    return True
+
+
+def test_rescore_requeues_only_old_unsettled_requests(tmp_path: Path, store: SQLiteStore, settings: Settings) -> None:
+    # given two accounts whose score was requested, one of them already scored, and one without a request
+    store.upsert_accounts([account("asked"), account("done")], request_scores=True)
+    store.upsert_accounts([account("bulk")])
+    score_one(store, settings, "done")
+    with LocalRedis(tmp_path / "redis") as redis:
+        local = settings.model_copy(update={"broker_url": redis.url, "rescore_after_s": 0.001})
+        dispatcher = CeleryDispatcher(local)
+        try:
+            time.sleep(0.01)
+            # when the beat's task runs, nothing is younger than the grace
+            assert rescore_due(store, settings, dispatcher.score_async) == 0
+            # then only the unscored request is queued again, on the online queue
+            assert rescore_due(store, local, dispatcher.score_async) == 1
+            assert dispatcher.queue_depth() == {ONLINE: 1, JOBS: 0}
+        finally:
+            dispatcher.close()

@@ -232,8 +232,9 @@ class LocalRedis:
             self.proc.wait(10)
             self.proc = None
 
-    def restart(self) -> None:
+    def restart(self, down_s: float = 0.0) -> None:
         self.stop()
+        time.sleep(down_s)
         self.start()
 
     def __enter__(self) -> LocalRedis:
@@ -254,7 +255,7 @@ class Worker:
         argv = ["-A", "workers.app", "worker", "-Q", queues, "-c", str(concurrency), "-n", f"{name}@%h",
                 "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"]
         if real("gnn.score") and real("workers.sweep") and SWEEP_DELAY_ENV not in env:
-            cmd = [str(ROOT / ".venv" / "bin" / "celery"), *argv]
+            cmd = [PYTHON, "-m", "celery", *argv]
         else:
             cmd = [PYTHON, "-c", "from tests.test_workers_harness import worker_bootstrap; worker_bootstrap()", *argv]
         with self.log.open("wb") as out:
@@ -289,6 +290,71 @@ class Worker:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(10)
+
+
+class Beat(Worker):
+    """A real `celery -A workers.app beat` process (the schedule file in `logdir`)."""
+
+    def __init__(self, env: dict[str, str], logdir: Path) -> None:
+        self.name = "beat"
+        self.log = logdir / "beat.log"
+        cmd = [PYTHON, "-m", "celery", "-A", "workers.app", "beat", "--loglevel=INFO",
+               f"--schedule={logdir / 'beat-schedule'}"]
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env}, stdout=out,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+
+    def wait_ready(self, timeout: float = 60) -> Beat:
+        wait_for(lambda: "beat: Starting" in self.text() or self.proc.poll() is not None, timeout, "beat to start")
+        assert self.proc.poll() is None, self.text()[-3000:]
+        return self
+
+    def sent(self, task: str) -> int:
+        return len(re.findall(rf"Sending due task \S+ \({re.escape(task)}\)", self.text()))
+
+
+ADMIN_KEY = "adm_test_key"
+SCORE_KEY = "onb_test_key"
+
+
+class ApiServer(Worker):
+    """The API under uvicorn on 127.0.0.1, in its own process group, as in production."""
+
+    def __init__(self, env: dict[str, str], logdir: Path) -> None:
+        self.name = "api"
+        self.log = logdir / "api.log"
+        self.port = free_port()
+        cmd = [PYTHON, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
+               "--port", str(self.port), "--no-access-log", "--log-level", "warning"]
+        env = {"RINGFENCE_API_KEYS": f"{SCORE_KEY}:score,{ADMIN_KEY}:admin",
+               "RINGFENCE_RATE_LIMIT_PER_S": "100000", "RINGFENCE_RATE_LIMIT_BURST": "100000", **env}
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env}, stdout=out,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def wait_ready(self, timeout: float = 60) -> ApiServer:
+        import httpx
+
+        def up() -> bool:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"the API exited:\n{self.text()[-3000:]}")
+            try:
+                return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_for(up, timeout, "the API to serve", every=0.2)
+        return self
+
+
+def account_body(account_id: str, links: int = 2) -> dict[str, Any]:
+    """The JSON of `account(account_id, links)` for `POST /v1/accounts`."""
+    return {"id": account_id, "attributes": {"channel": "web"},
+            "links": [{"type": "card", "id": f"c_{account_id}_{i}"} for i in range(links)]}
 
 
 def worker_env(redis_url: str, tmp: Path, **extra: str) -> dict[str, str]:

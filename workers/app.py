@@ -11,6 +11,7 @@ an hour-long sweep never sits in front of an onboarding score.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from celery import Celery
@@ -26,6 +27,7 @@ TASK_QUEUES = {
     "ringfence.sweep": JOBS,
     "ringfence.train": JOBS,
     "ringfence.scheduled_sweep": JOBS,
+    "ringfence.rescore_pending": ONLINE,
 }
 
 
@@ -42,7 +44,7 @@ class WorkerLimits:
     the set whose key they are configured with, and after a broker restart kombu may file an
     in-flight message under the default key, where a worker with other key names would never
     find it (seen here: one score in 600 lost). The price is that an abandoned score waits for
-    the long timeout; the periodic sweep scores every account meanwhile.
+    the long timeout; the rescore beat (`workers.tasks.rescore_due`) queues it again long before.
     """
 
     def __init__(self, settings: Settings | None = None, **overrides: float) -> None:
@@ -139,7 +141,17 @@ def celery_config(settings: Settings, limits: WorkerLimits | None = None) -> dic
                 "schedule": interval,
                 # A tick nobody picked up within half an interval is dropped; the next one comes.
                 "options": {"queue": JOBS, "expires": interval / 2},
-            }
+            },
+            # The broker may lose a queued score (a Redis restart without persistence, a
+            # kombu requeue lost with a dead connection); the store may not. This tick queues
+            # again the scores the store still lists as requested and unwritten. It travels
+            # on the online queue and expires after half an interval, so while that queue is
+            # backed up it is dropped instead of adding duplicates of scores still waiting.
+            "rescore": {
+                "task": "ringfence.rescore_pending",
+                "schedule": settings.rescore_interval_s,
+                "options": {"queue": ONLINE, "expires": settings.rescore_interval_s / 2},
+            },
         },
     }
 
@@ -193,6 +205,8 @@ def run_worker(queues: list[str], concurrency: int) -> None:
     unknown = set(queues) - set(QUEUES)
     if unknown or not queues:
         raise SystemExit(f"unknown queue(s) {sorted(unknown)}; choose from {', '.join(QUEUES)}")
+    if ONLINE not in queues:
+        _yield_cpu_to_online_work(get_settings().jobs_worker_nice)
     app.worker_main(
         [
             "worker",
@@ -204,6 +218,23 @@ def run_worker(queues: list[str], concurrency: int) -> None:
             "--without-mingle",
         ]
     )
+
+
+def _yield_cpu_to_online_work(nice: int) -> None:
+    """Make a jobs-only worker (and the pool processes it forks) the machine's lowest priority.
+
+    On a small machine a sweep competes with the online worker and the API for the same
+    cores. A sweep that takes some seconds longer harms nobody; an onboarding score queued
+    behind it does. A positive niceness lets the scheduler hand the cores to online work
+    whenever it wants them, and one torch/OpenMP thread (read by torch at import, before
+    the pool forks) keeps a sweep from spinning on both cores at once. Scorer._risk never
+    raises the thread count above what the process allows.
+    """
+    os.environ["OMP_NUM_THREADS"] = "1"
+    os.nice(nice)
+    import torch
+
+    torch.set_num_threads(1)
 
 
 def run_beat() -> None:

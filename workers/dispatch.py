@@ -22,6 +22,7 @@ from ringfence.settings import Settings
 from workers.app import JOBS, ONLINE, TASK_QUEUES
 
 log = logging.getLogger(__name__)
+_RECHECK_S = 1.0
 
 
 @runtime_checkable
@@ -37,6 +38,9 @@ class Dispatcher(Protocol):
 
     def ping(self) -> None:
         """Return if the broker answers, else raise `StoreUnavailable`."""
+
+    def ensure_available(self) -> None:
+        """Raise `StoreUnavailable` if the broker is known to be down; cheap while it is up."""
 
     def queue_depth(self) -> dict[str, int]:
         """Messages waiting per queue, best effort (missing queues count 0)."""
@@ -120,6 +124,9 @@ class InProcessDispatcher:
     def ping(self) -> None:
         return None
 
+    def ensure_available(self) -> None:
+        return None
+
     def queue_depth(self) -> dict[str, int]:
         with self._lock:
             return dict(self._waiting)
@@ -173,13 +180,38 @@ class CeleryDispatcher:
             *_kombu_errors(),
         )
         conn.release()
+        # Set when a send fails: until then `ensure_available` costs nothing, afterwards it
+        # answers from memory for a second, then pings (at most one ping a second).
+        self._down_until: float | None = None
+        self._down_lock = threading.Lock()
 
     def _send(self, name: str, arg: str) -> str:
         try:
             result = self._app.send_task(name, args=[arg], queue=TASK_QUEUES[name])
         except self._errors as exc:
+            self._mark_down()
             raise StoreUnavailable(f"broker unavailable: {exc}") from exc
         return str(result.id)
+
+    def _mark_down(self) -> None:
+        with self._down_lock:
+            self._down_until = time.monotonic() + _RECHECK_S
+
+    def ensure_available(self) -> None:
+        with self._down_lock:
+            down_until = self._down_until
+            if down_until is None:
+                return
+            if time.monotonic() < down_until:
+                raise StoreUnavailable("broker unavailable: the message broker is not answering; retry shortly")
+            self._down_until = time.monotonic() + _RECHECK_S  # one request pings; the others wait
+        try:
+            self.ping()
+        except StoreUnavailable:
+            self._mark_down()
+            raise
+        with self._down_lock:
+            self._down_until = None
 
     def score_async(self, account_id: str) -> str:
         return self._send("ringfence.score_account", account_id)

@@ -22,6 +22,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from celery import Task
@@ -30,6 +31,7 @@ from celery.signals import worker_init, worker_process_init, worker_process_shut
 
 from graph.errors import InvalidInput, NotFound, RingfenceError, StoreUnavailable, SweepRunning
 from graph.factory import open_store
+from graph.model import utcnow
 from graph.store import GraphStore
 from ringfence.settings import Settings, get_settings
 from workers.app import JOBS, ONLINE, WorkerLimits, app
@@ -266,6 +268,30 @@ def _run_job(task: Task, work: Any, job_id: str) -> dict[str, Any]:
             raise
         countdown = min(300, 5 * 2**task.request.retries)
         raise task.retry(exc=exc, countdown=countdown) from exc
+
+
+def rescore_due(store: GraphStore, settings: Settings, send: Callable[[str], object]) -> int:
+    """Queue again (with `send`) the scores requested long ago and never written; returns how many.
+
+    The store records each requested score in the transaction that stores the account, so
+    a score the broker lost is still listed here. "Long ago" (`rescore_after_s`) is far
+    beyond a normal queue wait; a duplicate is harmless anyway (scores are idempotent).
+    """
+    due = utcnow() - timedelta(seconds=settings.rescore_after_s)
+    ids = store.pending_scores(due, settings.rescore_batch)
+    for account_id in ids:
+        send(account_id)
+    if ids:
+        log.warning("rescore_pending: queued %d score(s) requested before %s and never written", len(ids), due)
+    return len(ids)
+
+
+# No retries: a store or broker error waits for the next tick, which asks again.
+@app.task(name="ringfence.rescore_pending", queue=ONLINE)
+def rescore_pending() -> dict[str, Any]:
+    """Beat's safety net under the broker: see `rescore_due`."""
+    requeued = rescore_due(worker_store(), get_settings(), lambda account_id: score_account.apply_async([account_id]))
+    return {"requeued": requeued}
 
 
 @app.task(name="ringfence.scheduled_sweep", queue=JOBS)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 
@@ -33,12 +34,16 @@ from api.schemas import (
     SubgraphNode,
     SubgraphPublic,
 )
-from graph.errors import NotFound
+from graph.errors import NotFound, StoreUnavailable
 from graph.model import AccountIn as DomainAccount
 from graph.model import utcnow
 from graph.store import GraphStore
 from graph.validation import ID_PATTERN
 
+if TYPE_CHECKING:
+    from workers.dispatch import Dispatcher
+
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 AccountId = Annotated[str, Path(pattern=ID_PATTERN, description="Account id")]
 _READ = responses(401, 403, 404, 422, 429, 503)
@@ -83,13 +88,31 @@ def upsert_account(
     score: Annotated[Literal["sync", "async", "none"], Query()] = "async",
 ) -> AccountCreated:
     with gate:
-        store.upsert_accounts(_with_created_at(store, [body]))
+        if score == "async":
+            # A 503 must mean "nothing stored": refuse before writing while the broker is down.
+            dispatcher.ensure_available()
+        # The score request is stored with the account, in one transaction: if the broker
+        # loses the message (or refuses it below), the rescore beat still finds the account.
+        store.upsert_accounts(_with_created_at(store, [body]), request_scores=score != "none")
         risk = job_id = None
         if score == "sync":
             risk = present(store, score_now(store, settings, body.id))
         elif score == "async":
-            job_id = dispatcher.score_async(body.id)
+            job_id = _queue_score(dispatcher, body.id)
         return AccountCreated(account=_account(store, body.id), risk=risk, job_id=job_id)
+
+
+def _queue_score(dispatcher: Dispatcher, account_id: str) -> str | None:
+    """The score's task id, or `None` if the broker failed after the account was stored.
+
+    The account is stored whole and its score request with it, so the answer is still 201:
+    the rescore beat queues the score once the broker is back (`job_id` null says so).
+    """
+    try:
+        return dispatcher.score_async(account_id)
+    except StoreUnavailable as exc:
+        log.warning("account %s stored; queueing its score failed (%s), the rescore beat will", account_id, exc)
+        return None
 
 
 @router.post(
