@@ -187,16 +187,24 @@ async def _get_status(port: int, path: str) -> int:
 
 # -- the load generator ------------------------------------------------------------------------
 class Client:
-    """Keep-alive HTTP/1.1 POSTs over a pool of connections opened on demand."""
+    """Keep-alive HTTP/1.1 POSTs over a pool of connections opened on demand.
 
-    def __init__(self, port: int) -> None:
+    A connection idle for longer than `max_idle` is closed instead of reused: uvicorn closes
+    keep-alive connections after 5 idle seconds, and a request sent just then would fail.
+    """
+
+    def __init__(self, port: int, max_idle: float = 3.0) -> None:
         self.port = port
-        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self.max_idle = max_idle
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []
         self.opened: list[asyncio.StreamWriter] = []
 
     async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        now = time.monotonic()
+        while self.idle and now - self.idle[-1][2] > self.max_idle:
+            self.idle.pop()[1].close()
         if self.idle:
-            reader, writer = self.idle.pop()
+            reader, writer, _ = self.idle.pop()
         else:
             reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
             writer.transport.set_write_buffer_limits(high=1 << 24)
@@ -214,7 +222,7 @@ class Client:
         except BaseException:
             writer.close()
             raise
-        self.idle.append((reader, writer))
+        self.idle.append((reader, writer, time.monotonic()))
         return int(head[9:12]), payload
 
     def close(self) -> None:
