@@ -281,30 +281,36 @@ def show(label: str, r: dict[str, Any]) -> None:
           f"client {r['client_cpu_ms']:.2f} ms CPU/req; load {os.getloadavg()[0]:.2f})", flush=True)
 
 
-def batch_ingest(port: int, accounts: int, batch: int = 5000) -> None:
+def batch_ingest(port: int, accounts: int, concurrency: int, prefix: str, batch: int = 5000) -> None:
+    """Post a fresh world (seed 2) in `batch`-account batches from `concurrency` clients at once."""
     from graph.synthetic import generate, params_for
 
-    records = [{"id": f"b{r['id']}", "created_at": r["created_at"], "attributes": r["attributes"], "links": r["links"]}
-               for r in generate(params_for("default", accounts=accounts, seed=2))]
+    records = [{"id": f"{prefix}{r['id']}", "created_at": r["created_at"], "attributes": r["attributes"],
+                "links": r["links"]} for r in generate(params_for("default", accounts=accounts, seed=2))]
     bodies = [orjson.dumps({"accounts": records[i:i + batch]}) for i in range(0, len(records), batch)]
 
     async def post_all() -> tuple[int, float]:
-        client = Client(port)
+        queue = list(reversed(bodies))
         links = 0
+
+        async def client_loop() -> None:
+            nonlocal links
+            client = Client(port)
+            while queue:
+                status, payload = await client.post("/v1/accounts/batch", queue.pop())
+                if status != 200:
+                    raise SystemExit(f"batch ingest failed: {status} {payload[:300]!r}")
+                links += orjson.loads(payload)["links"]
+            client.close()
+
         started = time.perf_counter()
-        for body in bodies:
-            status, payload = await client.post("/v1/accounts/batch", body)
-            if status != 200:
-                raise SystemExit(f"batch ingest failed: {status} {payload[:300]!r}")
-            links += orjson.loads(payload)["links"]
-        took = time.perf_counter() - started
-        client.close()
-        return links, took
+        await asyncio.gather(*(client_loop() for _ in range(concurrency)))
+        return links, time.perf_counter() - started
 
     links, took = run(post_all())
-    print(f"batch ingest: {len(records):,} accounts / {links:,} links in {len(bodies)} batches of {batch:,}: "
-          f"{links / took:,.0f} links/s, {len(records) / took:,.0f} accounts/s "
-          f"({took / len(bodies) * 1000:.0f} ms/batch; load {os.getloadavg()[0]:.2f})", flush=True)
+    print(f"batch ingest, {concurrency} client(s): {len(records):,} accounts / {links:,} links in {len(bodies)} "
+          f"batches of {batch:,}: {links / took:,.0f} links/s, {len(records) / took:,.0f} accounts/s "
+          f"(load {os.getloadavg()[0]:.2f})", flush=True)
 
 
 def main() -> None:
@@ -351,7 +357,9 @@ def main() -> None:
             print(f"highest steady rate with p99 <= 100 ms: {best:.0f} req/s" if best
                   else "no stepped rate met p99 <= 100 ms", flush=True)
         if args.ingest_accounts:
-            batch_ingest(port, args.ingest_accounts)
+            # One client keeps one worker busy; one per worker shows what the server takes in.
+            for n, prefix in ((1, "b"), (args.workers, "c")):
+                batch_ingest(port, args.ingest_accounts, n, prefix)
         load()
 
 
