@@ -1,242 +1,368 @@
-"""HTTP API latency and throughput over loopback, against uvicorn on the embedded store.
+"""HTTP API latency and throughput over loopback, against uvicorn on the embedded store or Neo4j.
 
-    .venv/bin/python bench/api.py [--accounts 100000] [--duration 20] [--data-dir DIR]
+    .venv/bin/python bench/api.py [--accounts 100000] [--duration 20] [--workers 2]
+                                  [--backend sqlite|neo4j] [--models DIR] [--rates 100,150,...]
 
-Builds (or reuses) a synthetic world of `--accounts` accounts in SQLite, trains a model and
-runs a sweep, then serves `api.app:create_app` with uvicorn in a subprocess and measures
+Takes the cached synthetic world of `--accounts` accounts (`bench/sweep.py`'s cache, built on
+first use), a trained model (`--models`, else one is trained) and a sweep, serves
+`api.app:create_app` with uvicorn (`--workers` processes, uvloop and httptools when installed)
+and measures
 
-1. `POST /v1/accounts?score=sync` offered open-loop at a steady 100 req/s: requests leave on a
+1. `POST /v1/accounts?score=sync` offered open loop at a steady 100 req/s: requests leave on a
    clock, not when the previous one returns, and latency counts from the scheduled send time
    (so a stalled server shows up as latency, not as a lower offered rate);
-2. the highest steady rate whose p99 stays at or under 100 ms (rates stepped up until it fails);
-3. `POST /v1/accounts/batch` ingest in links/s (5,000-account batches);
-4. the same sync-score route written as `async def` + one `run_in_threadpool` call, against the
-   plain `def` handler the API uses, at the same offered rate.
+2. the highest steady rate whose p99 stays at or under 100 ms (rates stepped up until one fails);
+3. `POST /v1/accounts/batch` ingest in links/s (5,000-account batches of a second world).
 
-The posted accounts are the world's late stream (new accounts, some joining existing rings),
-re-posted under fresh ids when the stream runs out. Prints figures; asserts nothing.
+With `--backend neo4j` the world (accounts, links, labels) is loaded into a real Neo4j 5.26
+started by `ringfence.devservices.Neo4jServer`, swept there, and the API serves from it.
+
+The posted accounts are the world's late stream (new accounts, some joining existing rings)
+under fresh ids. The load generator is this process: asyncio (uvloop when installed) over
+keep-alive HTTP/1.1 connections written by hand, ~50 µs of CPU a request, so that it takes
+little of the CPU the server needs. Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
+import contextlib
 import os
 import platform
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
 if __name__ == "__main__":
     # Run as `python bench/api.py`, this directory comes first on sys.path and this file would
     # shadow the `api` package.
-    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+    here = Path(__file__).resolve().parent
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
+    sys.path.insert(0, str(here.parent))
 
-import httpx  # noqa: E402
-from fastapi import Query  # noqa: E402
-from starlette.concurrency import run_in_threadpool  # noqa: E402
-
-from api.app import create_app  # noqa: E402
-from api.deps import DispatcherDep, RequireScore, SettingsDep, StoreDep, WriteGateDep  # noqa: E402
-from api.routes.accounts import upsert_account  # noqa: E402
-from api.schemas import AccountCreated, AccountIn  # noqa: E402
+import numpy as np  # noqa: E402
+import orjson  # noqa: E402
 
 KEY = "bench_admin_key"
 ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_MODELS = Path("/tmp/ringfence-bench/data/models")
 
 
-def build(data_dir: Path, accounts: int) -> list[dict[str, Any]]:
-    """Load the main world, train, sweep; return the late stream (not loaded) as API bodies."""
+def load() -> None:
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+
+
+# -- the world, the model, the sweep --------------------------------------------------------
+def prepare(args: argparse.Namespace, data_dir: Path, graph_url: str) -> list[dict[str, Any]]:
+    """A working copy of the cached world in `data_dir` (or loaded into Neo4j at `graph_url`),
+    a model and a sweep; returns the late stream as API bodies (fresh ids)."""
+    from bench.sweep import world_db
     from graph.factory import open_store
-    from graph.loader import load_records
-    from graph.synthetic import generate, params_for
+    from graph.sqlite_store import SQLiteStore
     from ringfence.settings import Settings
 
-    records = list(generate(params_for("default", accounts=accounts, seed=1)))
-    main = [r for r in records if not r["truth"]["late"]]
-    late = [{k: r[k] for k in ("id", "created_at", "attributes", "links")} for r in records if r["truth"]["late"]]
-    settings = Settings(data_dir=data_dir, graph_url="", broker_url=None)
-    store = open_store(settings)
-    try:
-        if store.count_accounts() == 0:
-            started = time.perf_counter()
-            for _ in load_records(store, main):
-                pass
-            print(f"loaded {len(main):,} accounts in {time.perf_counter() - started:.1f}s")
-        from gnn.registry import Registry
+    db, truth = world_db(args.accounts)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(db, data_dir / "ringfence.db")
+    source = SQLiteStore(data_dir / "ringfence.db")
+    late_ids = set(truth["id"][truth["late"]].tolist())
+    bodies = [_body(a) for a in _records(source, late_ids)]
+    settings = Settings(data_dir=data_dir, graph_url=graph_url, broker_url=None)
+    if graph_url:
+        from graph.loader import load_records
 
-        if Registry(settings.models_dir).active_version() is None:
+        store = open_store(settings)
+        started = time.perf_counter()
+        stats = list(load_records(store, _records(source, None), batch_size=5_000))[-1]
+        print(f"loaded {stats.accounts:,} accounts, {stats.links:,} links, {stats.labels:,} labels into Neo4j in "
+              f"{time.perf_counter() - started:.0f}s", flush=True)
+    else:
+        store = source
+    source_models = args.models or (DEFAULT_MODELS if DEFAULT_MODELS.exists() else None)
+    try:
+        if source_models is not None:
+            shutil.copytree(source_models, settings.models_dir, dirs_exist_ok=True)
+        else:
             from gnn.train import train
 
             started = time.perf_counter()
             report = train(store, settings, seed=7)
-            print(f"trained {report.version} ({report.shipped}) in {time.perf_counter() - started:.1f}s")
+            print(f"trained {report.version} ({report.shipped}) in {time.perf_counter() - started:.0f}s", flush=True)
         if store.current_sweep() is None:
             from workers.sweep import run_sweep
 
             started = time.perf_counter()
             result = run_sweep(store, settings)
-            print(f"sweep {result.sweep_id} in {time.perf_counter() - started:.1f}s")
+            print(f"sweep {result.sweep_id} in {time.perf_counter() - started:.0f}s", flush=True)
     finally:
         store.close()
-    return late
+        source.close()
+    return bodies
 
 
+def _records(store: Any, only: set[str] | None) -> Iterator[dict[str, Any]]:
+    """Loader records of the SQLite world (all accounts, or those in `only`), links dated."""
+    conn = store._conn()
+    links: dict[str, list[dict[str, Any]]] = {}
+    for a, t, i, f in conn.execute("SELECT account_id, type, id, first_seen FROM links"):
+        if only is None or a in only:
+            links.setdefault(a, []).append({"type": t, "id": i, "seen_at": _iso(f)})
+    for a, created, attrs, label in conn.execute("SELECT id, created_at, attributes, label FROM accounts ORDER BY id"):
+        if only is None or a in only:
+            record = {"id": a, "created_at": _iso(created), "attributes": orjson.loads(attrs),
+                      "links": links.get(a, [])}
+            if label is not None:
+                record["label"] = label
+            yield record
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _body(record: dict[str, Any]) -> dict[str, Any]:
+    return {"id": record["id"], "created_at": record["created_at"], "attributes": record["attributes"],
+            "links": [{"type": x["type"], "id": x["id"]} for x in record["links"]]}
+
+
+class Bodies:
+    """The late stream over and over, each time under fresh ids (a new account joins the graph)."""
+
+    def __init__(self, late: list[dict[str, Any]]) -> None:
+        self.late = late
+        self.n = 0
+
+    def next(self) -> bytes:
+        base = self.late[self.n % len(self.late)]
+        self.n += 1
+        return orjson.dumps({**base, "id": f"{base['id']}-n{self.n // len(self.late)}"})
+
+
+# -- the server ------------------------------------------------------------------------------
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
-def serve(data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
+def serve(data_dir: Path, graph_url: str, port: int, workers: int, log: Path) -> subprocess.Popen[bytes]:
     env = {
         **os.environ, "RINGFENCE_DATA_DIR": str(data_dir), "RINGFENCE_API_KEYS": f"{KEY}:admin",
         "RINGFENCE_RATE_LIMIT_PER_S": "1000000", "RINGFENCE_RATE_LIMIT_BURST": "1000000",
-        "RINGFENCE_GRAPH_URL": "",
+        "RINGFENCE_GRAPH_URL": graph_url, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
     }
     env.pop("RINGFENCE_BROKER_URL", None)
-    cmd = [sys.executable, "-m", "uvicorn", "bench.api:bench_app", "--factory", "--host", "127.0.0.1",
-           "--port", str(port), "--no-access-log", "--log-level", "warning"]
+    cmd = [sys.executable, "-m", "ringfence.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+           "--workers", str(workers)]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 180
     while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+        with contextlib.suppress(OSError):
+            status = asyncio.run(_get_status(port, "/readyz"))
+            if status == 200:
                 return proc
-        except httpx.HTTPError:
-            pass
         if proc.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"uvicorn did not start; see {log}")
-        time.sleep(0.2)
+            raise SystemExit(f"the API did not start; see {log}")
+        time.sleep(0.3)
 
 
-def bench_app() -> Any:
-    """The API plus one route for the def-vs-async comparison (bench only)."""
-    app = create_app()
-
-    @app.post("/bench/accounts-async", status_code=201, dependencies=[RequireScore], include_in_schema=False)
-    async def upsert_account_async(
-        body: AccountIn, store: StoreDep, settings: SettingsDep, dispatcher: DispatcherDep, gate: WriteGateDep,
-        score: Annotated[Literal["sync", "async", "none"], Query()] = "async",
-    ) -> AccountCreated:
-        return await run_in_threadpool(upsert_account, body, store, settings, dispatcher, gate, score)
-
-    return app
+async def _get_status(port: int, path: str) -> int:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n".encode())
+        head = await reader.readuntil(b"\r\n\r\n")
+        return int(head[9:12])
+    finally:
+        writer.close()
 
 
-class Bodies:
-    def __init__(self, late: list[dict[str, Any]]) -> None:
-        self.late = late
-        self.n = 0
+# -- the load generator ------------------------------------------------------------------------
+class Client:
+    """Keep-alive HTTP/1.1 POSTs over a pool of connections opened on demand.
 
-    def next(self) -> dict[str, Any]:
-        base = self.late[self.n % len(self.late)]
-        rnd = self.n // len(self.late)
-        self.n += 1
-        return base if rnd == 0 else {**base, "id": f"{base['id']}-r{rnd}"}
+    A connection idle for longer than `max_idle` is closed instead of reused: uvicorn closes
+    keep-alive connections after 5 idle seconds, and a request sent just then would fail.
+    """
+
+    def __init__(self, port: int, max_idle: float = 3.0) -> None:
+        self.port = port
+        self.max_idle = max_idle
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []
+        self.opened: list[asyncio.StreamWriter] = []
+
+    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        now = time.monotonic()
+        while self.idle and now - self.idle[-1][2] > self.max_idle:
+            self.idle.pop()[1].close()
+        if self.idle:
+            reader, writer, _ = self.idle.pop()
+        else:
+            reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+            writer.transport.set_write_buffer_limits(high=1 << 24)
+            self.opened.append(writer)
+        writer.write(b"POST %s HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer %s\r\n"
+                     b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                     % (path.encode(), KEY.encode(), len(body), body))
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line[:15].lower() == b"content-length:":
+                    length = int(line[15:])
+            payload = await reader.readexactly(length)
+        except BaseException:
+            writer.close()
+            raise
+        self.idle.append((reader, writer, time.monotonic()))
+        return int(head[9:12]), payload
+
+    def close(self) -> None:
+        for writer in self.opened:
+            writer.close()
 
 
-async def open_loop(base: str, path: str, bodies: Bodies, rate: float, duration: float) -> dict[str, Any]:
-    limits = httpx.Limits(max_connections=1000, max_keepalive_connections=1000)
-    headers = {"Authorization": f"Bearer {KEY}"}
+async def open_loop(port: int, path: str, bodies: Bodies, rate: float, duration: float,
+                    expect: int = 201) -> dict[str, Any]:
+    client = Client(port)
     latencies: list[float] = []
     errors: dict[str, int] = {}
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30, headers=headers) as client:
-        total = int(rate * duration)
-        start = time.perf_counter() + 0.2
+    total = int(rate * duration)
+    tasks = []
 
-        async def one(i: int) -> None:
-            scheduled = start + i / rate
-            delay = scheduled - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            try:
-                response = await client.post(path, json=bodies.next())
-                ok = response.status_code == 201
-                key = str(response.status_code)
-            except httpx.HTTPError as exc:
-                ok, key = False, type(exc).__name__
-            latencies.append(time.perf_counter() - scheduled)
-            if not ok:
-                errors[key] = errors.get(key, 0) + 1
+    async def one(scheduled: float, body: bytes) -> None:
+        try:
+            status, _ = await client.post(path, body)
+            key = None if status == expect else str(status)
+        except (OSError, asyncio.IncompleteReadError) as exc:
+            key = type(exc).__name__
+        latencies.append(time.perf_counter() - scheduled)
+        if key is not None:
+            errors[key] = errors.get(key, 0) + 1
 
-        await asyncio.gather(*(one(i) for i in range(total)))
-        elapsed = time.perf_counter() - start
+    cpu = time.process_time()
+    start = time.perf_counter() + 0.1
+    for i in range(total):
+        scheduled = start + i / rate
+        body = bodies.next()
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(scheduled, body)))
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - start
+    client.close()
     q = statistics.quantiles(latencies, n=100, method="inclusive")
     return {"offered": rate, "achieved": len(latencies) / elapsed, "p50": q[49] * 1000, "p95": q[94] * 1000,
-            "p99": q[98] * 1000, "errors": errors, "n": len(latencies)}
+            "p99": q[98] * 1000, "errors": errors, "n": len(latencies),
+            "client_cpu_ms": (time.process_time() - cpu) / max(total, 1) * 1000}
+
+
+def run(coro: Any) -> Any:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    return uvloop.run(coro)
 
 
 def show(label: str, r: dict[str, Any]) -> None:
-    print(f"{label:<34} offered {r['offered']:6.0f}/s  achieved {r['achieved']:6.1f}/s  "
-          f"p50 {r['p50']:6.1f} ms  p95 {r['p95']:6.1f} ms  p99 {r['p99']:6.1f} ms  "
-          f"errors {sum(r['errors'].values())} {r['errors'] or ''} (n={r['n']})")
+    print(f"{label:<30} offered {r['offered']:5.0f}/s  achieved {r['achieved']:6.1f}/s  "
+          f"p50 {r['p50']:6.1f} ms  p95 {r['p95']:6.1f} ms  p99 {r['p99']:7.1f} ms  "
+          f"errors {sum(r['errors'].values())} {r['errors'] or ''} (n={r['n']}, "
+          f"client {r['client_cpu_ms']:.2f} ms CPU/req; load {os.getloadavg()[0]:.2f})", flush=True)
 
 
-def batch_ingest(base: str, accounts: int, batch: int = 5000) -> None:
+def batch_ingest(port: int, accounts: int, concurrency: int, prefix: str, batch: int = 5000) -> None:
+    """Post a fresh world (seed 2) in `batch`-account batches from `concurrency` clients at once."""
     from graph.synthetic import generate, params_for
 
-    records = [{"id": f"b{r['id']}", "created_at": r["created_at"], "attributes": r["attributes"], "links": r["links"]}
-               for r in generate(params_for("default", accounts=accounts, seed=2))]
-    batches = [records[i:i + batch] for i in range(0, len(records), batch)]
-    bodies = [json.dumps({"accounts": b}).encode() for b in batches]
-    headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
-    links = 0
-    with httpx.Client(base_url=base, timeout=300, headers=headers) as client:
+    records = [{"id": f"{prefix}{r['id']}", "created_at": r["created_at"], "attributes": r["attributes"],
+                "links": r["links"]} for r in generate(params_for("default", accounts=accounts, seed=2))]
+    bodies = [orjson.dumps({"accounts": records[i:i + batch]}) for i in range(0, len(records), batch)]
+
+    async def post_all() -> tuple[int, float]:
+        queue = list(reversed(bodies))
+        links = 0
+
+        async def client_loop() -> None:
+            nonlocal links
+            client = Client(port)
+            while queue:
+                status, payload = await client.post("/v1/accounts/batch", queue.pop())
+                if status != 200:
+                    raise SystemExit(f"batch ingest failed: {status} {payload[:300]!r}")
+                links += orjson.loads(payload)["links"]
+            client.close()
+
         started = time.perf_counter()
-        for body in bodies:
-            response = client.post("/v1/accounts/batch", content=body)
-            response.raise_for_status()
-            links += response.json()["links"]
-        took = time.perf_counter() - started
-    print(f"batch ingest: {len(records):,} accounts / {links:,} links in {len(batches)} batches of {batch:,}: "
-          f"{links / took:,.0f} links/s, {len(records) / took:,.0f} accounts/s "
-          f"({took / len(batches) * 1000:.0f} ms/batch)")
+        await asyncio.gather(*(client_loop() for _ in range(concurrency)))
+        return links, time.perf_counter() - started
+
+    links, took = run(post_all())
+    print(f"batch ingest, {concurrency} client(s): {len(records):,} accounts / {links:,} links in {len(bodies)} "
+          f"batches of {batch:,}: {links / took:,.0f} links/s, {len(records) / took:,.0f} accounts/s "
+          f"(load {os.getloadavg()[0]:.2f})", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--accounts", type=int, default=100_000)
+    parser.add_argument("--backend", choices=("sqlite", "neo4j"), default="sqlite")
     parser.add_argument("--duration", type=float, default=20.0)
-    parser.add_argument("--rates", default="100,150,200,250,300,400,500")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument("--rates", default="100,150,200,250,300,400",
+                        help="stepped rates for the highest steady rate; empty to skip")
+    parser.add_argument("--models", type=Path, default=None, help="a trained models dir to copy (default: train)")
     parser.add_argument("--data-dir", type=Path, default=None)
-    parser.add_argument("--ingest-accounts", type=int, default=50_000)
+    parser.add_argument("--ingest-accounts", type=int, default=50_000, help="0 to skip the batch ingest")
     args = parser.parse_args()
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="ringfence-bench-api-"))
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; data in {data_dir}")
-    late = build(data_dir, args.accounts)
-    print(f"{len(late):,} late-stream accounts to post")
-    port = free_port()
-    proc = serve(data_dir, port, data_dir / "uvicorn.log")
-    base = f"http://127.0.0.1:{port}"
-    bodies = Bodies(late)
-    try:
-        asyncio.run(open_loop(base, "/v1/accounts?score=sync", bodies, 50, 3))  # warm up
-        show("POST /v1/accounts?score=sync", asyncio.run(
-            open_loop(base, "/v1/accounts?score=sync", bodies, 100, args.duration)))
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; backend {args.backend}; "
+          f"data in {data_dir}; {args.workers} uvicorn worker(s)", flush=True)
+    with contextlib.ExitStack() as stack:
+        graph_url = ""
+        if args.backend == "neo4j":
+            from ringfence.devservices import Neo4jServer
+
+            server = stack.enter_context(Neo4jServer(page_cache="512m"))
+            graph_url = server.graph_url
+        late = prepare(args, data_dir, graph_url)
+        print(f"{len(late):,} late-stream accounts to post, under fresh ids", flush=True)
+        port = free_port()
+        proc = serve(data_dir, graph_url, port, args.workers, data_dir / "uvicorn.log")
+        stack.callback(proc.wait, 30)
+        stack.callback(proc.terminate)
+        bodies = Bodies(late)
+        path = "/v1/accounts?score=sync"
+        run(open_loop(port, path, bodies, 50, 4))  # warm up every worker
+        load()
+        show("POST /v1/accounts?score=sync", run(open_loop(port, path, bodies, 100, args.duration)))
         best = None
-        for rate in map(float, args.rates.split(",")):
-            r = asyncio.run(open_loop(base, "/v1/accounts?score=sync", bodies, rate, args.duration))
+        for rate in [float(x) for x in args.rates.split(",") if x]:
+            r = run(open_loop(port, path, bodies, rate, args.duration))
             show(f"  step {rate:.0f}/s", r)
             if r["p99"] > 100 or r["errors"] or r["achieved"] < 0.95 * rate:
                 break
             best = rate
-        print(f"highest steady rate with p99 <= 100 ms: {best:.0f} req/s" if best else "no rate met p99 <= 100 ms")
-        compare = best or 100.0
-        for label, path in (("def handler (the API)", "/v1/accounts?score=sync"),
-                            ("async + run_in_threadpool", "/bench/accounts-async?score=sync")):
-            show(f"  {label}", asyncio.run(open_loop(base, path, bodies, compare, args.duration)))
-        batch_ingest(base, args.ingest_accounts)
-    finally:
-        proc.terminate()
-        proc.wait(30)
+        if args.rates:
+            print(f"highest steady rate with p99 <= 100 ms: {best:.0f} req/s" if best
+                  else "no stepped rate met p99 <= 100 ms", flush=True)
+        if args.ingest_accounts:
+            # One client keeps one worker busy; one per worker shows what the server takes in.
+            for n, prefix in ((1, "b"), (args.workers, "c")):
+                batch_ingest(port, args.ingest_accounts, n, prefix)
+        load()
 
 
 if __name__ == "__main__":
+    np.seterr(all="ignore")
     main()

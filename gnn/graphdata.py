@@ -161,7 +161,8 @@ def label_codes(rows: Sequence[AccountRow], as_of: datetime) -> np.ndarray:
     return out
 
 
-def assemble(raw: RawGraph, hub_cap: int, as_of: datetime) -> GraphBatch:
+def assemble(raw: RawGraph, hub_cap: int, as_of: datetime, finalized: bool = True) -> GraphBatch:
+    """The batch of `raw`; `finalized=False` leaves `finalize` to a caller that extends the edge lists first."""
     ne, ni = len(raw.e_acc), len(raw.id_keys)
     # Messaging edges: the hub_cap earliest-linked accounts of each identifier.
     order = np.lexsort((raw.e_acc, raw.e_first, raw.e_id))
@@ -202,7 +203,7 @@ def assemble(raw: RawGraph, hub_cap: int, as_of: datetime) -> GraphBatch:
         axis=1,
     ).astype(np.float32)
     hop2 = hop2_counts(lab, m_acc, m_id, fraud_at, len(raw.account_ids), ni)
-    return finalize(GraphBatch(
+    b = GraphBatch(
         hop2=hop2,
         x_acc=torch.from_numpy(raw.x_acc),
         x_id=torch.from_numpy(x_id),
@@ -215,7 +216,8 @@ def assemble(raw: RawGraph, hub_cap: int, as_of: datetime) -> GraphBatch:
         in_cap=in_cap,
         fraud_at=fraud_at,
         legit_at=legit_at,
-    ))
+    )
+    return finalize(b) if finalized else b
 
 
 def hop2_counts(lab: np.ndarray, m_acc: np.ndarray, m_id: np.ndarray, fraud_at: np.ndarray, na: int, ni: int,

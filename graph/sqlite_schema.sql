@@ -79,6 +79,8 @@ CREATE TABLE IF NOT EXISTS ring_members (
     sweep_id TEXT NOT NULL, ring_id TEXT NOT NULL, account_id TEXT NOT NULL,
     PRIMARY KEY (sweep_id, ring_id, account_id)
 ) WITHOUT ROWID;
+-- rings_of (every online score) looks members up by account, not by ring.
+CREATE INDEX IF NOT EXISTS ring_members_by_account ON ring_members(sweep_id, account_id);
 CREATE TABLE IF NOT EXISTS ring_identifiers (
     sweep_id TEXT NOT NULL, ring_id TEXT NOT NULL, type TEXT NOT NULL, id TEXT NOT NULL,
     accounts INTEGER NOT NULL,

@@ -119,7 +119,9 @@ def serve(
     """Serve the HTTP API."""
     import uvicorn
 
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_config=None)
+    # The API logs each request itself (JSON, with its request id): no second access log.
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_config=None,
+                access_log=False)
 
 
 @app.command()

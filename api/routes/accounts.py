@@ -19,6 +19,7 @@ from api.deps import (
     WriteGateDep,
 )
 from api.errors import responses
+from api.jsonbody import OrjsonRoute
 from api.pagination import Cursor, Limit, MinRisk, checked_cursor
 from api.risk import present, score_now
 from api.schemas import (
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
     from workers.dispatch import Dispatcher
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
+router = APIRouter(prefix="/v1/accounts", tags=["accounts"], route_class=OrjsonRoute)
 AccountId = Annotated[str, Path(pattern=ID_PATTERN, description="Account id")]
 _READ = responses(401, 403, 404, 422, 429, 503)
 

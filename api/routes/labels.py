@@ -6,10 +6,11 @@ from fastapi import APIRouter
 
 from api.deps import RequireLabel, StoreDep
 from api.errors import responses
+from api.jsonbody import OrjsonRoute
 from api.schemas import LabelsApplied, LabelsIn
 from graph.model import LabelIn
 
-router = APIRouter(prefix="/v1/labels", tags=["labels"])
+router = APIRouter(prefix="/v1/labels", tags=["labels"], route_class=OrjsonRoute)
 
 
 @router.post("", dependencies=[RequireLabel], responses=responses(400, 401, 403, 404, 413, 422, 429, 503),
