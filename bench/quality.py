@@ -34,7 +34,7 @@ from graph.sqlite_store import SQLiteStore
 from ringfence.settings import Settings
 
 TOLOKERS = Path("/work/shared/datasets/tolokers/tolokers.npz")
-MODELS = ("shipped", "gnn", "hybrid", "neighbour_gbt", "features_gbt")
+MODELS = ("shipped", "gnn", "hybrid", "blend", "neighbour_gbt", "features_gbt")
 
 
 def _table(title: str, rows: dict[str, dict[str, float]], extra: dict[str, str] | None = None) -> str:

@@ -21,7 +21,7 @@ class Predictor:
     version: str
     schema: FeatureSchema
     gnn: RingGNN
-    kind: str  # "gnn" or "hybrid"
+    kind: str  # "gnn", "hybrid" or "blend" (mean of the two probabilities)
     booster: lgb.Booster | None = None
     hub_cap: int | None = None
 
@@ -38,7 +38,12 @@ class Predictor:
         if rows is not None:
             feats = feats[rows]
         assert self.booster is not None
-        return np.asarray(self.booster.predict(feats, num_threads=threads), dtype=np.float64)
+        p_tree = np.asarray(self.booster.predict(feats, num_threads=threads), dtype=np.float64)
+        if self.kind == "hybrid":
+            return p_tree
+        # "blend": the GNN's logit is one of the hybrid's features, so recomputing it is cheap.
+        p_gnn = 1.0 / (1.0 + np.exp(-feats[:, self.gnn.config.hidden].astype(np.float64)))
+        return 0.5 * (p_gnn + p_tree)
 
     @classmethod
     def from_bundle(cls, bundle: ModelBundle) -> Predictor:

@@ -84,3 +84,12 @@ def test_online_matches_batch_trained_hop2(store: GraphStore, tmp_path: Path) ->
     train(store, settings, seed=5, config=TrainConfig(hidden=16, max_epochs=8, patience=8, hop2=True))
     assert Scorer.load(settings).hops == 2
     check_online_matches_batch(store, settings, sample=30)
+
+
+def test_online_matches_batch_trained_blend(store: GraphStore, tmp_path: Path) -> None:
+    """The blend (mean of GNN and hybrid probabilities) scores the same online and in batch."""
+    load_world(store, 1500, seed=4)
+    settings = Settings(data_dir=tmp_path, hub_cap=HUB_CAP)
+    report = train(store, settings, seed=5, config=TrainConfig(hidden=16, max_epochs=8, patience=8, ship="blend"))
+    assert report.shipped == "blend" and "blend" in report.metrics
+    check_online_matches_batch(store, settings, sample=30)

@@ -57,8 +57,8 @@ def test_heuristic_answers_before_training(tmp_path: Path) -> None:
 
 def test_report_and_registry(world: World) -> None:
     _, settings, report, _ = world
-    assert set(report.metrics) == {"features_gbt", "neighbour_gbt", "gnn", "hybrid"}
-    assert report.shipped in ("gnn", "hybrid")
+    assert set(report.metrics) == {"features_gbt", "neighbour_gbt", "gnn", "hybrid", "blend"}
+    assert report.shipped == max(("gnn", "hybrid", "blend"), key=lambda m: report.metrics[m]["ap"])
     assert Registry(settings.models_dir).active_version() == report.version
     table = report.format_table()
     assert "roc_auc" in table and report.version in table
