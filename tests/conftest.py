@@ -9,12 +9,16 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from graph.sqlite_store import SQLiteStore
 from graph.store import GraphStore
 from ringfence.settings import Settings
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
 
 BACKENDS = ["sqlite", "neo4j"]
 
@@ -83,3 +87,12 @@ def sqlite_store(tmp_path: Path) -> Iterator[SQLiteStore]:
     store.migrate()
     yield store
     store.close()
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    """The API on a fresh embedded store, as the API test modules use it."""
+    from tests.test_api_support import running_app
+
+    with running_app(tmp_path) as c:
+        yield c

@@ -6,9 +6,6 @@ the matrix asserts only what the guard decides: 401, 403, or anything else.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from tests.test_api_support import (
@@ -17,16 +14,10 @@ from tests.test_api_support import (
     TestClient,
     assert_error,
     auth,
-    running_app,
 )
 
 pytestmark = TORCH_SPARSE
 
-
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    with running_app(tmp_path) as c:
-        yield c
 
 
 # (method, path, json body, scopes that may call it)

@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.test_api_support import ADMIN, TORCH_SPARSE, TestClient, account, assert_error, running_app
+from tests.test_api_support import ADMIN, TORCH_SPARSE, TestClient, account, assert_error
 
 pytestmark = TORCH_SPARSE
 
-
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    with running_app(tmp_path) as c:
-        yield c
 
 
 def sweep(client: TestClient) -> None:

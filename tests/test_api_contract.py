@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,16 +19,10 @@ from tests.test_api_support import (
     assert_error,
     auth,
     make_settings,
-    running_app,
 )
 
 pytestmark = TORCH_SPARSE
 
-
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    with running_app(tmp_path) as c:
-        yield c
 
 SCORE = auth("score")
 

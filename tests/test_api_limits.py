@@ -16,11 +16,6 @@ from tests.test_api_support import ADMIN, TestClient, assert_error, auth, runnin
 MIB = 1024 * 1024
 
 
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    with running_app(tmp_path) as c:
-        yield c
-
 
 def test_body_over_10_mib_is_413(client: TestClient) -> None:
     big = b'{"accounts": [' + b" " * (10 * MIB) + b"]}"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,7 @@ import pytest
 
 from api.logging import redact
 from graph.validation import luhn_ok
-from tests.test_api_support import ADMIN, TORCH_SPARSE, TestClient, account, assert_error, running_app
+from tests.test_api_support import ADMIN, TORCH_SPARSE, TestClient, account, assert_error
 
 pytestmark = TORCH_SPARSE
 PANS = ["4111111111111111", "4111 1111 1111 1111", "5500-0000-0000-0004", "4222222222222", "6011000990139424",
@@ -20,11 +19,6 @@ PANS = ["4111111111111111", "4111 1111 1111 1111", "5500-0000-0000-0004", "42222
 PANS = [p for p in PANS if luhn_ok(re.sub(r"[ -]", "", p))]
 RUN = re.compile(rb"(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)")
 
-
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    with running_app(tmp_path) as c:
-        yield c
 
 
 def bodies(pan: str) -> list[tuple[str, str, Any]]:
