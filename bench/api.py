@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/api.py [--accounts 100000] [--duration 20] [--workers 2]
                                   [--backend sqlite|neo4j] [--models DIR] [--rates 100,150,...]
+                                  [--repeat N] [--ingest-repeat N]
 
 Takes the cached synthetic world of `--accounts` accounts (`bench/sweep.py`'s cache, built on
 first use), a trained model (`--models`, else one is trained) and a sweep, serves
