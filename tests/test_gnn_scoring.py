@@ -8,11 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 
+from gnn.predictor import CANDIDATES
 from gnn.registry import Registry
 from gnn.score import Scorer, current_scorer
 from gnn.testing import load_world
 from gnn.train import TrainConfig, TrainReport, train
+from graph.errors import InvalidInput
 from graph.model import AccountIn, LabelIn, Link
 from graph.sqlite_store import SQLiteStore
 from ringfence.settings import Settings
@@ -57,11 +60,12 @@ def test_heuristic_answers_before_training(tmp_path: Path) -> None:
 
 def test_report_and_registry(world: World) -> None:
     _, settings, report, _ = world
-    assert set(report.metrics) == {"features_gbt", "neighbour_gbt", "gnn", "hybrid", "blend"}
-    assert report.shipped == max(("gnn", "hybrid", "blend"), key=lambda m: report.metrics[m]["ap"])
+    assert set(report.metrics) == {"features_gbt", "neighbour_gbt", *CANDIDATES}
+    assert report.shipped == max(CANDIDATES, key=lambda m: report.metrics[m]["ap"])
     assert Registry(settings.models_dir).active_version() == report.version
     table = report.format_table()
     assert "roc_auc" in table and report.version in table
+    assert all(name in table for name in report.metrics)
     assert current_scorer(settings).version == report.version
 
 
@@ -120,21 +124,27 @@ def test_new_account_with_new_identifiers(world: World) -> None:
     assert joiner.reasons[0]["flagged_accounts"] >= 1
 
 
-def test_training_is_deterministic(tmp_path: Path) -> None:
+@pytest.mark.parametrize("ship", ["auto", *CANDIDATES])
+def test_training_is_deterministic(tmp_path: Path, ship: str) -> None:
+    """Same data, seed, config and point in time: identical metrics, weights, trees and scores."""
     store = SQLiteStore(tmp_path / "g.db")
     store.migrate()
     load_world(store, 900, seed=12)
-    config = TrainConfig(hidden=8, max_epochs=4, patience=4)
+    config = TrainConfig(hidden=8, max_epochs=6, patience=6, ship=ship)
     as_of = datetime(2026, 11, 28, tzinfo=UTC)
     runs = []
     for name in ("a", "b"):
         settings = Settings(data_dir=tmp_path / name)
         report = train(store, settings, seed=3, config=config, as_of=as_of)
-        runs.append((report.metrics, Scorer.load(settings).score_all(store, as_of=AS_OF)))
-    (metrics_a, scores_a), (metrics_b, scores_b) = runs
-    assert repr(metrics_a) == repr(metrics_b)  # repr: NaN-safe equality
-    assert scores_a.keys() == scores_b.keys()
-    assert max(abs(scores_a[a] - scores_b[a]) for a in scores_a) <= 1e-9
+        bundle = Registry(settings.models_dir).load(report.version)
+        runs.append((report, bundle, Scorer.load(settings).score_all(store, as_of=AS_OF)))
+    (report_a, bundle_a, scores_a), (report_b, bundle_b, scores_b) = runs
+    assert report_a.shipped == report_b.shipped
+    assert repr(report_a.metrics) == repr(report_b.metrics)  # repr: NaN-safe, bitwise for floats
+    assert bundle_a.tensors.keys() == bundle_b.tensors.keys()
+    assert all(torch.equal(bundle_a.tensors[k], bundle_b.tensors[k]) for k in bundle_a.tensors)
+    assert bundle_a.meta["booster"] == bundle_b.meta["booster"]
+    assert scores_a == scores_b  # bitwise
     store.close()
 
 
@@ -150,3 +160,10 @@ def test_current_scorer_follows_the_active_pointer(world: World,
     assert current_scorer(settings).version == older
     reg.activate(report.version)
     assert current_scorer(settings).version == report.version
+
+
+def test_unknown_model_kind_is_refused(world: World, tmp_path: Path) -> None:
+    store, _, _, _ = world
+    with pytest.raises(InvalidInput, match="unknown model kind"):
+        train(store, Settings(data_dir=tmp_path), config=TrainConfig(ship="forest"))
+    assert Registry(Settings(data_dir=tmp_path).models_dir).active_version() is None
