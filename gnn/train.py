@@ -18,7 +18,7 @@ train / validation, then train on the same split
   GNN's output, which on the training accounts is fitted to their own labels (the hybrid's trees
   learn to trust it too much): the two members' errors are closer to independent, so averaging
   cancels more of them (100k default world, 3 GNN seeds: validation AP 0.906-0.910 against
-  0.902-0.907 for `blend` and 0.900-0.906 for `gnn`).
+  0.902-0.907 for `blend` and 0.899-0.906 for `gnn`).
 
 The shipped model is the best of `gnn`, `hybrid`, `blend` and `gnn_gbt` on validation AP (all are
 computable from a 1-hop subgraph, so online and batch scores agree). It is registered and activated.
