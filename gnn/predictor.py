@@ -1,4 +1,9 @@
-"""A trained model as scoring uses it: schema + GNN (+ optional LightGBM head for the hybrid)."""
+"""A trained model as scoring uses it: schema + GNN (+ an optional LightGBM model).
+
+Kinds (`CANDIDATES`; `gnn.train` explains each): `gnn`; `hybrid`, trees on `hybrid_features`;
+`blend`, the mean of `gnn` and `hybrid`; `gnn_gbt`, the mean of `gnn` and trees on
+`gbt_features` (own features + 1-hop aggregates, no GNN input).
+"""
 
 from __future__ import annotations
 
@@ -15,13 +20,15 @@ from gnn.graphdata import HOP2_DIM, GraphBatch
 from gnn.model import ModelConfig, RingGNN
 from gnn.registry import ModelBundle
 
+CANDIDATES = ("gnn", "hybrid", "blend", "gnn_gbt")
+
 
 @dataclass
 class Predictor:
     version: str
     schema: FeatureSchema
     gnn: RingGNN
-    kind: str  # "gnn", "hybrid" or "blend" (mean of the two probabilities)
+    kind: str  # one of CANDIDATES
     booster: lgb.Booster | None = None
     hub_cap: int | None = None
 
@@ -34,6 +41,13 @@ class Predictor:
             logits = self.gnn(b)
             p = torch.sigmoid(logits.double()).numpy()
             return p if rows is None else p[rows]
+        if self.kind == "gnn_gbt":
+            p_gnn = torch.sigmoid(self.gnn(b).double()).numpy()
+            x = gbt_features(b)
+            if rows is not None:
+                p_gnn, x = p_gnn[rows], x[rows]
+            assert self.booster is not None
+            return 0.5 * (p_gnn + np.asarray(self.booster.predict(x, num_threads=threads), dtype=np.float64))
         feats = hybrid_features(self.gnn, b)
         if rows is not None:
             feats = feats[rows]
@@ -69,6 +83,11 @@ def hybrid_features(gnn: RingGNN, b: GraphBatch) -> np.ndarray:
     if gnn.config.hop2:
         parts.append(own[:, -HOP2_DIM:].numpy())
     return np.concatenate(parts, axis=1)
+
+
+def gbt_features(b: GraphBatch) -> np.ndarray:
+    """[Na, Da + len(HOP1_NAMES) + Da]: own features and the 1-hop aggregates (online-computable)."""
+    return np.concatenate([b.x_acc.numpy(), hop1_features(b)], axis=1)
 
 
 def meta_for(predictor: Predictor) -> dict[str, Any]:
