@@ -1,7 +1,6 @@
-// Existing accounts (locked by upsert_accounts_lock; their identifiers exist via
-// upsert_identifiers), one row per account (merged in Python). created_at keeps the
-// earliest; links keep the earliest first_seen and the latest last_seen. Links arrive as
-// [identifier key, first_seen, last_seen] lists: far cheaper for the driver to send than maps.
+// The accounts of a batch that existed (locked by upsert_batch.cypher, which also merged their
+// identifiers), one row per account, attributes merged in Python. created_at keeps the
+// earliest; links keep the earliest first_seen and the latest last_seen.
 UNWIND $rows AS row
 MATCH (a:Account {id: row.id})
 SET a.created_at = CASE WHEN a.created_at IS NULL OR row.created_at < a.created_at

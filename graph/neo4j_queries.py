@@ -13,7 +13,7 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
-from graph.model import AccountIn, AccountRow, IdentifierKey, LabelIn, Score, SweepResult
+from graph.model import AccountIn, AccountRow, IdentifierKey, LabelIn, Score, Subgraph, SweepResult
 
 CYPHER_DIR = Path(__file__).resolve().parent.parent / "cypher"
 
@@ -127,29 +127,48 @@ def prepare_labels(labels: Sequence[LabelIn], now: datetime) -> tuple[list[dict[
     return list(events.values()), [current[a] for a in sorted(current)]
 
 
-def prepare_scores(scores: Sequence[Score], stored_as_of: dict[str, float | None]) -> tuple[list[dict[str, Any]], int]:
-    """Apply the batch in order against the stored `as_of`s: a score is written unless the
-    one it would replace has a newer `as_of`. Returns one row per account and the count."""
-    as_of = dict(stored_as_of)
-    final: dict[str, Score] = {}
-    written = 0
+def score_rows(scores: Sequence[Score]) -> list[dict[str, Any]]:
+    """`write_scores.cypher`'s rows: one per account, sorted by id (a fixed lock order), with the
+    account's scores in batch order (the statement applies them against the stored `as_of`) and
+    the latest `as_of` among them (which settles the account's score request)."""
+    by_account: dict[str, list[dict[str, Any]]] = {}
     for s in scores:
-        current = as_of.get(s.account_id)
-        if current is None or ts(s.as_of) >= current:
-            as_of[s.account_id] = ts(s.as_of)
-            final[s.account_id] = s
-            written += 1
-    rows: list[dict[str, Any]] = []
-    for account_id in sorted(stored_as_of):
-        w = final.get(account_id)
-        if w is None:
-            rows.append({"account_id": account_id, "write": False})
-            continue
-        rows.append({
-            "account_id": account_id, "write": True, "risk": float(w.risk), "model_version": w.model_version,
-            "scored_at": ts(w.scored_at), "as_of": ts(w.as_of), "reasons": json.dumps(w.reasons), "ring_id": w.ring_id,
+        by_account.setdefault(s.account_id, []).append({
+            "risk": float(s.risk), "model_version": s.model_version, "scored_at": ts(s.scored_at),
+            "as_of": ts(s.as_of), "reasons": json.dumps(s.reasons), "ring_id": s.ring_id,
         })
-    return rows, written
+    return [
+        {"account_id": a, "latest": max(x["as_of"] for x in rows), "scores": rows}
+        for a, rows in sorted(by_account.items())
+    ]
+
+
+def neighbourhood_of(seeds: Sequence[str], record: Any, cap: int) -> Subgraph:
+    """The `Subgraph` of `neighbourhood.cypher`'s single record, built exactly as
+    `graph.neighbourhood.expand` builds it for one hop (same edges, degrees, caps, and the same
+    insertion orders: seeds first in input order, then the other accounts by id)."""
+    rows = {r[0]: account_row(r) for r in record["rows"]}
+    seed_ids = [s for s in dict.fromkeys(seeds) if s in rows]
+    accounts = {a: rows[a] for a in seed_ids}
+    accounts.update((a, rows[a]) for a in sorted(rows.keys() - accounts.keys()))
+    edges: dict[tuple[str, IdentifierKey], datetime] = {}
+    for a, t, i, first in record["own"]:
+        edges[(a, IdentifierKey(t, i))] = dtn(first)
+    found = []
+    for t, i, degree, benign, firsts in record["identifiers"]:
+        key = IdentifierKey(t, i)
+        found.append((key, int(degree), bool(benign)))
+        for a, first in firsts:
+            edges[(a, key)] = dtn(first)
+    found.sort(key=lambda x: (x[0].type, x[0].id))
+    return Subgraph(
+        seeds=seed_ids,
+        accounts=accounts,
+        identifiers={key: degree for key, degree, _ in found},
+        edges=sorted(((a, k, t) for (a, k), t in edges.items()), key=lambda e: (e[0], e[1].type, e[1].id)),
+        capped=[key for key, degree, _ in found if degree > cap],
+        benign={key for key, _, benign in found if benign},
+    )
 
 
 def plan_publication(

@@ -77,11 +77,12 @@ from graph.neo4j_queries import (
     key_of,
     merge_attributes,
     migrations,
+    neighbourhood_of,
     plan_publication,
     prepare_labels,
-    prepare_scores,
     prepare_upsert,
     query,
+    score_rows,
     ts,
 )
 from graph.store import AccountOrder
@@ -168,26 +169,22 @@ class Neo4jStore:
     # -- accounts and links ------------------------------------------------------------
     def upsert_accounts(self, accounts: Sequence[AccountIn], request_scores: bool = False) -> tuple[int, int]:
         rows, link_count = prepare_upsert(accounts)
-        ids = [r["id"] for r in rows]
         identifiers = sorted({(identifier_key(t, i), t, i) for r in rows for t, i, _, _ in r["links"]})
+        batch = [
+            {"id": r["id"], "created_at": r["created_at"], "attributes": merge_attributes(None, r["new_attributes"]),
+             "links": [[identifier_key(t, i), f, la] for t, i, f, la in r["links"]]}
+            for r in rows
+        ]
 
         def work(tx: ManagedTransaction) -> None:
-            old = {rec["id"]: (rec["attributes"], rec["new"]) for rec in tx.run(query("upsert_accounts_lock"), ids=ids)}
-            created: list[dict[str, Any]] = []
-            existing: list[dict[str, Any]] = []
-            for r in rows:
-                attributes, new = old.get(r["id"], (None, False))
-                (created if new else existing).append({
-                    "id": r["id"], "created_at": r["created_at"],
-                    "links": [[identifier_key(t, i), f, la] for t, i, f, la in r["links"]],
-                    "attributes": merge_attributes(attributes, r["new_attributes"]),
-                })
             requested_at = ts(utcnow()) if request_scores else None
-            if identifiers:
-                tx.run(query("upsert_identifiers"), identifiers=identifiers).consume()
-            if created:
-                tx.run(query("create_accounts"), rows=created, requested_at=requested_at).consume()
-            if existing:
+            # New accounts are written by this first statement; a batch of new accounts (a load,
+            # an account posted to the API) is one statement and one commit.
+            result = tx.run(query("upsert_batch"), rows=batch, identifiers=identifiers, requested_at=requested_at)
+            old = {rec["id"]: rec["attributes"] for rec in result}
+            if old:
+                existing = [{**b, "attributes": merge_attributes(old[b["id"]], r["new_attributes"])}
+                            for b, r in zip(batch, rows, strict=True) if b["id"] in old]
                 tx.run(query("upsert_accounts"), rows=existing, requested_at=requested_at).consume()
 
         if rows:
@@ -209,32 +206,11 @@ class Neo4jStore:
         return int(self._read("count_accounts")[0]["n"])
 
     def neighbourhood(self, seeds: Sequence[str], hops: int, hub_cap: int) -> Subgraph:
-        return expand(self, seeds, hops, hub_cap)
-
-    def _links_of(self, account_ids: Sequence[str]) -> list[Edge]:
-        if not account_ids:
-            return []
-        rows = self._read("links_of", ids=list(account_ids))[0]["rows"]
-        return [(a, IdentifierKey(t, i), dtn(f)) for a, t, i, f in rows]
-
-    def _identifier_accounts(
-        self, keys: Sequence[IdentifierKey], cap: int
-    ) -> tuple[dict[IdentifierKey, int], list[Edge]]:
-        by_key = {key_of(k): k for k in keys}
-        degrees: dict[IdentifierKey, int] = dict.fromkeys(keys, 0)
-        edges: list[Edge] = []
-        if not keys:
-            return degrees, edges
-        for r in self._read("identifier_accounts", keys=list(by_key), cap=max(cap, 0)):
-            key = by_key[r["key"]]
-            degrees[key] = int(r["degree"])
-            edges.extend((account_id, key, dtn(first_seen)) for account_id, first_seen in r["firsts"])
-        return degrees, edges
-
-    def _account_rows(self, account_ids: Sequence[str]) -> dict[str, AccountRow]:
-        if not account_ids:
-            return {}
-        return {r[0]: account_row(r) for r in self._read("account_rows", ids=list(account_ids))[0]["rows"]}
+        if hops == 1:  # what online scoring asks: one statement, one round trip
+            record = self._read("neighbourhood", ids=list(dict.fromkeys(seeds)), cap=max(hub_cap, 0))[0]
+            return neighbourhood_of(seeds, record, hub_cap)
+        # Deeper: hop by hop, all in one read transaction (one consistent view, one commit).
+        return self._run(False, lambda tx: expand(_Expansion(tx), seeds, hops, hub_cap))
 
     def stream_accounts(self, chunk_size: int = 50_000) -> Iterator[list[AccountRow]]:
         for rows in self.account_pages(chunk_size):
@@ -320,17 +296,9 @@ class Neo4jStore:
 
     # -- online scores -----------------------------------------------------------------
     def write_scores(self, scores: Sequence[Score]) -> int:
-        ids = sorted({s.account_id for s in scores})
-
-        def work(tx: ManagedTransaction) -> int:
-            stored = {r["id"]: r["as_of"] for r in tx.run(query("scores_lock"), ids=ids)}
-            rows, written = prepare_scores(scores, stored)
-            tx.run(query("write_scores"), rows=rows).consume()
-            settle = [{"account_id": s.account_id, "as_of": ts(s.as_of)} for s in scores]
-            tx.run(query("settle_score_requests"), rows=settle).consume()
-            return written
-
-        return self._run(True, work) if scores else 0
+        if not scores:
+            return 0
+        return int(self._write("write_scores", rows=score_rows(scores))[0]["written"])
 
     def pending_scores(self, requested_before: datetime, limit: int) -> list[str]:
         return [r["id"] for r in self._read("pending_scores", before=ts(requested_before), limit=limit)]
@@ -537,6 +505,42 @@ class Neo4jStore:
 
     def release_lock(self, name: str, owner: str) -> None:
         self._write("lock_release", name=name, owner=owner)
+
+
+class _Expansion:
+    """`graph.neighbourhood.ExpansionSource` over one read transaction."""
+
+    def __init__(self, tx: ManagedTransaction) -> None:
+        self.tx = tx
+
+    def _links_of(self, account_ids: Sequence[str]) -> list[Edge]:
+        if not account_ids:
+            return []
+        rows = self.tx.run(query("links_of"), ids=list(account_ids)).single(strict=True)["rows"]
+        return [(a, IdentifierKey(t, i), dtn(f)) for a, t, i, f in rows]
+
+    def _identifier_accounts(
+        self, keys: Sequence[IdentifierKey], cap: int
+    ) -> tuple[dict[IdentifierKey, int], list[Edge]]:
+        by_key = {key_of(k): k for k in keys}
+        degrees: dict[IdentifierKey, int] = dict.fromkeys(keys, 0)
+        edges: list[Edge] = []
+        if not keys:
+            return degrees, edges
+        for r in self.tx.run(query("identifier_accounts"), keys=list(by_key), cap=max(cap, 0)):
+            key = by_key[r["key"]]
+            degrees[key] = int(r["degree"])
+            edges.extend((account_id, key, dtn(first_seen)) for account_id, first_seen in r["firsts"])
+        return degrees, edges
+
+    def _account_rows(self, account_ids: Sequence[str]) -> dict[str, AccountRow]:
+        if not account_ids:
+            return {}
+        rows = self.tx.run(query("account_rows"), ids=list(account_ids)).single(strict=True)["rows"]
+        return {r[0]: account_row(r) for r in rows}
+
+    def benign_identifiers(self) -> set[IdentifierKey]:
+        return {IdentifierKey(r["type"], r["id"]) for r in self.tx.run(query("benign_identifiers"))}
 
 
 def _summary(r: Any) -> RingSummary:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 import socket
 import threading
@@ -17,9 +18,11 @@ from neo4j.exceptions import IncompleteCommit, ServiceUnavailable, SessionExpire
 
 import graph.neo4j_store as neo4j_store_module
 from graph.errors import StoreUnavailable
-from graph.model import AccountIn, Link, PublishedRing, RingIdentifier, SweepResult
+from graph.model import AccountIn, IdentifierKey, Link, PublishedRing, RingIdentifier, SweepResult
+from graph.neighbourhood import expand
 from graph.neo4j_queries import CYPHER_DIR, migrations, query
-from graph.neo4j_store import Neo4jStore
+from graph.neo4j_store import Neo4jStore, _Expansion
+from graph.sqlite_store import SQLiteStore
 from graph.store import GraphStore
 from ringfence.settings import Neo4jConfig
 
@@ -211,7 +214,7 @@ def test_driver_errors_translate_to_store_unavailable(
 
 
 # -- writes ----------------------------------------------------------------------------------
-@pytest.mark.parametrize("failing", ["create_accounts", "upsert_accounts"])  # new / existing accounts' rows
+@pytest.mark.parametrize("failing", ["upsert_batch", "upsert_accounts"])  # new / existing accounts' rows
 def test_a_batch_is_all_or_nothing(neo: Neo4jStore, monkeypatch: pytest.MonkeyPatch, failing: str) -> None:
     neo.upsert_accounts([AccountIn("a0", at(0), {"k": 1})])
     real = neo4j_store_module.query
@@ -271,6 +274,41 @@ def test_stream_links_pages_exactly_and_skips_accounts_without_links(neo: Neo4jS
         chunks = list(neo.stream_links(size))
         assert [len(c) for c in chunks] == [min(size, len(expected) - i) for i in range(0, len(expected), size)]
         assert [(x.account_id, x.type, x.id) for c in chunks for x in c] == expected
+
+
+# -- reads -----------------------------------------------------------------------------------
+def _tangle(n: int = 40) -> list[AccountIn]:
+    """Accounts over a few shared cards, one hub device with ties in first_seen, lone accounts."""
+    rng = random.Random(5)
+    accounts = []
+    for k in range(n):
+        links = [Link("card", f"c{rng.randrange(8)}", at(rng.randrange(5))) for _ in range(rng.randrange(4))]
+        if k % 3:
+            links.append(Link("device", "hub", at(k % 4)))  # ties: ordered by account id
+        accounts.append(AccountIn(f"a{k:02d}", at(k), {"k": k}, tuple(links)))
+    return accounts
+
+
+def test_the_one_hop_statement_builds_what_the_hop_by_hop_expansion_builds(neo: Neo4jStore, tmp_path: Path) -> None:
+    # given: the same graph in Neo4j and in SQLite, some identifiers benign
+    accounts = _tangle()
+    lite = SQLiteStore(tmp_path / "graph.db")
+    lite.migrate()
+    for store in (neo, lite):
+        store.upsert_accounts(accounts)
+        store.set_benign(IdentifierKey("card", "c3"), True)
+        store.set_benign(IdentifierKey("device", "hub"), True)
+    seed_sets = [["a07"], ["a00", "a05", "a00", "ghost"], ["a03", "a01"], ["ghost"], [a.id for a in accounts]]
+    for seeds in seed_sets:
+        for cap in (0, 1, 3, 7, 1000):
+            # when: one statement vs the three per-hop queries in one transaction
+            one = neo.neighbourhood(seeds, hops=1, hub_cap=cap)
+            hop_by_hop = neo._run(False, lambda tx, s=seeds, c=cap: expand(_Expansion(tx), s, 1, c))
+            # then: equal to both, and listed in the order the expansion lists them
+            assert one == hop_by_hop == lite.neighbourhood(seeds, hops=1, hub_cap=cap), (seeds, cap)
+            assert list(one.accounts) == list(hop_by_hop.accounts)
+            assert list(one.identifiers) == list(hop_by_hop.identifiers)
+    lite.close()
 
 
 # -- sweeps ----------------------------------------------------------------------------------

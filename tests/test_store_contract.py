@@ -202,6 +202,26 @@ def test_scores_never_go_back_in_time(store: GraphStore) -> None:
     assert store.get_score("ghost") is None
 
 
+def test_a_batch_of_scores_applies_in_order_against_the_stored_as_of(store: GraphStore) -> None:
+    # given: one account scored several times in one batch, out of as_of order, with a tie
+    store.upsert_accounts([acct("a1"), acct("a2")])
+    batch = [
+        Score("a1", 0.1, "m1", at(1), at(10), [], None),
+        Score("a1", 0.2, "m1", at(2), at(5), [], None),  # older than the one before it: skipped
+        Score("a2", 0.3, "m1", at(3), at(7), [], "r1"),
+        Score("a1", 0.4, "m1", at(4), at(12), [], None),
+        Score("a1", 0.5, "m2", at(5), at(12), [{"weight": 0.5}], "r2"),  # a tie: the later one wins
+    ]
+    # when / then
+    assert store.write_scores(batch) == 4
+    a1, a2 = store.get_score("a1"), store.get_score("a2")
+    assert a1 is not None and (a1.risk, a1.model_version, a1.as_of, a1.reasons, a1.ring_id) == (
+        0.5, "m2", at(12), [{"weight": 0.5}], "r2")
+    assert a2 is not None and (a2.risk, a2.as_of, a2.ring_id) == (0.3, at(7), "r1")
+    assert store.write_scores([Score("a1", 0.9, "m3", at(6), at(11), [], None)]) == 0
+    assert store.get_score("a1") == a1
+
+
 def test_requested_scores_stay_pending_until_a_score_as_of_the_request_is_written(store: GraphStore) -> None:
     # given accounts stored without and with a score request
     store.upsert_accounts([acct("quiet")])

@@ -1,0 +1,31 @@
+// The 1-hop neighbourhood of the seeds in one statement (graph/neighbourhood.py's `expand`
+// with hops=1, for one round trip instead of five): the seeds' own links, every identifier
+// they touch with its full degree, whether it is benign, and its $cap earliest-linked accounts
+// (ties by id), and the rows of all those accounts. Unknown seeds are skipped.
+UNWIND $ids AS id
+MATCH (s:Account {id: id})
+WITH collect(DISTINCT s) AS seeds
+CALL (seeds) {
+  UNWIND seeds AS s
+  MATCH (s)-[l:LINK]->(i:Identifier)
+  RETURN collect([s.id, i.type, i.id, l.first_seen]) AS own, collect(DISTINCT i) AS idents
+}
+CALL (idents) {
+  UNWIND idents AS i
+  CALL (i) {
+    MATCH (b:Account)-[l:LINK]->(i)
+    WITH b, l
+    ORDER BY l.first_seen, b.id
+    LIMIT $cap
+    RETURN collect([b.id, l.first_seen]) AS firsts, collect(b) AS shared
+  }
+  RETURN collect([i.type, i.id, COUNT { (i)<-[:LINK]-() }, EXISTS { MATCH (:Benign {key: i.key}) }, firsts])
+           AS identifiers,
+         collect(shared) AS shared
+}
+RETURN own, identifiers,
+       COLLECT {
+         UNWIND reduce(acc = seeds, x IN shared | acc + x) AS a
+         WITH DISTINCT a
+         RETURN [a.id, a.created_at, a.attributes, a.label, a.labelled_at]
+       } AS rows
