@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/api.py [--accounts 100000] [--duration 20] [--workers 2]
                                   [--backend sqlite|neo4j] [--models DIR] [--rates 100,150,...]
-                                  [--repeat N] [--ingest-repeat N]
+                                  [--repeat N] [--ingest-repeat N] [--graph-url neo4j://...]
 
 Takes the cached synthetic world of `--accounts` accounts (`bench/sweep.py`'s cache, built on
 first use), a trained model (`--models`, else one is trained) and a sweep, serves
@@ -16,7 +16,9 @@ and measures
 3. `POST /v1/accounts/batch` ingest in links/s (5,000-account batches of a second world).
 
 With `--backend neo4j` the world (accounts, links, labels) is loaded into a real Neo4j 5.26
-started by `ringfence.devservices.Neo4jServer`, swept there, and the API serves from it.
+started by `ringfence.devservices.Neo4jServer`, swept there, and the API serves from it. With
+`--graph-url` it uses a Neo4j already running there instead, loading the world only when the
+store is empty (so repeated runs against one server skip the load; ids are fresh per run).
 
 The posted accounts are the world's late stream (new accounts, some joining existing rings)
 under fresh ids. The load generator is this process: asyncio (uvloop when installed) over
@@ -78,16 +80,20 @@ def prepare(args: argparse.Namespace, data_dir: Path, graph_url: str) -> list[di
     late_ids = set(truth["id"][truth["late"]].tolist())
     bodies = [_body(a) for a in _records(source, late_ids)]
     settings = Settings(data_dir=data_dir, graph_url=graph_url, broker_url=None)
-    if graph_url:
+    if not graph_url:
+        store = source
+    else:
         from graph.loader import load_records
 
         store = open_store(settings)
-        started = time.perf_counter()
-        stats = list(load_records(store, _records(source, None), batch_size=5_000))[-1]
-        print(f"loaded {stats.accounts:,} accounts, {stats.links:,} links, {stats.labels:,} labels into Neo4j in "
-              f"{time.perf_counter() - started:.0f}s", flush=True)
-    else:
-        store = source
+        store.migrate()
+        if held := store.count_accounts():
+            print(f"Neo4j holds {held:,} accounts already: not loading", flush=True)
+        else:
+            started = time.perf_counter()
+            stats = list(load_records(store, _records(source, None), batch_size=5_000))[-1]
+            print(f"loaded {stats.accounts:,} accounts, {stats.links:,} links, {stats.labels:,} labels into Neo4j "
+                  f"in {time.perf_counter() - started:.0f}s", flush=True)
     source_models = args.models or (DEFAULT_MODELS if DEFAULT_MODELS.exists() else None)
     try:
         if source_models is not None:
@@ -138,14 +144,15 @@ def _body(record: dict[str, Any]) -> dict[str, Any]:
 class Bodies:
     """The late stream over and over, each time under fresh ids (a new account joins the graph)."""
 
-    def __init__(self, late: list[dict[str, Any]]) -> None:
+    def __init__(self, late: list[dict[str, Any]], tag: str) -> None:
         self.late = late
+        self.tag = tag
         self.n = 0
 
     def next(self) -> bytes:
         base = self.late[self.n % len(self.late)]
         self.n += 1
-        return orjson.dumps({**base, "id": f"{base['id']}-n{self.n // len(self.late)}"})
+        return orjson.dumps({**base, "id": f"{base['id']}-{self.tag}{self.n // len(self.late)}"})
 
 
 # -- the server ------------------------------------------------------------------------------
@@ -349,13 +356,17 @@ def main() -> None:
     parser.add_argument("--ingest-accounts", type=int, default=50_000, help="0 to skip the batch ingest")
     parser.add_argument("--repeat", type=int, default=1, help="runs at 100 req/s")
     parser.add_argument("--ingest-repeat", type=int, default=1, help="batch ingest runs (one client)")
+    parser.add_argument("--graph-url", default="", help="a running Neo4j to use (implies --backend neo4j)")
     args = parser.parse_args()
+    if args.graph_url:
+        args.backend = "neo4j"
+    tag = f"t{int(time.time()):x}-"  # fresh ids per run, so reruns against one store add accounts
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="ringfence-bench-api-"))
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; backend {args.backend}; "
           f"data in {data_dir}; {args.workers} uvicorn worker(s)", flush=True)
     with contextlib.ExitStack() as stack:
-        graph_url = ""
-        if args.backend == "neo4j":
+        graph_url = args.graph_url
+        if args.backend == "neo4j" and not graph_url:
             from ringfence.devservices import Neo4jServer
 
             server = stack.enter_context(Neo4jServer(page_cache="512m"))
@@ -366,7 +377,7 @@ def main() -> None:
         proc = serve(data_dir, graph_url, port, args.workers, data_dir / "uvicorn.log")
         stack.callback(proc.wait, 30)
         stack.callback(proc.terminate)
-        bodies = Bodies(late)
+        bodies = Bodies(late, tag)
         path = "/v1/accounts?score=sync"
         run(open_loop(port, path, bodies, 50, 4))  # warm up every worker
         load()
@@ -386,7 +397,7 @@ def main() -> None:
                   else "no stepped rate met p99 <= 100 ms", flush=True)
         if args.ingest_accounts:
             # One client keeps one worker busy; one per worker shows what the server takes in.
-            runs = [(1, f"b{k}-") for k in range(args.ingest_repeat)] + [(args.workers, "c-")]
+            runs = [(1, f"{tag}b{k}-") for k in range(args.ingest_repeat)] + [(args.workers, f"{tag}c-")]
             for n, prefix in runs:
                 before = server_cpu(proc)
                 batch_ingest(port, args.ingest_accounts, n, prefix)
