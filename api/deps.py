@@ -13,6 +13,7 @@ import math
 import re
 import threading
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -41,21 +42,31 @@ async def get_dispatcher(request: Request) -> Any:
     return request.app.state.dispatcher
 
 
-async def get_write_gate(request: Request) -> threading.BoundedSemaphore:
-    return request.app.state.write_gate  # type: ignore[no-any-return]
+@dataclass(frozen=True, slots=True)
+class WriteServices:
+    """The store, settings, dispatcher and write gate in one dependency, for the hot write route:
+    FastAPI resolves each dependency anew on every request, at ~0.1 ms of CPU apiece."""
+
+    store: GraphStore
+    settings: Settings
+    dispatcher: Any
+    # Bounds how many upsert-and-score requests run at once (one per core): more only queue on
+    # SQLite's write lock, whose busy handler sleeps in steps of milliseconds, and on the GIL.
+    write_gate: threading.BoundedSemaphore
+
+
+async def get_write_services(request: Request) -> WriteServices:
+    state = request.app.state
+    return WriteServices(state.store, state.settings, state.dispatcher, state.write_gate)
 
 
 StoreDep = Annotated[GraphStore, Depends(get_store)]
-# Bounds how many upsert-and-score requests run at once (one per core): more only queue on
-# SQLite's write lock, whose busy handler sleeps in steps of milliseconds, and on the GIL.
-WriteGateDep = Annotated[threading.BoundedSemaphore, Depends(get_write_gate)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DispatcherDep = Annotated[Any, Depends(get_dispatcher)]
+WriteServicesDep = Annotated[WriteServices, Depends(get_write_services)]
 
 
-async def authenticate(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> Principal:
+def authenticate(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
     challenge = {"WWW-Authenticate": "Bearer"}
     if credentials is None:
         raise Unauthenticated("Send an API key as `Authorization: Bearer <key>`.", challenge)
@@ -106,7 +117,12 @@ def _check_url(request: Request) -> None:
 def require_scope(*scopes: str) -> Callable[..., Awaitable[Principal]]:
     """A guard admitting keys with any of `scopes` (or `admin`)."""
 
-    async def guard(request: Request, principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+    # The key is read here rather than by a dependency of its own: FastAPI resolves each
+    # dependency anew on every request, at ~0.1 ms of CPU apiece.
+    async def guard(
+        request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    ) -> Principal:
+        principal = authenticate(request, credentials)
         wait = await request.app.state.limiter.hit(principal.key_id)
         if wait > 0:
             raise RateLimited("Too many requests for this key; slow down.", {"Retry-After": str(math.ceil(wait))})

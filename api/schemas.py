@@ -8,6 +8,7 @@ Outputs render timestamps as RFC 3339 UTC with `Z` (`graph.model.to_rfc3339`).
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -21,6 +22,9 @@ from pydantic import (
     PlainSerializer,
     PlainValidator,
     StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
     StringConstraints,
     WithJsonSchema,
     model_validator,
@@ -139,6 +143,58 @@ class AccountBatchIn(Strict):
         if sum(len(a.links) for a in self.accounts) > MAX_BATCH_LINKS:
             raise PydanticCustomError("too_many_links", f"a batch holds at most {MAX_BATCH_LINKS} links")
         return self
+
+
+# -- the same request bodies without the per-field card-number checks ----------------------
+# `api.jsonbody` validates a body with these only after a scan of its raw bytes found no card
+# number, and only keeps the result if it holds no number that the checks above would refuse
+# (`pan_free_attributes`); every other check is the same, and anything these refuse is
+# validated again with the models above, so errors are theirs. Subclasses: routes see the
+# public types.
+_UncheckedId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+_UncheckedAttrName = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+_UncheckedAttrValue = StrictBool | StrictInt | StrictFloat | Annotated[StrictStr, StringConstraints(max_length=4096)]
+
+
+class _UncheckedLinkIn(LinkIn):
+    id: _UncheckedId
+
+
+class _UncheckedAccountIn(AccountIn):
+    id: _UncheckedId
+    attributes: dict[_UncheckedAttrName, _UncheckedAttrValue] = Field(  # type: ignore[assignment]
+        default_factory=dict, max_length=MAX_ATTRIBUTES)
+    links: list[_UncheckedLinkIn] = Field(default_factory=list, max_length=MAX_LINKS)  # type: ignore[assignment]
+
+
+class _UncheckedAccountBatchIn(AccountBatchIn):
+    accounts: list[_UncheckedAccountIn] = Field(max_length=MAX_BATCH_ACCOUNTS)  # type: ignore[assignment]
+
+
+UNCHECKED_TWINS: dict[type[BaseModel], type[BaseModel]] = {
+    AccountIn: _UncheckedAccountIn, AccountBatchIn: _UncheckedAccountBatchIn,
+}
+# What orjson (the checked path) reads as an integer; it reads larger ones as floats.
+_ORJSON_INTS = range(-(2**63), 2**64)
+
+
+def pan_free_attributes(body: BaseModel) -> bool:
+    """True if no attribute value of an unchecked body is one the checked path treats differently:
+    a number holding a card number, a non-finite float (not JSON) or an integer orjson reads as
+    a float."""
+    accounts = body.accounts if isinstance(body, AccountBatchIn) else [body]
+    for account in accounts:
+        assert isinstance(account, AccountIn)
+        for value in account.attributes.values():
+            if isinstance(value, bool) or isinstance(value, str):
+                continue
+            if isinstance(value, int):
+                if value not in _ORJSON_INTS or (abs(value) >= 10**12 and contains_pan(str(value))):
+                    return False
+            elif not math.isfinite(value) or (
+                    abs(value) >= 1e12 and value.is_integer() and abs(value) < 1e20 and contains_pan(str(int(value)))):
+                return False
+    return True
 
 
 class LabelIn(Strict):
