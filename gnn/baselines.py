@@ -15,7 +15,8 @@ import scipy.sparse as sp
 import torch
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from gnn.graphdata import SMALL_NNZ, GraphBatch, RawGraph
+from gnn import graphdata
+from gnn.graphdata import GraphBatch, RawGraph
 from gnn.model import scatter_max, scatter_mean
 
 HOP1_NAMES = [
@@ -54,7 +55,7 @@ def hop1_features(b: GraphBatch) -> np.ndarray:
     neigh_at_id = (b.a_id @ b.x_acc).numpy()
     ea, ei = b.e_acc.numpy(), b.e_id.numpy()
     cnt = np.bincount(ea, minlength=n).astype(np.float64)
-    if len(ea) <= SMALL_NNZ:  # online: a gather and index_add_ (scipy's per-call checks cost more)
+    if len(ea) <= graphdata.SMALL_NNZ:  # online: a gather and index_add_ (scipy's per-call checks cost more)
         w = torch.from_numpy(neigh_at_id.astype(np.float64)[ei] / cnt[ea][:, None])
         mean_neigh = torch.zeros((n, w.shape[1]), dtype=torch.float64).index_add_(0, b.e_acc, w).numpy()
     else:

@@ -156,8 +156,8 @@ class SparseMatrix:
     def vstack(self, other: SparseMatrix) -> SparseMatrix:
         """This matrix with `other`'s rows appended below (same column count)."""
         if self.coo is not None and other.coo is not None:
-            r, c, v = other.coo
-            coo = (torch.cat([self.coo[0], r + self.shape[0]]), torch.cat([self.coo[1], c]), torch.cat([self.coo[2], v]))
+            (r0, c0, v0), (r1, c1, v1) = self.coo, other.coo
+            coo = (torch.cat([r0, r1 + self.shape[0]]), torch.cat([c0, c1]), torch.cat([v0, v1]))
             return SparseMatrix((self.shape[0] + other.shape[0], self.shape[1]), coo=coo)
         return SparseMatrix((self.shape[0] + other.shape[0], self.shape[1]),
                             csr=sp.vstack([self.scipy(), other.scipy()], format="csr"))
