@@ -17,7 +17,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from gnn import graphdata
 from gnn.graphdata import GraphBatch, RawGraph
-from gnn.model import scatter_max, scatter_mean
+from gnn.model import scatter_max
 
 HOP1_NAMES = [
     "fraud_1hop_sum", "fraud_1hop_max", "legit_1hop_sum", "fraud_share_max", "n_identifiers",
@@ -36,18 +36,22 @@ def hop1_features(b: GraphBatch) -> np.ndarray:
     xi = b.x_id[b.e_id]
     logdeg = xi[:, 3:4]
     ones = torch.ones((len(e_acc), 1))
-    sums = torch.zeros((n, 1)).index_add_(0, e_acc, torch.cat([f], 1))
+    # One segment sum and one segment max over stacked columns (each column is reduced on its
+    # own, in edge order: the same numbers as one call per column, at a fraction of the calls).
+    sums = torch.zeros((n, 5)).index_add_(0, e_acc, torch.cat([f, legit, ones, torch.expm1(logdeg) - 1, logdeg], 1))
+    maxes = scatter_max(torch.cat([f, lab[:, 2:3], logdeg, -xi[:, 5:6], -xi[:, 4:5]], 1), e_acc, n)
+    count = sums[:, 2:3]
     cols = [
-        torch.log1p(sums),
-        torch.log1p(scatter_max(f, e_acc, n)),
-        torch.log1p(torch.zeros((n, 1)).index_add_(0, e_acc, legit)),
-        scatter_max(lab[:, 2:3], e_acc, n),
-        torch.zeros((n, 1)).index_add_(0, e_acc, ones),
-        scatter_mean(logdeg, e_acc, n),
-        scatter_max(logdeg, e_acc, n),
-        torch.log1p(torch.zeros((n, 1)).index_add_(0, e_acc, torch.expm1(logdeg) - 1)),
-        -scatter_max(-xi[:, 5:6], e_acc, n),
-        -scatter_max(-xi[:, 4:5], e_acc, n),
+        torch.log1p(sums[:, 0:1]),
+        torch.log1p(maxes[:, 0:1]),
+        torch.log1p(sums[:, 1:2]),
+        maxes[:, 1:2],
+        count,
+        sums[:, 4:5] / count.clamp(min=1.0),
+        maxes[:, 2:3],
+        torch.log1p(sums[:, 3:4]),
+        -maxes[:, 3:4],
+        -maxes[:, 4:5],
     ]
     # Mean input features of the accounts messaging each identifier, averaged over the account's
     # identifiers: two sparse products instead of [E, Da] gathers (1M accounts: ~1 GB less).
