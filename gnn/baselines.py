@@ -15,8 +15,9 @@ import scipy.sparse as sp
 import torch
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from gnn import graphdata
 from gnn.graphdata import GraphBatch, RawGraph
-from gnn.model import scatter_max, scatter_mean
+from gnn.model import scatter_max
 
 HOP1_NAMES = [
     "fraud_1hop_sum", "fraud_1hop_max", "legit_1hop_sum", "fraud_share_max", "n_identifiers",
@@ -35,18 +36,22 @@ def hop1_features(b: GraphBatch) -> np.ndarray:
     xi = b.x_id[b.e_id]
     logdeg = xi[:, 3:4]
     ones = torch.ones((len(e_acc), 1))
-    sums = torch.zeros((n, 1)).index_add_(0, e_acc, torch.cat([f], 1))
+    # One segment sum and one segment max over stacked columns (each column is reduced on its
+    # own, in edge order: the same numbers as one call per column, at a fraction of the calls).
+    sums = torch.zeros((n, 5)).index_add_(0, e_acc, torch.cat([f, legit, ones, torch.expm1(logdeg) - 1, logdeg], 1))
+    maxes = scatter_max(torch.cat([f, lab[:, 2:3], logdeg, -xi[:, 5:6], -xi[:, 4:5]], 1), e_acc, n)
+    count = sums[:, 2:3]
     cols = [
-        torch.log1p(sums),
-        torch.log1p(scatter_max(f, e_acc, n)),
-        torch.log1p(torch.zeros((n, 1)).index_add_(0, e_acc, legit)),
-        scatter_max(lab[:, 2:3], e_acc, n),
-        torch.zeros((n, 1)).index_add_(0, e_acc, ones),
-        scatter_mean(logdeg, e_acc, n),
-        scatter_max(logdeg, e_acc, n),
-        torch.log1p(torch.zeros((n, 1)).index_add_(0, e_acc, torch.expm1(logdeg) - 1)),
-        -scatter_max(-xi[:, 5:6], e_acc, n),
-        -scatter_max(-xi[:, 4:5], e_acc, n),
+        torch.log1p(sums[:, 0:1]),
+        torch.log1p(maxes[:, 0:1]),
+        torch.log1p(sums[:, 1:2]),
+        maxes[:, 1:2],
+        count,
+        sums[:, 4:5] / count.clamp(min=1.0),
+        maxes[:, 2:3],
+        torch.log1p(sums[:, 3:4]),
+        -maxes[:, 3:4],
+        -maxes[:, 4:5],
     ]
     # Mean input features of the accounts messaging each identifier, averaged over the account's
     # identifiers: two sparse products instead of [E, Da] gathers (1M accounts: ~1 GB less).
@@ -54,8 +59,13 @@ def hop1_features(b: GraphBatch) -> np.ndarray:
     neigh_at_id = (b.a_id @ b.x_acc).numpy()
     ea, ei = b.e_acc.numpy(), b.e_id.numpy()
     cnt = np.bincount(ea, minlength=n).astype(np.float64)
-    mean_edges = sp.csr_matrix((1.0 / cnt[ea], (ea, ei)), shape=(n, b.x_id.shape[0]), dtype=np.float64)
-    cols.append(torch.from_numpy((mean_edges @ neigh_at_id.astype(np.float64)).astype(np.float32)))
+    if len(ea) <= graphdata.SMALL_NNZ:  # online: a gather and index_add_ (scipy's per-call checks cost more)
+        w = torch.from_numpy(neigh_at_id.astype(np.float64)[ei] / cnt[ea][:, None])
+        mean_neigh = torch.zeros((n, w.shape[1]), dtype=torch.float64).index_add_(0, b.e_acc, w).numpy()
+    else:
+        mean_edges = sp.csr_matrix((1.0 / cnt[ea], (ea, ei)), shape=(n, b.x_id.shape[0]), dtype=np.float64)
+        mean_neigh = mean_edges @ neigh_at_id.astype(np.float64)
+    cols.append(torch.from_numpy(mean_neigh.astype(np.float32)))
     return torch.cat(cols, dim=1).numpy().astype(np.float32)
 
 

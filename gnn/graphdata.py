@@ -86,13 +86,20 @@ def finalize(b: GraphBatch) -> GraphBatch:
         raise ValueError("identifiers must be ordered by type")
     b.type_offsets = [int(x) for x in np.searchsorted(types, np.arange(N_TYPES + 1), side="left")]
     m_acc, m_id = b.m_acc.numpy(), b.m_id.numpy()
-    e_acc, e_id = b.e_acc.numpy(), b.e_id.numpy()
     n_msg = np.bincount(m_id, minlength=ni).astype(np.float32)
-    b.a_id = _csr(m_id, m_acc, 1.0 / np.maximum(n_msg[m_id], 1.0), (ni, na))
+    b.a_id = SparseMatrix.build(m_id, m_acc, 1.0 / np.maximum(n_msg[m_id], 1.0), (ni, na))
+    b.a_acc, b.lab_acc = account_side(b.e_acc.numpy(), b.e_id.numpy(), b.e_lab.numpy(), types, na, b.hop2)
+    return b
+
+
+def account_side(e_acc: np.ndarray, e_id: np.ndarray, lab: np.ndarray, types: np.ndarray, na: int,
+                 hop2: np.ndarray | None) -> tuple[SparseMatrix, torch.Tensor]:
+    """`GraphBatch.a_acc` and `lab_acc` of `na` accounts from their edges: each account's rows
+    depend on its own edges only, so accounts added later (leave-one-out copies) need only theirs."""
+    ni = len(types)
     group = e_acc * N_TYPES + types[e_id]
     n_group = np.bincount(group, minlength=na * N_TYPES).astype(np.float32)
-    b.a_acc = _csr(e_acc, e_id, 1.0 / np.maximum(n_group[group], 1.0), (na, ni))
-    lab = b.e_lab.numpy()
+    a_acc = SparseMatrix.build(e_acc, e_id, 1.0 / np.maximum(n_group[group], 1.0), (na, ni))
     cnt = np.bincount(e_acc, minlength=na).astype(np.float32)
     sums = np.stack([np.bincount(e_acc, weights=lab[:, k], minlength=na) for k in range(lab.shape[1])], 1)
     mean = sums / np.maximum(cnt, 1.0)[:, None]
@@ -103,30 +110,74 @@ def finalize(b: GraphBatch) -> GraphBatch:
         acc_sorted = e_acc[by_acc]
         starts = np.flatnonzero(np.r_[True, acc_sorted[1:] != acc_sorted[:-1]])
         mx[acc_sorted[starts]] = np.maximum(np.maximum.reduceat(lab[by_acc], starts, axis=0), 0.0)
-    hop2 = b.hop2 if b.hop2 is not None else np.zeros((na, HOP2_DIM), dtype=np.float32)
-    b.lab_acc = torch.from_numpy(np.concatenate([mean, mx, hop2], axis=1).astype(np.float32))
-    return b
+    hop2 = hop2 if hop2 is not None else np.zeros((na, HOP2_DIM), dtype=np.float32)
+    return a_acc, torch.from_numpy(np.concatenate([mean, mx, hop2], axis=1).astype(np.float32))
+
+
+# Up to this many non-zeros a product is a torch gather + index_add_ over the entries: for an
+# online subgraph (hundreds of entries) scipy's per-call checks (index dtypes, format, COO -> CSR)
+# cost several times the arithmetic. Above it (sweeps, training on a real graph) scipy CSR:
+# no [nnz, H] temporary, which at 1M accounts would be gigabytes.
+SMALL_NNZ = 50_000
 
 
 class SparseMatrix:
-    """A fixed sparse matrix (scipy CSR) for `matrix @ dense_tensor`, differentiable in the dense
-    argument. scipy instead of torch.sparse: no beta-state warnings, deterministic, and as fast
-    for these shapes."""
+    """A fixed sparse matrix for `matrix @ dense_tensor`, differentiable in the dense argument.
 
-    def __init__(self, m: sp.csr_matrix) -> None:
-        self.m = m
+    Small: COO entries as tensors, product by gather + `index_add_` (deterministic on CPU).
+    Large: scipy CSR, as fast as torch.sparse here without its beta-state warnings.
+    Both sum in float32; they differ only by float rounding.
+    """
+
+    def __init__(self, shape: tuple[int, int], csr: sp.csr_matrix | None = None,
+                 coo: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None) -> None:
+        self.shape = shape
+        self.m = csr
+        self.coo = coo
         self._t: sp.csr_matrix | None = None
 
-    @property
-    def shape(self) -> tuple[int, int]:
-        return self.m.shape  # type: ignore[no-any-return]
+    @classmethod
+    def build(cls, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, shape: tuple[int, int],
+              small: bool | None = None) -> SparseMatrix:
+        """From distinct (row, col) entries; `small` forces a representation (tests)."""
+        if small if small is not None else len(rows) <= SMALL_NNZ:
+            coo = (torch.from_numpy(rows), torch.from_numpy(cols), torch.from_numpy(vals.astype(np.float32)))
+            return cls(shape, coo=coo)
+        return cls(shape, csr=_csr(rows, cols, vals, shape))
+
+    def with_columns(self, n_cols: int) -> SparseMatrix:
+        """The same entries in a matrix widened to `n_cols` columns (the new columns are zero)."""
+        if self.coo is not None:
+            return SparseMatrix((self.shape[0], n_cols), coo=self.coo)
+        assert self.m is not None
+        return SparseMatrix((self.shape[0], n_cols), csr=sp.csr_matrix(
+            (self.m.data, self.m.indices, self.m.indptr), shape=(self.shape[0], n_cols)))
+
+    def vstack(self, other: SparseMatrix) -> SparseMatrix:
+        """This matrix with `other`'s rows appended below (same column count)."""
+        if self.coo is not None and other.coo is not None:
+            (r0, c0, v0), (r1, c1, v1) = self.coo, other.coo
+            coo = (torch.cat([r0, r1 + self.shape[0]]), torch.cat([c0, c1]), torch.cat([v0, v1]))
+            return SparseMatrix((self.shape[0] + other.shape[0], self.shape[1]), coo=coo)
+        return SparseMatrix((self.shape[0] + other.shape[0], self.shape[1]),
+                            csr=sp.vstack([self.scipy(), other.scipy()], format="csr"))
+
+    def scipy(self) -> sp.csr_matrix:
+        if self.m is not None:
+            return self.m
+        assert self.coo is not None
+        r, c, v = (t.numpy() for t in self.coo)
+        return _csr(r, c, v, self.shape)
 
     def transposed(self) -> sp.csr_matrix:
         if self._t is None:
-            self._t = self.m.T.tocsr()
+            self._t = self.scipy().T.tocsr()
         return self._t
 
     def __matmul__(self, x: torch.Tensor) -> torch.Tensor:
+        if self.coo is not None:
+            rows, cols, vals = self.coo
+            return x.new_zeros((self.shape[0], x.shape[1])).index_add_(0, rows, x[cols] * vals.unsqueeze(1))
         return _SpMM.apply(self, x)  # type: ignore[no-any-return]
 
 
@@ -134,7 +185,7 @@ class _SpMM(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, a: SparseMatrix, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         ctx.a = a
-        return torch.from_numpy(np.ascontiguousarray(a.m @ x.detach().numpy(), dtype=np.float32))
+        return torch.from_numpy(np.ascontiguousarray(a.scipy() @ x.detach().numpy(), dtype=np.float32))
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[None, torch.Tensor | None]:  # type: ignore[override]
@@ -144,12 +195,12 @@ class _SpMM(torch.autograd.Function):
         return None, torch.from_numpy(np.ascontiguousarray(g, dtype=np.float32))
 
 
-def _csr(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, shape: tuple[int, int]) -> SparseMatrix:
+def _csr(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
     """CSR with sorted column indices; (row, col) pairs are distinct. scipy's linear-time COO
     conversion plus a per-row index sort instead of a global lexsort (1M accounts: ~5x faster)."""
     m = sp.coo_matrix((vals.astype(np.float32), (rows, cols)), shape=shape).tocsr()
     m.sort_indices()
-    return SparseMatrix(m)
+    return m
 
 
 def label_codes(rows: Sequence[AccountRow], as_of: datetime) -> np.ndarray:
@@ -234,7 +285,14 @@ def hop2_counts(lab: np.ndarray, m_acc: np.ndarray, m_id: np.ndarray, fraud_at: 
     pf1 = np.bincount(m_acc, weights=s[m_id] - f1[m_acc], minlength=na)
     # walks a -> b -> a: y_a * Σ_(b≠a) P_ab², for the labelled-fraud accounts only
     rows = np.flatnonzero(y > 0)
-    if rows.size and len(m_acc):
+    if rows.size and len(m_acc) and na * ni <= 4 * SMALL_NNZ:
+        # online subgraphs: a dense incidence matrix (integer counts, so exactly the sparse result)
+        inc_d = np.zeros((na, ni))
+        inc_d[m_acc, m_id] = 1.0  # (account, identifier) memberships are distinct
+        q_d = inc_d[rows] @ inc_d.T
+        deg = inc_d[rows].sum(axis=1)
+        pf1[rows] -= (q_d**2).sum(axis=1) - deg**2
+    elif rows.size and len(m_acc):
         inc = sp.csr_matrix((np.ones(len(m_acc)), (m_acc, m_id)), shape=(na, ni))
         q = (inc[rows] @ inc.T).tocsr()
         q.data **= 2

@@ -88,8 +88,16 @@ class TypedLinear(nn.Module):
         nn.init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: Tensor, type_offsets: list[int]) -> Tensor:
-        parts = [x[type_offsets[t]:type_offsets[t + 1]] @ self.weight[t] + self.bias[t] for t in range(N_TYPES)]
-        return torch.cat(parts, dim=0)
+        if torch.is_grad_enabled():
+            parts = [x[type_offsets[t]:type_offsets[t + 1]] @ self.weight[t] + self.bias[t] for t in range(N_TYPES)]
+            return torch.cat(parts, dim=0)
+        # Inference (online calls, sweeps): each block written in place by one addmm, no concatenation.
+        out = x.new_empty((x.shape[0], self.weight.shape[2]))
+        for t in range(N_TYPES):
+            lo, hi = type_offsets[t], type_offsets[t + 1]
+            if hi > lo:
+                torch.addmm(self.bias[t], x[lo:hi], self.weight[t], out=out[lo:hi])
+        return out
 
 
 class IdentifierUpdate(nn.Module):

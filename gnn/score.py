@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from gnn.features import FeatureSchema
-from gnn.graphdata import GraphBatch, assemble, finalize, raw_from_arrays, raw_from_subgraph
+from gnn.graphdata import GraphBatch, account_side, assemble, finalize, raw_from_arrays, raw_from_subgraph
 from gnn.heuristic import VERSION as HEURISTIC_VERSION
 from gnn.heuristic import heuristic_risk
 from gnn.predictor import Predictor
@@ -191,44 +191,66 @@ def _with_loo_copies(b: GraphBatch, seed_rows: np.ndarray) -> tuple[GraphBatch, 
             copies.append(nxt)
             nxt += 1
         loo[r] = (copies, idents)
+    base = finalize(b)
     if not new_rows:
-        return finalize(b), loo
-    edges = np.concatenate(add_edges) if add_edges else np.zeros(0, dtype=np.int64)
+        return base, loo
+    # The copies send no messages and each copy's rows depend on its own edges only, so the
+    # augmented batch is the base batch plus the copies' account side (no second `finalize`).
+    edges = np.concatenate(add_edges)
+    copy_acc = np.concatenate(add_acc)
+    copy_rows = np.asarray(new_rows, dtype=np.int64)
     edges_t = torch.from_numpy(edges)
+    e_lab_copies = b.e_lab[edges_t]
+    hop2_copies = None if b.hop2 is None else b.hop2[copy_rows]
+    a_acc_copies, lab_copies = account_side(copy_acc - n, e_id[edges], e_lab_copies.numpy(), b.id_type.numpy(),
+                                            len(new_rows), hop2_copies)
+    assert base.a_id is not None and base.a_acc is not None and base.lab_acc is not None
     aug = replace(
-        b,
-        x_acc=torch.cat([b.x_acc, b.x_acc[torch.tensor(new_rows)]]),
-        e_acc=torch.cat([b.e_acc, torch.from_numpy(np.concatenate(add_acc))]),
+        base,
+        x_acc=torch.cat([b.x_acc, b.x_acc[torch.from_numpy(copy_rows)]]),
+        e_acc=torch.cat([b.e_acc, torch.from_numpy(copy_acc)]),
         e_id=torch.cat([b.e_id, b.e_id[edges_t]]),
-        e_lab=torch.cat([b.e_lab, b.e_lab[edges_t]]),
+        e_lab=torch.cat([b.e_lab, e_lab_copies]),
         # copies keep the seed's 2-hop counts (reasons weigh the 1-hop evidence of each identifier)
-        hop2=None if b.hop2 is None else np.concatenate([b.hop2, b.hop2[np.asarray(new_rows, dtype=np.int64)]]),
+        hop2=None if b.hop2 is None else np.concatenate([b.hop2, hop2_copies]),
+        a_id=base.a_id.with_columns(n + len(new_rows)),
+        a_acc=base.a_acc.vstack(a_acc_copies),
+        lab_acc=torch.cat([base.lab_acc, lab_copies]),
     )
-    return finalize(aug), loo
+    return aug, loo
 
 
 # -- the process-wide current scorer -----------------------------------------------------
 _cache_lock = threading.Lock()
-_cache: dict[str, tuple[tuple[Any, ...], Scorer]] = {}
+_cache: dict[Any, tuple[tuple[Any, ...], Scorer]] = {}
+_pointers: dict[Any, str] = {}
 
 
-def _pointer_stamp(settings: Settings) -> tuple[Any, ...]:
+def _pointer_stamp(pointer: str) -> tuple[Any, ...]:
     try:
-        st = os.stat(Registry(settings.models_dir).pointer)
+        st = os.stat(pointer)
     except FileNotFoundError:
         return ("none",)
     return (st.st_mtime_ns, st.st_ino, st.st_size)
 
 
 def current_scorer(settings: Settings) -> Scorer:
-    """The scorer for the active model, cached; reloaded when the ACTIVE pointer changes."""
-    key = os.path.abspath(settings.models_dir)
-    stamp = (*_pointer_stamp(settings), settings.hub_cap)
+    """The scorer for the active model, cached; reloaded when the ACTIVE pointer changes.
+
+    The pointer is stat-ed on every call (~1 µs; activation moves it by an atomic rename, so
+    a switch takes effect on the next call, in this process or another one); its path is
+    resolved once per models directory (`Path` arithmetic cost more than the stat).
+    """
+    models_dir = settings.models_dir
+    pointer = _pointers.get(models_dir)
+    if pointer is None:
+        pointer = _pointers.setdefault(models_dir, os.path.abspath(Registry(models_dir).pointer))
+    stamp = (*_pointer_stamp(pointer), settings.hub_cap)
     with _cache_lock:
-        hit = _cache.get(key)
+        hit = _cache.get(pointer)
         if hit is not None and hit[0] == stamp:
             return hit[1]
     scorer = Scorer.load(settings)
     with _cache_lock:
-        _cache[key] = (stamp, scorer)
+        _cache[pointer] = (stamp, scorer)
     return scorer

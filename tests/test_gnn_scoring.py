@@ -185,3 +185,17 @@ def test_selection_keeps_the_preferred_candidate_unless_clearly_beaten() -> None
     draws = (y + rng.normal(0.0, 0.6, len(y)) for _ in range(1000))
     lucky = next(q for q in draws if 0 < average_precision_score(y, q) - ap_good < 0.01)
     assert select(y, {PREFERRED: good, "gnn": lucky}, seed=1) == PREFERRED
+
+
+def test_online_small_path_matches_batch_scipy_path(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Online subgraphs take the torch gather/index_add_ products, large sweeps scipy CSR: the
+    # scores agree (this world is small, so the scipy batch is forced by the threshold).
+    store, settings, _, records = world
+    scorer = Scorer.load(settings)
+    ids = [r["id"] for r in records[::40]]
+    online = {s.account_id: s.risk for s in scorer.score_accounts(store, ids, as_of=AS_OF)}
+    small_batch = scorer.score_all(store, as_of=AS_OF)
+    monkeypatch.setattr("gnn.graphdata.SMALL_NNZ", 0)
+    scipy_batch = scorer.score_all(store, as_of=AS_OF)
+    assert max(abs(small_batch[a] - scipy_batch[a]) for a in small_batch) < 1e-5
+    assert max(abs(online[a] - scipy_batch[a]) for a in ids) < 1e-4
