@@ -85,6 +85,10 @@ class SQLiteStore:
                 conn.execute("PRAGMA synchronous=NORMAL")
                 conn.execute("PRAGMA foreign_keys=OFF")
                 conn.execute("PRAGMA cache_size=-200000")
+                # A 5,000-account batch dirties ~25 MB of scattered index pages: checkpointing every
+                # 64 MB instead of every 4 MB copies a page rewritten by several batches once
+                # (50k-account ingest into the 100k world: 33.5k -> 40.4k links/s).
+                conn.execute("PRAGMA wal_autocheckpoint=16000")
             except sqlite3.Error as exc:
                 raise StoreUnavailable(f"SQLite store at {self.path} cannot be opened") from exc
             self._local.conn = conn
