@@ -2,8 +2,10 @@
 
 A 2-layer bipartite GraphSAGE (the same maths as PyG's
 `HeteroConv({rel: SAGEConv(aggr="mean")}, aggr="sum")`, one weight matrix per relation and
-direction), written as sparse-CSR (scipy) × dense products so that full-batch training and 1M-account
-sweeps stay fast on 2 CPU cores, and one online call costs well under a millisecond:
+direction; `tests/test_gnn_pyg.py` checks it against torch_geometric with the same weights), written
+as sparse × dense products so that full-batch training and 1M-account sweeps stay fast on 2 CPU
+cores, and one online call costs well under a millisecond. One deliberate difference: an account
+adds a relation's bias only if it has identifiers of that type (PyG adds it to empty means too):
 
     layer 1:  identifier_i  ← mean of its (hub-capped) accounts' states, weights per identifier type
               account_a     ← Σ_type mean of its identifiers' states (relation-specific weights)
