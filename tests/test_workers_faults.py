@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
@@ -237,7 +238,9 @@ def test_a_redis_restart_during_an_ingest_burst_loses_nothing(
     # and the clients that got 503 send the same body again once the API is ready
     with client() as c:
         wait_for(lambda: c.get("/readyz").status_code == 200, 30, "the API to be ready again")
-        retried = {i: post_account(c, i).status_code for i in refused}
+        again = {i: post_account(c, i) for i in refused}
+    retried = {i: r.status_code for i, r in again.items()}
+    failed_again = sorted({r.text for r in again.values() if r.status_code != 201})
 
     # then every account is stored whole and scored
     try:
@@ -251,9 +254,11 @@ def test_a_redis_restart_during_an_ingest_burst_loses_nothing(
         print(f"\n[redis restart] requests=600 accepted={len(accepted)} (queued={len(accepted) - len(unqueued)} "
               f"stored_unqueued={len(unqueued)}) answered_503={len(refused)} "
               f"refused_but_stored={len(refused_but_stored)} "
-              f"retried_ok={sum(v == 201 for v in retried.values())} succeeded={len(ids) - len(missing)} "
+              f"retried_ok={sum(v == 201 for v in retried.values())} "
+              f"retried_statuses={dict(Counter(retried.values()))} succeeded={len(ids) - len(missing)} "
               f"executed={executed} redelivered={requeued} half_written={len(half_written)} lost={len(lost)} "
-              f"burst={burst_s:.1f}s all_scored_after={time.monotonic() - started:.1f}s")
+              f"burst={burst_s:.1f}s all_scored_after={time.monotonic() - started:.1f}s "
+              f"failed_again={failed_again[:3]}")
     assert set(statuses.values()) <= {201, 503} and len(accepted) + len(refused) == 600
     assert all(v == 201 for v in retried.values())
     assert not refused_but_stored and not half_written

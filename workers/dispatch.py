@@ -210,8 +210,6 @@ class CeleryDispatcher:
         except StoreUnavailable:
             self._mark_down()
             raise
-        with self._down_lock:
-            self._down_until = None
 
     def score_async(self, account_id: str) -> str:
         return self._send("ringfence.score_account", account_id)
@@ -235,6 +233,10 @@ class CeleryDispatcher:
 
     def ping(self) -> None:
         self._connect().release()
+        # A broker that answers is up: forget a remembered failure, so that writes are accepted
+        # as soon as /readyz (which pings) says so, not up to a second later.
+        with self._down_lock:
+            self._down_until = None
 
     def queue_depth(self) -> dict[str, int]:
         depth = dict.fromkeys((ONLINE, JOBS), 0)
