@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from gnn.score import Scorer
 from gnn.testing import load_world
 from gnn.train import TrainConfig, train
@@ -86,20 +88,13 @@ def test_online_matches_batch_trained_hop2(store: GraphStore, tmp_path: Path) ->
     check_online_matches_batch(store, settings, sample=30)
 
 
-def test_online_matches_batch_trained_blend(store: GraphStore, tmp_path: Path) -> None:
-    """The blend (mean of GNN and hybrid probabilities) scores the same online and in batch."""
+@pytest.mark.parametrize("kind", ["blend", "gnn_gbt"])
+def test_online_matches_batch_trained_mean_of_two(kind: str, store: GraphStore, tmp_path: Path) -> None:
+    """The shipped means of two probabilities (GNN + hybrid, GNN + 1-hop trees) score the same
+    online and in batch."""
     load_world(store, 1500, seed=4)
     settings = Settings(data_dir=tmp_path, hub_cap=HUB_CAP)
-    report = train(store, settings, seed=5, config=TrainConfig(hidden=16, max_epochs=8, patience=8, ship="blend"))
-    assert report.shipped == "blend" and "blend" in report.metrics
-    check_online_matches_batch(store, settings, sample=30)
-
-
-def test_online_matches_batch_trained_gnn_gbt(store: GraphStore, tmp_path: Path) -> None:
-    """GNN + 1-hop trees (mean of the two probabilities) scores the same online and in batch."""
-    load_world(store, 1500, seed=4)
-    settings = Settings(data_dir=tmp_path, hub_cap=HUB_CAP)
-    report = train(store, settings, seed=5, config=TrainConfig(hidden=16, max_epochs=8, patience=8, ship="gnn_gbt"))
-    assert report.shipped == "gnn_gbt" and "gnn_gbt" in report.metrics
-    assert Scorer.load(settings).predictor.kind == "gnn_gbt"  # type: ignore[union-attr]
+    report = train(store, settings, seed=5, config=TrainConfig(hidden=16, max_epochs=8, patience=8, ship=kind))
+    assert report.shipped == kind and kind in report.metrics
+    assert Scorer.load(settings).predictor.kind == kind  # type: ignore[union-attr]
     check_online_matches_batch(store, settings, sample=30)
