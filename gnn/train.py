@@ -68,7 +68,7 @@ class TrainConfig:
     max_epochs: int = 60
     patience: int = 10
     val_fraction: float = 0.2
-    ship: str = "auto"  # "auto" (best of `CANDIDATES` on validation AP) or one of them
+    ship: str = "auto"  # "auto" (the one-standard-error rule of `select`) or one of `CANDIDATES`
     # Feed each account its own 2-hop label counts (online scoring then expands hops=2). Off by
     # default: on the 100k default world it did not raise held-out AP (0.918 vs 0.923 without) and
     # 2-hop expansion through hub-capped identifiers costs ~33 ms CPU per online call (p99 0.7 s).
