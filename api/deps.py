@@ -3,7 +3,8 @@
 Every `/v1` route declares exactly one guard (`RequireScore`, `RequireInvestigate`,
 `RequireLabel`, `RequireAdmin`, `RequireReadAccount`), which in order authenticates the key
 (401), applies the key's rate limit (429), checks the scope (403) and refuses a raw card
-number anywhere in the path or query string, or an undeclared query parameter (422).
+number anywhere in the path, query string or an undeclared body, an undeclared query
+parameter, or a body on a route that takes none (422).
 Handlers never check scopes themselves.
 """
 
@@ -114,6 +115,22 @@ def _check_url(request: Request) -> None:
             raise InvalidInput("unknown query parameter(s)", {"unknown": unknown[:10]})
 
 
+async def _check_unexpected_body(request: Request) -> None:
+    """A route that declares no body (`POST /v1/sweeps`, any GET) refuses one with content
+    rather than ignore it: a card number there is refused like anywhere else, and fields no
+    route reads are unknown fields. Empty, `{}` and `null` bodies are what clients send for
+    "nothing" and pass."""
+    route = request.scope.get("route")
+    if route is None or getattr(route, "body_field", None) is not None:
+        return
+    raw = (await request.body()).strip()
+    if raw in (b"", b"{}", b"null"):
+        return
+    if contains_pan(raw.decode("utf-8", "replace")):
+        raise PanNotAllowed("the body")
+    raise InvalidInput("this route takes no request body")
+
+
 def require_scope(*scopes: str) -> Callable[..., Awaitable[Principal]]:
     """A guard admitting keys with any of `scopes` (or `admin`)."""
 
@@ -129,6 +146,7 @@ def require_scope(*scopes: str) -> Callable[..., Awaitable[Principal]]:
         if not principal.allows(scopes):
             raise Forbidden(f"This key lacks the scope {' or '.join(scopes)}.")
         _check_url(request)
+        await _check_unexpected_body(request)
         request.state.key_id = principal.key_id
         return principal
 

@@ -1,7 +1,7 @@
 """Prometheus metrics of one app, in a registry of its own (several apps may share a process).
 
 - `ringfence_http_requests_total{method, route, status}` and
-  `ringfence_http_request_duration_seconds{method, route}`: the route is the template
+  `ringfence_http_request_duration_seconds{method, route, status}`: the route is the template
   (`/v1/accounts/{id}`), or `unmatched`, so the label set stays small;
 - `ringfence_jobs_total{kind, status}`: jobs the API created (`queued`) or refused/failed to hand
   over (`failed`);
@@ -42,7 +42,7 @@ class ApiMetrics:
             "ringfence_http_requests", "HTTP requests", ["method", "route", "status"], registry=self.registry
         )
         self.latency = Histogram(
-            "ringfence_http_request_duration_seconds", "HTTP request latency", ["method", "route"],
+            "ringfence_http_request_duration_seconds", "HTTP request latency", ["method", "route", "status"],
             buckets=_BUCKETS, registry=self.registry,
         )
         self.jobs = Counter(
@@ -56,7 +56,7 @@ class ApiMetrics:
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
-        self.latency.labels(method, route).observe(seconds)
+        self.latency.labels(method, route, str(status)).observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

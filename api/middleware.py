@@ -69,7 +69,7 @@ class Observe:
                 await send(body)
         finally:
             elapsed = time.perf_counter() - started
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            route = _route_label(scope)
             self.metrics.observe(scope["method"], route, status, elapsed)
             extra: dict[str, Any] = {"method": scope["method"], "route": route, "status": status,
                                      "duration_ms": round(elapsed * 1000, 2)}
@@ -78,6 +78,18 @@ class Observe:
                 extra["key_id"] = key_id
             log.info("request", extra=extra)
             request_id.reset(token)
+
+
+def _route_label(scope: Scope) -> str:
+    """The route template; a plain Starlette route (`/docs`, `/openapi.json`) has no parameters,
+    so its path is its template. Anything unrouted is `unmatched`: raw paths would let callers
+    grow the label set without bound."""
+    route = scope.get("route")
+    if route is not None:
+        return str(getattr(route, "path", "unmatched"))
+    if scope.get("endpoint") is not None and not scope.get("path_params"):
+        return str(scope.get("path", "unmatched"))
+    return "unmatched"
 
 
 class BodyLimit:

@@ -13,7 +13,7 @@ from api.schemas import Status
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", summary="200 while the process serves")
+@router.get("/healthz", summary="200 while the process serves", response_model_exclude_none=True)
 async def healthz() -> Status:
     return Status(status="ok")
 

@@ -37,7 +37,8 @@ def _registry(settings: Settings) -> Any:
     return _Registry(settings.models_dir)
 
 
-@router.get("", dependencies=[RequireAdmin], responses=responses(401, 403, 429, 503))
+# 422 too: every guard refuses an undeclared query parameter or a card number in the URL.
+@router.get("", dependencies=[RequireAdmin], responses=responses(401, 403, 422, 429, 503))
 def list_models(settings: SettingsDep) -> ModelsPublic:
     registry = _registry(settings)
     return ModelsPublic(active=registry.active_version(), models=[_info(registry, v) for v in registry.list()])
