@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -171,11 +174,15 @@ def demo(
                     progress.update(task, completed=stats.accounts)
         else:
             err.print(f"store has {store.count_accounts():,} accounts already: keeping them")
-        err.print("training a model (GNN and baselines)...")
-        report = run_training(store, settings, seed=settings.seed)
+        with _progress() as progress:
+            step = _staged(progress, "training (GNN and baselines)", _TRAIN_STAGES)
+            report = run_training(store, settings, seed=settings.seed, progress=step)
+            step("done", 1.0)  # early stopping ends the epochs before the bar's end
         err.print(report.format_table())
-        err.print("running a sweep...")
-        result = run_sweep(store, settings)
+        with _progress() as progress:
+            step = _staged(progress, "sweep (detect, score, publish)")
+            result = run_sweep(store, settings, progress=step)
+            step("done", 1.0)
         err.print(f"sweep {result.sweep_id}: {result.stats.get('rings', '?')} rings")
         example_ring = store.list_rings(None, None, 1).data
     finally:
@@ -193,7 +200,45 @@ def demo(
     print("\nopen one:", file=out)
     print(f"  curl -s -H 'Authorization: Bearer {admin}' '{base}/v1/rings/{ring}'\n", file=out, flush=True)
     if serve_api:
-        serve(host=host, port=port, workers=1)
+        with _demo_worker(settings.broker_url):
+            serve(host=host, port=port, workers=1)
+
+
+# Where each training stage ends on the demo's bar; the GNN's epochs fill the rest.
+_TRAIN_STAGES = {"load": (0.0, 0.1), "baselines": (0.1, 0.3), "gnn": (0.3, 1.0)}
+
+
+def _staged(progress: Progress, title: str, stages: dict[str, tuple[float, float]] | None = None
+            ) -> Callable[[str, float], None]:
+    """A `(stage, fraction)` callback that drives one bar of `progress` (percent).
+
+    Without `stages` the fraction is the whole job's; with them, each stage fills its span."""
+    task = progress.add_task(title, total=100)
+
+    def update(stage: str, fraction: float) -> None:
+        start, end = (stages or {}).get(stage, (0.0, 1.0))
+        progress.update(task, completed=100 * (start + (end - start) * fraction), description=f"{title}: {stage}")
+
+    return update
+
+
+@contextmanager
+def _demo_worker(broker_url: str | None) -> Iterator[None]:
+    """With a broker, a Celery worker next to the API, so that `score=async`, sweeps and training
+    started over HTTP run; it stops with the demo. Embedded mode runs them in the API process."""
+    if not broker_url:
+        yield
+        return
+    err.print("starting a worker for the broker's queues (online, jobs)")
+    proc = subprocess.Popen([sys.executable, "-m", "ringfence.cli", "worker"])
+    try:
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 def _curl_score(base: str, key: str, ring_id: str, settings: object) -> str:
