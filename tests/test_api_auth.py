@@ -1,82 +1,131 @@
 """Authorization matrix: every route x every scope, plus no key and an unknown key.
 
-A request that passes the guard may still fail later (404 for an unknown id, 409, ...);
-the matrix asserts only what the guard decides: 401, 403, or anything else.
+The app holds a real ring, job and model, so that every request a scope may make succeeds:
+an allowed scope gets exactly the route's 2xx, any other scope 403 `forbidden`, no key or an
+unknown one 401 `unauthenticated`. The matrix must name every `/v1` route of the schema.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from tests.test_api_support import (
+    ADMIN,
     KEYS,
     TORCH_SPARSE,
     TestClient,
+    account,
     assert_error,
     auth,
+    running_app,
 )
 
 pytestmark = TORCH_SPARSE
 
-
-
-# (method, path, json body, scopes that may call it)
-ROUTES = [
-    ("POST", "/v1/accounts?score=none", {"id": "m1"}, {"score"}),
-    ("POST", "/v1/accounts/batch", {"accounts": [{"id": "m2"}]}, {"score"}),
-    ("GET", "/v1/accounts/m1", None, {"score", "investigate"}),
-    ("GET", "/v1/accounts/m1/risk", None, {"score"}),
-    ("GET", "/v1/accounts", None, {"investigate"}),
-    ("GET", "/v1/accounts/m1/subgraph", None, {"investigate"}),
-    ("POST", "/v1/labels", {"labels": []}, {"label"}),
-    ("GET", "/v1/rings", None, {"investigate"}),
-    ("GET", "/v1/rings/r1", None, {"investigate"}),
-    ("POST", "/v1/sweeps", None, set()),
-    ("POST", "/v1/models/train", None, set()),
-    ("GET", "/v1/models", None, set()),
-    ("POST", "/v1/models/m1/activate", None, set()),
-    ("GET", "/v1/jobs/j1", None, set()),
-    ("POST", "/v1/identifiers/card/tok-1/benign", None, {"label"}),
+# (method, route template, concrete path, json body, scopes that may call it besides admin, 2xx)
+ROUTES: list[tuple[str, str, str, Any, set[str], int]] = [
+    ("POST", "/v1/accounts", "/v1/accounts?score=none", {"id": "m1"}, {"score"}, 201),
+    ("POST", "/v1/accounts/batch", "/v1/accounts/batch", {"accounts": [{"id": "m2"}]}, {"score"}, 200),
+    ("GET", "/v1/accounts/{id}", "/v1/accounts/m1", None, {"score", "investigate"}, 200),
+    ("GET", "/v1/accounts/{id}/risk", "/v1/accounts/m1/risk", None, {"score"}, 200),
+    ("GET", "/v1/accounts", "/v1/accounts", None, {"investigate"}, 200),
+    ("GET", "/v1/accounts/{id}/subgraph", "/v1/accounts/m1/subgraph", None, {"investigate"}, 200),
+    ("POST", "/v1/labels", "/v1/labels", {"labels": []}, {"label"}, 200),
+    ("GET", "/v1/rings", "/v1/rings", None, {"investigate"}, 200),
+    ("GET", "/v1/rings/{id}", "/v1/rings/{ring}", None, {"investigate"}, 200),
+    ("POST", "/v1/sweeps", "/v1/sweeps", None, set(), 202),
+    ("POST", "/v1/models/train", "/v1/models/train", None, set(), 202),
+    ("GET", "/v1/models", "/v1/models", None, set(), 200),
+    ("POST", "/v1/models/{version}/activate", "/v1/models/{version}/activate", None, set(), 200),
+    ("GET", "/v1/jobs/{id}", "/v1/jobs/{job}", None, set(), 200),
+    ("POST", "/v1/identifiers/{type}/{id}/benign", "/v1/identifiers/card/tok-1/benign", None, {"label"}, 200),
 ]
-PUBLIC = [("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")]
+PUBLIC = [("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"), ("GET", "/openapi.json"), ("GET", "/docs")]
+NO_KEY = [{}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic YWRtOmFkbQ=="},
+          {"Authorization": f"Bearer {KEYS['admin']}x"}, {"Authorization": f"Bearer {KEYS['admin'][:-1]}"},
+          {"Authorization": "Bearer"}, {"Authorization": f"bearer {KEYS['investigate']}X"}]
 
 
-@pytest.mark.parametrize(("method", "path", "body", "allowed"), ROUTES, ids=[f"{m} {p}" for m, p, _, _ in ROUTES])
-def test_matrix(client: TestClient, method: str, path: str, body: object, allowed: set[str]) -> None:
-    client.post("/v1/accounts?score=none", json={"id": "m1"}, headers=auth("admin"))
+def _wait(client: TestClient, job_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 300
+    while True:
+        job = client.get(f"/v1/jobs/{job_id}", headers=ADMIN).json()
+        if job["status"] in ("succeeded", "failed"):
+            return job  # type: ignore[no-any-return]
+        assert time.monotonic() < deadline, job
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    """An app with a swept ring and a trained model; the ids the matrix's paths need."""
+    with running_app(Path(tmp_path_factory.mktemp("matrix"))) as client:
+        accounts = [account(f"r{n}", ("device", "dev-ring"), ("card", f"tok-r{n % 2}")) for n in range(6)]
+        accounts += [account(f"solo{n}", ("device", f"dev-{n}")) for n in range(6)]
+        client.post("/v1/accounts/batch", json={"accounts": accounts}, headers=ADMIN)
+        labels = [{"account_id": f"r{n}", "label": "fraud", "source": "t"} for n in range(3)]
+        labels += [{"account_id": f"solo{n}", "label": "legit", "source": "t"} for n in range(3)]
+        client.post("/v1/labels", json={"labels": labels}, headers=ADMIN)
+        train = _wait(client, client.post("/v1/models/train", headers=ADMIN).json()["id"])
+        sweep = _wait(client, client.post("/v1/sweeps", headers=ADMIN).json()["id"])
+        assert train["status"] == sweep["status"] == "succeeded", (train, sweep)
+        ring = client.get("/v1/rings", headers=ADMIN).json()["data"][0]["id"]
+        version = client.get("/v1/models", headers=ADMIN).json()["active"]
+        client.post("/v1/accounts?score=none", json={"id": "m1"}, headers=ADMIN)
+        yield client, {"ring": ring, "version": version, "job": sweep["id"]}
+
+
+@pytest.mark.parametrize(("method", "template", "path", "body", "allowed", "success"), ROUTES,
+                         ids=[f"{m} {t}" for m, t, *_ in ROUTES])
+def test_matrix(world: tuple[TestClient, dict[str, str]], method: str, template: str, path: str, body: object,
+                allowed: set[str], success: int) -> None:
+    client, ids = world
+    path = path.format(**ids)
     for scope in KEYS:
         response = client.request(method, path, json=body, headers=auth(scope))
         if scope == "admin" or scope in allowed:
-            assert response.status_code not in (401, 403), (scope, response.text)
-            assert response.status_code < 500, (scope, response.text)
+            assert response.status_code == success, (scope, response.text)
         else:
             assert_error(response, 403, "forbidden")
-    for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic YWRtOmFkbQ=="},
-                    {"Authorization": f"Bearer {KEYS['admin']}x"}, {"Authorization": "Bearer"}):
+        if method == "POST" and template == "/v1/sweeps" and response.status_code == 202:
+            _wait(client, response.json()["id"])  # the next sweep must not meet this one (409)
+    for headers in NO_KEY:
         response = client.request(method, path, json=body, headers=headers)
         assert_error(response, 401, "unauthenticated")
         assert response.headers["www-authenticate"] == "Bearer"
 
 
-def test_auth_comes_before_validation(client: TestClient) -> None:
+def test_the_matrix_names_every_route(world: tuple[TestClient, dict[str, str]]) -> None:
+    client, _ = world
+    paths = client.get("/openapi.json").json()["paths"]
+    served = {(method.upper(), path) for path, ops in paths.items() for method in ops}
+    assert {(m, p) for m, p in served if p.startswith("/v1")} == {(m, t) for m, t, *_ in ROUTES}
+    assert {(m, p) for m, p in served if not p.startswith("/v1")} <= set(PUBLIC)
+
+
+def test_auth_comes_before_validation(world: tuple[TestClient, dict[str, str]]) -> None:
+    client, _ = world
     # No key and an invalid body: the key is checked first, and the body is not echoed.
     assert_error(client.post("/v1/accounts", json={"bad": 1}), 401, "unauthenticated")
     assert_error(client.post("/v1/accounts", json={"bad": 1}, headers=auth("label")), 403, "forbidden")
     assert_error(client.get("/v1/accounts?limit=0", headers=auth("score")), 403, "forbidden")
+    assert_error(client.get("/v1/rings/bad%20id"), 401, "unauthenticated")
 
 
 @pytest.mark.parametrize(("method", "path"), PUBLIC)
-def test_public_routes_need_no_key(client: TestClient, method: str, path: str) -> None:
+def test_public_routes_need_no_key(world: tuple[TestClient, dict[str, str]], method: str, path: str) -> None:
+    client, _ = world
     assert client.request(method, path).status_code == 200
     assert client.request(method, path, headers={"Authorization": "Bearer nope"}).status_code == 200
 
 
-def test_combined_scopes(tmp_path: object) -> None:
-    from api.app import create_app
-    from tests.test_api_support import make_settings
-
-    settings = make_settings(tmp_path, api_keys="inv_lab:investigate+label")  # type: ignore[arg-type]
-    with TestClient(create_app(settings)) as c:
+def test_combined_scopes(tmp_path: Path) -> None:
+    with running_app(tmp_path, api_keys="inv_lab:investigate+label") as c:
         headers = {"Authorization": "Bearer inv_lab"}
         assert c.get("/v1/rings", headers=headers).status_code == 200
         assert c.post("/v1/labels", json={"labels": []}, headers=headers).status_code == 200
