@@ -360,3 +360,19 @@ def test_openapi_and_docs_list_every_contract_route(client: TestClient) -> None:
                     assert response["content"]["application/json"]["schema"] == {
                         "$ref": "#/components/schemas/ErrorResponse"}
     assert client.get("/docs").status_code == 200
+
+
+def test_a_body_on_a_route_that_takes_none_is_refused(client: TestClient) -> None:
+    # Unknown fields are refused everywhere, also where no body is declared at all.
+    assert_error(client.post("/v1/sweeps", json={"hops": 9}, headers=ADMIN), 422, "invalid_input")
+    assert_error(client.request("GET", "/v1/rings", content=b"[1]", headers=ADMIN), 422, "invalid_input")
+    assert client.get("/v1/jobs/ghost", headers=ADMIN).status_code == 404  # guard passed: no body
+    # "nothing" as clients send it
+    assert client.request("GET", "/v1/rings", content=b" {} ", headers=ADMIN).status_code == 200
+    assert client.post("/v1/models/train", json=None, headers=ADMIN).status_code == 202
+    assert client.request("POST", "/v1/models/train", content=b"null", headers=ADMIN).status_code == 202
+
+
+def test_healthz_is_exactly_the_contract(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").json() == {"status": "ok", "checks": {"store": "ok", "broker": "not_configured"}}

@@ -40,6 +40,22 @@ def bodies(pan: str) -> list[tuple[str, str, Any]]:
         ("POST", "/v1/labels", {"labels": [{**label, "note": embedded}]}),
         ("POST", "/v1/labels", {"labels": [{**label, "account_id": re.sub(r"[ -]", "", pan)}]}),
         ("POST", "/v1/labels", {"labels": [{**label, "label": pan}]}),
+        # nested attribute values (not allowed at all, and a card number inside is still one)
+        ("POST", "/v1/accounts", {"id": "x", "attributes": {"k": [embedded]}}),
+        ("POST", "/v1/accounts", {"id": "x", "attributes": {"k": {"deep": {"er": pan}}}}),
+        ("POST", "/v1/accounts", {"id": "x", "attributes": {"k": float(re.sub(r"[ -]", "", pan))}}),
+        ("POST", "/v1/accounts", {"id": "x", "links": [{"type": "card", "id": "t", "seen_at": pan}]}),
+        ("POST", "/v1/accounts", {"id": "x", "links": [{"type": embedded, "id": "t"}]}),
+        ("POST", "/v1/accounts", {"id": "x", "links": [{"type": "card", "id": "t", embedded: 1}]}),
+        ("POST", "/v1/accounts/batch", {"accounts": [account("ok")], "note": embedded}),
+        ("POST", "/v1/identifiers/card/tok-1/benign", {"benign": embedded}),
+        ("POST", "/v1/identifiers/card/tok-1/benign", {"benign": True, "why": embedded}),
+        # job parameters and bodies on routes that take none
+        ("POST", "/v1/sweeps", {"reason": embedded}),
+        ("POST", "/v1/models/train", {"params": {"note": embedded}}),
+        ("POST", "/v1/models/m1/activate", {"note": embedded}),
+        ("GET", "/v1/rings", {"filter": embedded}),
+        ("GET", "/v1/accounts/known", {"filter": embedded}),
     ]
 
 
@@ -52,6 +68,10 @@ def urls(pan: str) -> list[tuple[str, str]]:
         ("POST", f"/v1/models/{digits}/activate"), ("POST", f"/v1/identifiers/card/{digits}/benign"),
         ("GET", f"/v1/accounts?cursor={q}"), ("GET", f"/v1/accounts?label={q}"), ("GET", f"/v1/rings?x={q}"),
         ("GET", f"/v1/accounts/known/subgraph?limit={q}"), ("GET", f"/v1/accounts?{q}=1"),
+        ("GET", f"/v1/accounts/{q}"), ("GET", f"/v1/accounts?min_risk={digits}.5"),
+        ("GET", f"/v1/accounts?order={q}"), ("GET", f"/v1/accounts/known/subgraph?hops={q}"),
+        ("GET", f"/v1/accounts/known/risk?refresh={q}"), ("POST", f"/v1/accounts?score={q}"),
+        ("POST", f"/v1/sweeps?dry_run={q}"), ("POST", f"/v1/identifiers/{q}/tok-1/benign"),
     ]
 
 
