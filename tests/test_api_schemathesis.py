@@ -49,3 +49,17 @@ def adjust(case: schemathesis.Case) -> bool:
 def test_api_conforms_to_its_schema(case: schemathesis.Case) -> None:
     if adjust(case):
         case.call_and_validate(headers=ADMIN)
+
+
+def test_the_default_checks_include_those_the_issue_names() -> None:
+    # `call_and_validate` without `checks=` runs this set; the issue names three of them.
+    from schemathesis.checks import CheckContext, load_all_checks
+
+    load_all_checks()
+    operation = next(iter(schema.get_all_operations())).ok()
+    config = schema.config.checks_config_for(operation=operation, phase=None)
+    ctx = CheckContext(override=None, auth=None, headers=None, config=config, transport_kwargs=None, recorder=None,
+                       response_checks=[])
+    names = {check.__name__ for check in ctx.internals.checks}
+    assert {"not_a_server_error", "response_schema_conformance", "ignored_auth", "status_code_conformance",
+            "negative_data_rejection", "unsupported_method"} <= names

@@ -91,3 +91,29 @@ def test_demo_prints_commands_that_work(tmp_path: Path) -> None:
         proc.terminate()
         proc.wait(timeout=30)
     assert (tmp_path / "data" / "ringfence.db").exists()
+
+
+def test_with_a_broker_the_demo_runs_a_worker_that_does_the_async_work(
+    tmp_path: Path, redis_server: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import redis
+
+    from ringfence.cli import _demo_worker
+    from tests.test_api_support import ADMIN, account, running_app
+
+    url = str(redis_server.url).rsplit("/", 1)[0] + "/12"  # type: ignore[attr-defined]
+    redis.Redis.from_url(url).flushdb()
+    # The worker process reads the same settings as `make run` would give it.
+    for name in [k for k in os.environ if k.startswith("RINGFENCE_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("RINGFENCE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("RINGFENCE_BROKER_URL", url)
+    with _demo_worker(url), running_app(tmp_path, broker_url=url) as client:
+        assert client.post("/v1/accounts", json=account("async-1", ("device", "d")), headers=ADMIN).json()["job_id"]
+        job = client.post("/v1/sweeps", headers=ADMIN).json()
+        deadline = time.monotonic() + 180
+        while (client.get("/v1/accounts/async-1", headers=ADMIN).json()["risk"] is None
+               or client.get(f"/v1/jobs/{job['id']}", headers=ADMIN).json()["status"] in ("queued", "running")):
+            assert time.monotonic() < deadline, "the demo's worker did not score the account or run the sweep"
+            time.sleep(0.2)
+        assert client.get(f"/v1/jobs/{job['id']}", headers=ADMIN).json()["status"] == "succeeded"
