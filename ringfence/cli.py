@@ -161,7 +161,7 @@ def demo(
     from workers.sweep import run_sweep
 
     settings = get_settings()
-    keys = settings.api_keys or _demo_keys(settings.data_dir)
+    keys = settings.api_keys.get_secret_value() or _demo_keys(settings.data_dir)
     os.environ["RINGFENCE_API_KEYS"] = keys
     get_settings.cache_clear()
     settings = get_settings()

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SCOPES = ("score", "investigate", "label", "admin")
@@ -24,7 +24,8 @@ class Neo4jConfig:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="RINGFENCE_", extra="ignore")
+    # A bad value must not print the value: API keys, and passwords inside graph URLs.
+    model_config = SettingsConfigDict(env_prefix="RINGFENCE_", extra="ignore", hide_input_in_errors=True)
 
     data_dir: Path = Path("./data")
     graph_url: str = ""
@@ -34,7 +35,7 @@ class Settings(BaseSettings):
     # an API deployment can set this low (1 s) to answer 503 promptly while Neo4j is down.
     neo4j_retry_time_s: float = Field(default=5.0, gt=0)
     broker_url: str | None = None
-    api_keys: str = ""
+    api_keys: SecretStr = SecretStr("")  # never in a repr or a log line
     environment: str = "development"
     # Hub identifiers above this many accounts link nobody in ring detection and are
     # expanded only this far when extracting subgraphs.
@@ -67,8 +68,8 @@ class Settings(BaseSettings):
 
     @field_validator("api_keys")
     @classmethod
-    def _parse_keys(cls, v: str) -> str:
-        for key, scopes in _split_keys(v):
+    def _parse_keys(cls, v: SecretStr) -> SecretStr:
+        for key, scopes in _split_keys(v.get_secret_value()):
             unknown = set(scopes) - set(SCOPES)
             if unknown or not key:
                 raise ValueError(f"RINGFENCE_API_KEYS: bad entry (scopes {sorted(unknown)})")
@@ -95,7 +96,7 @@ class Settings(BaseSettings):
         return self.data_dir / "models"
 
     def key_scopes(self) -> dict[str, frozenset[str]]:
-        return {key: frozenset(scopes) for key, scopes in _split_keys(self.api_keys)}
+        return {key: frozenset(scopes) for key, scopes in _split_keys(self.api_keys.get_secret_value())}
 
 
 def _split_keys(raw: str) -> list[tuple[str, list[str]]]:

@@ -190,3 +190,17 @@ def test_serve_takes_host_port_and_workers_from_flags(tmp_path: Path) -> None:
         proc.wait(timeout=60)
         if proc.stderr:
             proc.stderr.close()
+
+
+def test_settings_never_show_a_key() -> None:
+    from pydantic import ValidationError
+
+    from ringfence.settings import Settings
+
+    settings = Settings(api_keys="adm_hush1:admin,sco_hush2:score", graph_url="")
+    assert "hush" not in repr(settings) and "hush" not in str(settings.model_dump())
+    assert settings.key_scopes() == {"adm_hush1": frozenset({"admin"}), "sco_hush2": frozenset({"score"})}
+    # a bad entry is reported without the value, which holds the good keys too
+    with pytest.raises(ValidationError) as error:
+        Settings(api_keys="adm_hush1:admin,x:wrong")
+    assert "hush" not in str(error.value)
