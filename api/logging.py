@@ -4,7 +4,8 @@ Each request gets an id (the caller's `X-Request-ID` when it is a short token, e
 one), echoed in the response and attached to every log record made while it is served,
 threads included (contextvars follow `run_in_threadpool`). The access line holds the route
 template, never the raw path or query string; keys and bodies are never logged. As a last
-line of defence the formatter masks anything shaped like a card number.
+line of defence the formatter masks anything shaped like a card number. uvicorn's own lines
+(`uvicorn.error`) use the same format.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ LOGGER = "ringfence.api"
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _PAN_CANDIDATE = re.compile(r"(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)")
-_RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+_RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName", "color_message"}
 
 
 def redact(text: str) -> str:
@@ -77,12 +78,20 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
+# uvicorn's own lines (start, stop, protocol errors) go out as JSON too: `serve` passes it no
+# log config, and a plain-text line in the middle would break whatever reads the JSON.
+_SERVER_LOGGER = "uvicorn.error"
+
+
 def configure_logging(level: int = logging.INFO) -> logging.Logger:
-    """Give the API's logger one JSON handler on stderr (idempotent)."""
-    logger = logging.getLogger(LOGGER)
-    logger.setLevel(level)
-    if not any(getattr(h, "_ringfence", False) for h in logger.handlers):
-        handler = _StderrHandler()
-        handler.setFormatter(JsonFormatter())
-        logger.addHandler(handler)
-    return logger
+    """Give the API's logger and the server's one JSON handler on stderr (idempotent)."""
+    for name in (LOGGER, _SERVER_LOGGER):
+        logger = logging.getLogger(name)
+        logger.setLevel(level)
+        if not any(getattr(h, "_ringfence", False) for h in logger.handlers):
+            handler = _StderrHandler()
+            handler.setFormatter(JsonFormatter())
+            logger.addHandler(handler)
+    # Unconfigured, the root would print uvicorn's warnings a second time, as plain text.
+    logging.getLogger(_SERVER_LOGGER).propagate = False
+    return logging.getLogger(LOGGER)

@@ -376,3 +376,35 @@ def test_a_body_on_a_route_that_takes_none_is_refused(client: TestClient) -> Non
 def test_healthz_is_exactly_the_contract(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     assert client.get("/readyz").json() == {"status": "ok", "checks": {"store": "ok", "broker": "not_configured"}}
+
+
+def test_schema_objects_hold_the_contract_fields_and_forbid_others(client: TestClient) -> None:
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    # component -> the contract's fields (additions may follow; none of these may go)
+    contract = {
+        "LinkIn": {"type", "id", "seen_at"}, "AccountIn": {"id", "created_at", "attributes", "links"},
+        "RingRef": {"id", "risk", "size"},
+        "Reason": {"identifier", "shared_with", "flagged_accounts", "ring_ids", "weight"},
+        "RiskPublic": {"account_id", "risk", "model_version", "scored_at", "ring", "reasons"},
+        "AccountPublic": {"id", "created_at", "attributes", "links", "label", "risk", "risk_scored_at",
+                          "model_version", "ring_id"},
+        "RingSummaryPublic": {"id", "risk", "size", "created_at", "updated_at", "sweep_id"},
+        "RingPublic": {"id", "risk", "size", "created_at", "updated_at", "sweep_id", "members", "identifiers",
+                       "history"},
+        "JobPublic": {"id", "kind", "status", "created_at", "started_at", "finished_at", "result", "error"},
+        "AccountCreated": {"account", "risk", "job_id"}, "BatchResult": {"accounts", "links"},
+        "LabelIn": {"account_id", "label", "source", "note"}, "LabelsApplied": {"applied"},
+        "ModelsPublic": {"active", "models"}, "ActiveModel": {"active"}, "ErrorBody": {"code", "message", "details"},
+        "SubgraphPublic": {"nodes", "edges", "truncated"}, "SubgraphEdge": {"source", "target", "type"},
+        "SubgraphNode": {"id", "kind", "risk", "label", "ring_id"},
+    }
+    optional_in = {"LinkIn": {"seen_at"}, "AccountIn": {"created_at", "attributes", "links"},
+                   "LabelIn": {"note"}, "ErrorBody": {"details"}, "SubgraphNode": {"risk", "label", "ring_id"}}
+    for name, fields in contract.items():
+        schema = schemas[name]
+        assert fields <= set(schema["properties"]), name
+        assert fields - optional_in.get(name, set()) <= set(schema.get("required", [])), name
+    for name, schema in schemas.items():
+        assert schema.get("additionalProperties") is False, name
+    assert schemas["JobPublic"]["properties"]["status"]["enum"] == ["queued", "running", "succeeded", "failed"]
+    assert schemas["JobPublic"]["properties"]["kind"]["enum"] == ["sweep", "train"]

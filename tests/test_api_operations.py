@@ -188,8 +188,12 @@ def test_serve_takes_host_port_and_workers_from_flags(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=60)
+        err = proc.stderr.read().decode() if proc.stderr else ""
         if proc.stderr:
             proc.stderr.close()
+    # the server's own lines are JSON like the API's, one startup per worker
+    server = [json.loads(line) for line in err.splitlines() if '"logger": "uvicorn.error"' in line]
+    assert [r["msg"] for r in server].count("Application startup complete.") == 2, err[-2000:]
 
 
 def test_settings_never_show_a_key() -> None:
