@@ -104,7 +104,8 @@ class BodyLimit:
         await send(body)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+        # Every method: a route that takes no body still reads one to refuse it (api.deps).
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         for name, value in scope["headers"]:

@@ -35,6 +35,9 @@ def test_body_over_10_mib_is_413(client: TestClient) -> None:
     response = client.post("/v1/accounts/batch", content=just_under,
                            headers={**ADMIN, "Content-Type": "application/json"})
     assert response.json() == {"accounts": 0, "links": 0}
+    # a body where none is taken is counted all the same
+    response = client.request("GET", "/v1/rings", content=b" " * (10 * MIB + 1), headers=ADMIN)
+    assert_error(response, 413, "payload_too_large")
 
 
 def test_rate_limit_per_key(tmp_path: Path) -> None:
