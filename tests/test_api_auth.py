@@ -131,3 +131,27 @@ def test_combined_scopes(tmp_path: Path) -> None:
         assert c.post("/v1/labels", json={"labels": []}, headers=headers).status_code == 200
         assert_error(c.post("/v1/accounts", json={"id": "x"}, headers=headers), 403, "forbidden")
         assert_error(c.get("/v1/models", headers=headers), 403, "forbidden")
+
+
+def test_a_key_is_compared_with_every_known_key_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Timing cannot be asserted; what makes it constant can: every lookup makes one
+    # `hmac.compare_digest` per configured key, whichever key (if any) matches.
+    import hmac
+
+    from api import auth as auth_module
+    from ringfence.settings import Settings
+
+    keys = auth_module.KeyRing(Settings(api_keys="k1:admin,k2:score,k3:label", graph_url=""))
+    calls: list[int] = []
+    compare = hmac.compare_digest
+
+    def counting(a: bytes, b: bytes) -> bool:
+        calls.append(1)
+        return compare(a, b)
+
+    monkeypatch.setattr(auth_module.hmac, "compare_digest", counting)
+    for presented, scopes in (("k1", {"admin"}), ("k3", {"label"}), ("k", None), ("k1x", None)):
+        calls.clear()
+        principal = keys.lookup(presented)
+        assert (principal.scopes if principal else None) == scopes
+        assert len(calls) == 3, presented

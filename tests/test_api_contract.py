@@ -84,6 +84,11 @@ def test_post_account_sync_scores_from_the_graph_including_it(client: TestClient
 def test_post_account_async_and_none(client: TestClient) -> None:
     body = client.post("/v1/accounts", json=account("a1"), headers=SCORE).json()
     assert isinstance(body["job_id"], str) and body["risk"] is None
+    # embedded mode: the worker's task function runs in-process and stores the score
+    deadline = time.monotonic() + 60
+    while client.get("/v1/accounts/a1", headers=SCORE).json()["risk"] is None:
+        assert time.monotonic() < deadline, "the async score never landed"
+        time.sleep(0.05)
     body = client.post("/v1/accounts?score=none", json=account("a2"), headers=SCORE).json()
     assert body["job_id"] is None and body["risk"] is None
 
