@@ -2,52 +2,38 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path
 
 from api.deps import RequireAdmin, SettingsDep
 from api.errors import responses
 from api.schemas import ActiveModel, ModelInfo, ModelsPublic
-from gnn import registry as registry_module
-from graph.errors import NotFound
+from gnn.registry import Registry
 from graph.model import parse_ts
 from graph.validation import ID_PATTERN
-from ringfence.settings import Settings
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
-# The registry class is `Registry`; `ModelRegistry` is the name the API was specified against.
-_Registry: Any = getattr(registry_module, "ModelRegistry", None) or registry_module.Registry
 
 
-def _info(registry: Any, entry: Any) -> ModelInfo:
-    if isinstance(entry, str):
-        meta = registry.meta(entry)
-        version, created, metrics = entry, meta.get("created_at"), meta.get("metrics")
-    else:
-        version, created, metrics = entry.version, entry.created_at, entry.metrics
+def _info(registry: Registry, version: str) -> ModelInfo:
+    meta = registry.meta(version)
+    created = meta.get("created_at")
     try:
-        created_at = parse_ts(created) if created else None
-    except ValueError:
+        created_at = parse_ts(created) if isinstance(created, str) else None
+    except ValueError:  # a hand-edited meta.json must not fail the whole listing
         created_at = None
-    return ModelInfo(version=version, created_at=created_at, metrics=dict(metrics or {}))
-
-
-def _registry(settings: Settings) -> Any:
-    return _Registry(settings.models_dir)
+    return ModelInfo(version=version, created_at=created_at, metrics=dict(meta.get("metrics") or {}))
 
 
 # 422 too: every guard refuses an undeclared query parameter or a card number in the URL.
 @router.get("", dependencies=[RequireAdmin], responses=responses(401, 403, 422, 429, 503))
 def list_models(settings: SettingsDep) -> ModelsPublic:
-    registry = _registry(settings)
+    registry = Registry(settings.models_dir)
     return ModelsPublic(active=registry.active_version(), models=[_info(registry, v) for v in registry.list()])
 
 
 @router.post("/{version}/activate", dependencies=[RequireAdmin], responses=responses(401, 403, 404, 422, 429, 503))
 def activate(version: Annotated[str, Path(pattern=ID_PATTERN)], settings: SettingsDep) -> ActiveModel:
-    registry = _registry(settings)
-    if version not in [v if isinstance(v, str) else v.version for v in registry.list()]:
-        raise NotFound(f"model version {version} not found")
-    registry.activate(version)
+    Registry(settings.models_dir).activate(version)  # NotFound for a version it does not hold
     return ActiveModel(active=version)
