@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from typing import Any
 
@@ -113,3 +114,23 @@ def test_failed_batch_leaves_nothing_behind(client: TestClient) -> None:
     labels = [{"account_id": "g1", "label": "fraud", "source": "t"}]
     assert_error(client.post("/v1/labels", json={"labels": labels}, headers=ADMIN), 404, "not_found")
     assert store.label_history("g1") == []
+
+
+def test_batch_failing_inside_the_store_leaves_nothing_behind(client: TestClient) -> None:
+    # given a store that fails on the batch's last link, after every other row was written
+    store = client.app.state.store  # type: ignore[attr-defined]
+    with sqlite3.connect(store.path) as conn:
+        conn.execute("CREATE TRIGGER fail_late BEFORE INSERT ON links WHEN NEW.id = 'tok-late' "
+                     "BEGIN SELECT RAISE(ABORT, 'injected failure'); END")
+    good = [account(f"g{k}", ("card", f"t{k}"), ("device", "shared-dev")) for k in range(200)]
+    late = account("late", ("card", "tok-late"))
+    # when the batch is posted
+    response = client.post("/v1/accounts/batch", json={"accounts": [*good, late]}, headers=ADMIN)
+    # then it fails as a whole: an error in the JSON shape, and not one account or link stored
+    assert_error(response, 500, "internal")
+    assert store.count_accounts() == 0
+    with sqlite3.connect(store.path) as conn:
+        assert conn.execute("SELECT count(*) FROM links").fetchone() == (0,)
+    # and the same batch without the failing link goes through whole
+    response = client.post("/v1/accounts/batch", json={"accounts": good}, headers=ADMIN)
+    assert response.status_code == 200 and response.json() == {"accounts": 200, "links": 400}
