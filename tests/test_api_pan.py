@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,12 +12,13 @@ import pytest
 
 from api.logging import redact
 from graph.validation import luhn_ok
-from tests.test_api_support import ADMIN, TORCH_SPARSE, TestClient, account, assert_error
+from tests.test_api_support import ADMIN, TORCH_SPARSE, TestClient, account, assert_error, make_settings, running_app
 
 pytestmark = TORCH_SPARSE
 PANS = ["4111111111111111", "4111 1111 1111 1111", "5500-0000-0000-0004", "4222222222222", "6011000990139424",
         "3566002020360505123"[:16] + "0", "378282246310005"]
 PANS = [p for p in PANS if luhn_ok(re.sub(r"[ -]", "", p))]
+Stored = Callable[[], list[tuple[str, bytes]]]  # what the store holds, as (name, bytes)
 RUN = re.compile(rb"(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)")
 
 
@@ -75,9 +77,39 @@ def urls(pan: str) -> list[tuple[str, str]]:
     ]
 
 
+@pytest.fixture(params=["sqlite", "neo4j"])
+def pan_client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[TestClient, Stored]]:
+    """A client on each backend, and what its store holds as (name, bytes) once the app is done."""
+    if request.param == "sqlite":
+        with running_app(tmp_path) as c:
+            yield c, lambda: [(p.name, p.read_bytes()) for p in tmp_path.rglob("*") if p.is_file()]
+        return
+    neo = request.getfixturevalue("_neo4j_store")
+    neo.reset()
+    url = request.getfixturevalue("neo4j_url")
+
+    def dump() -> list[tuple[str, bytes]]:
+        # Every property of every node and relationship (a test-side read, not product Cypher).
+        from neo4j import GraphDatabase
+
+        settings = make_settings(tmp_path, graph_url=url).neo4j
+        with GraphDatabase.driver(settings.uri, auth=(settings.user, settings.password)) as driver:
+            nodes, _, _ = driver.execute_query("MATCH (n) RETURN labels(n) AS l, properties(n) AS p",
+                                              database_=settings.database)
+            rels, _, _ = driver.execute_query("MATCH ()-[r]->() RETURN type(r) AS l, properties(r) AS p",
+                                             database_=settings.database)
+        files = [(p.name, p.read_bytes()) for p in tmp_path.rglob("*") if p.is_file()]
+        return [*files, ("neo4j", "\n".join(f"{r['l']} {r['p']}" for r in [*nodes, *rels]).encode())]
+
+    with running_app(tmp_path, graph_url=url) as c:
+        yield c, dump
+
+
 def test_pan_refused_everywhere_never_stored_or_logged(
-    client: TestClient, tmp_path: Path, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+    pan_client: tuple[TestClient, Stored],
+    caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str],
 ) -> None:
+    client, stored = pan_client
     caplog.set_level(logging.DEBUG)
     client.post("/v1/accounts?score=sync", json=account("known", ("card", "tok-known")), headers=ADMIN)
     for pan in PANS:
@@ -95,12 +127,11 @@ def test_pan_refused_everywhere_never_stored_or_logged(
         assert redact(echoed) == echoed
     assert client.app.state.store.count_accounts() == 1  # type: ignore[attr-defined]
     # nothing Luhn-valid in the database files or the logs
-    client.app.state.store.close()  # type: ignore[attr-defined]
-    blobs = [(p.name, p.read_bytes()) for p in tmp_path.rglob("*") if p.is_file()]
+    blobs = stored()
     # The server's records (the test client's own httpx logger prints the URLs it requested).
     server = [r for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))]
     logs = "\n".join(logging.Formatter().format(r) for r in server) + capfd.readouterr().err
-    assert logs and blobs
+    assert logs and any(b"tok-known" in blob for _, blob in blobs)  # the search sees stored data
     for name, blob in [*blobs, ("logs", logs.encode())]:
         for match in RUN.finditer(blob):
             context = blob[max(0, match.start() - 300): match.end() + 100]
