@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.store = store
         app.state.dispatcher = dispatcher
         metrics.watch_queues(getattr(dispatcher, "queue_depth", lambda: None))
+        metrics.watch_jobs(store.count_jobs)
         try:
             yield
         finally:

@@ -488,6 +488,9 @@ class Neo4jStore:
             raise NotFound(f"job {job_id} not found")
         return job
 
+    def count_jobs(self) -> dict[tuple[str, str], int]:
+        return {(r["kind"], r["status"]): r["n"] for r in self._read("count_jobs")}
+
     def get_job(self, job_id: str) -> Job | None:
         rows = self._read("job_get", id=job_id)
         if not rows:

@@ -593,6 +593,10 @@ class SQLiteStore:
             raise NotFound(f"job {job_id} not found")
         return job
 
+    def count_jobs(self) -> dict[tuple[str, str], int]:
+        rows = self._read("SELECT kind, status, count(*) FROM jobs GROUP BY kind, status")
+        return {(kind, status): n for kind, status, n in rows}
+
     def get_job(self, job_id: str) -> Job | None:
         rows = self._read("SELECT * FROM jobs WHERE id = ?", (job_id,))
         if not rows:

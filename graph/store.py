@@ -168,6 +168,9 @@ class GraphStore(Protocol):
 
     def get_job(self, job_id: str) -> Job | None: ...
 
+    def count_jobs(self) -> dict[tuple[str, str], int]:
+        """How many jobs the store holds, by (kind, status): every replica's and worker's."""
+
     def acquire_lock(self, name: str, owner: str, ttl_s: float, now: datetime | None = None) -> bool:
         """Take the named lock if free or expired; re-entrant for the same owner."""
 

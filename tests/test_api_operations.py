@@ -91,6 +91,8 @@ def test_metrics_count_requests_and_latency_by_route_and_status_and_jobs(client:
     assert sample(found, "ringfence_http_request_duration_seconds_bucket", method="GET", route=route,
                   status="404", le="+Inf") == 1
     assert sample(found, "ringfence_jobs_total", kind="sweep", status="queued") == 1
+    # the store's view: every job with its outcome, whoever started it
+    assert sample(found, "ringfence_stored_jobs", kind="sweep", status="succeeded") == 1
     # embedded mode: the in-process queues, empty once the sweep is done
     assert sample(found, "ringfence_queue_depth", queue="online") == 0
     assert ("ringfence_queue_depth", frozenset({("queue", "jobs")})) in found

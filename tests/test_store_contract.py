@@ -365,6 +365,8 @@ def test_jobs_record_their_lifecycle(store: GraphStore) -> None:
     failed = store.update_job(store.create_job("train").id, "failed", error="boom")
     assert failed.error == "boom" and failed.kind == "train"
     assert store.get_job("nope") is None
+    store.create_job("sweep")
+    assert store.count_jobs() == {("sweep", "succeeded"): 1, ("sweep", "queued"): 1, ("train", "failed"): 1}
 
 
 def test_locks_are_exclusive_reentrant_and_expire(store: GraphStore) -> None:

@@ -1,0 +1,2 @@
+MATCH (j:Job)
+RETURN j.kind AS kind, j.status AS status, count(*) AS n
