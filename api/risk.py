@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from api.schemas import RiskPublic
+from api.schemas import AccountPublic, RiskPublic
 from gnn.score import current_scorer
 from graph.errors import NotFound
-from graph.model import Score
+from graph.model import AccountIn, Score
 from graph.store import GraphStore
 from ringfence.settings import Settings
 
@@ -19,9 +19,19 @@ def score_now(store: GraphStore, settings: Settings, account_id: str) -> Score:
     return scores[0]
 
 
+def upsert_and_score(store: GraphStore, settings: Settings, account: AccountIn) -> tuple[AccountPublic, RiskPublic]:
+    """Store one account (with a score request), score it from the graph as the upsert left
+    it and store the score; returns the account as stored and its risk.
+
+    Two store calls (two transactions on Neo4j): the upsert reads back the subgraph to score,
+    and the score's write reads back what the answer shows.
+    """
+    scorer = current_scorer(settings)
+    sub, as_of = store.upsert_and_neighbourhood([account], hops=scorer.hops, hub_cap=settings.hub_cap)
+    score = scorer.score_subgraph(sub, [account.id], as_of)[0]
+    stored, ring = store.write_score_and_read(score)
+    return AccountPublic.of(stored), RiskPublic.of(score, ring)
+
+
 def present(store: GraphStore, score: Score) -> RiskPublic:
-    ring = None
-    if score.ring_id is not None:
-        current = store.get_ring(score.ring_id)
-        ring = current.summary if current is not None else None
-    return RiskPublic.of(score, ring)
+    return RiskPublic.of(score, None if score.ring_id is None else store.ring_summary(score.ring_id))

@@ -1,10 +1,14 @@
 // The 1-hop neighbourhood of the seeds in one statement (graph/neighbourhood.py's `expand`
 // with hops=1, for one round trip instead of five): the seeds' own links, every identifier
 // they touch with its full degree, whether it is benign, and its $cap earliest-linked accounts
-// (ties by id), and the rows of all those accounts. Unknown seeds are skipped.
+// (ties by id), the rows of all those accounts, and the current-sweep ring of each of them
+// that is in one (for a scorer: no rings_of round trip). Unknown seeds are skipped.
 UNWIND $ids AS id
 MATCH (s:Account {id: id})
 WITH collect(DISTINCT s) AS seeds
+OPTIONAL MATCH (m:Meta {key: 'current_sweep'})
+OPTIONAL MATCH (sw:Sweep {sweep_id: m.value})
+WITH seeds, sw.gen AS gen
 CALL (seeds) {
   UNWIND seeds AS s
   MATCH (s)-[l:LINK]->(i:Identifier)
@@ -23,9 +27,12 @@ CALL (idents) {
            AS identifiers,
          collect(shared) AS shared
 }
+WITH gen, own, identifiers,
+     COLLECT { UNWIND reduce(acc = seeds, x IN shared | acc + x) AS a RETURN DISTINCT a } AS accounts
 RETURN own, identifiers,
+       [a IN accounts | [a.id, a.created_at, a.attributes, a.label, a.labelled_at]] AS rows,
        COLLECT {
-         UNWIND reduce(acc = seeds, x IN shared | acc + x) AS a
-         WITH DISTINCT a
-         RETURN [a.id, a.created_at, a.attributes, a.label, a.labelled_at]
-       } AS rows
+         UNWIND accounts AS a
+         MATCH (x:RingMember {gen: gen, account_id: a.id})
+         RETURN [a.id, x.ring_id]
+       } AS rings

@@ -31,7 +31,7 @@ from gnn.predictor import Predictor
 from gnn.registry import Registry
 from graph.arrays import GraphArrays, load_arrays
 from graph.errors import NotFound
-from graph.model import Score, utcnow
+from graph.model import Score, Subgraph, utcnow
 from graph.store import GraphStore
 from ringfence.settings import Settings
 
@@ -86,6 +86,14 @@ class Scorer:
         if not ids:
             return []
         sub = store.neighbourhood(ids, hops=self.hops, hub_cap=self.settings.hub_cap)
+        return self.score_subgraph(sub, ids, as_of)
+
+    def score_subgraph(self, sub: Subgraph, account_ids: Sequence[str], as_of: datetime) -> list[Score]:
+        """`score_accounts` from a subgraph already read: `neighbourhood(account_ids,
+        hops=self.hops, hub_cap=settings.hub_cap)` (or `upsert_and_neighbourhood`'s), with rings."""
+        ids = list(dict.fromkeys(account_ids))
+        if not ids:
+            return []
         missing = [a for a in ids if a not in sub.accounts]
         if missing:
             raise NotFound(f"{len(missing)} unknown account id(s)", {"account_ids": missing[:20]})
@@ -93,7 +101,7 @@ class Scorer:
         # Finalized once, with the leave-one-out copies (the aggregation matrices cost ~0.5 ms).
         b = assemble(raw, self.settings.hub_cap, as_of, finalized=False)
         index = {a: k for k, a in enumerate(raw.account_ids)}
-        rings = store.rings_of(raw.account_ids)
+        rings = sub.rings
         in_ring = np.array([a in rings for a in raw.account_ids], dtype=bool)
 
         seed_rows = np.array([index[a] for a in ids], dtype=np.int64)

@@ -134,6 +134,7 @@ class Subgraph:
     `hops` counts account-to-account steps (account → identifier → account is one hop).
     Every included identifier carries its full degree, even when capped; `capped` lists
     identifiers whose accounts were not all expanded because they exceed the hub cap.
+    `rings` holds the current-sweep ring id of each account in `accounts` that is in a ring.
     """
 
     seeds: list[str]
@@ -142,6 +143,7 @@ class Subgraph:
     edges: list[tuple[str, IdentifierKey, datetime]]  # (account id, identifier, first_seen)
     capped: list[IdentifierKey] = field(default_factory=list)
     benign: set[IdentifierKey] = field(default_factory=set)
+    rings: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

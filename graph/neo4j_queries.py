@@ -168,6 +168,7 @@ def neighbourhood_of(seeds: Sequence[str], record: Any, cap: int) -> Subgraph:
         edges=sorted(((a, k, t) for (a, k), t in edges.items()), key=lambda e: (e[0], e[1].type, e[1].id)),
         capped=[key for key, degree, _ in found if degree > cap],
         benign={key for key, _, benign in found if benign},
+        rings=dict(record["rings"]),
     )
 
 

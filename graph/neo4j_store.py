@@ -168,28 +168,25 @@ class Neo4jStore:
 
     # -- accounts and links ------------------------------------------------------------
     def upsert_accounts(self, accounts: Sequence[AccountIn], request_scores: bool = False) -> tuple[int, int]:
-        rows, link_count = prepare_upsert(accounts)
-        identifiers = sorted({(identifier_key(t, i), t, i) for r in rows for t, i, _, _ in r["links"]})
-        batch = [
-            {"id": r["id"], "created_at": r["created_at"], "attributes": merge_attributes(None, r["new_attributes"]),
-             "links": [[identifier_key(t, i), f, la] for t, i, f, la in r["links"]]}
-            for r in rows
-        ]
-
-        def work(tx: ManagedTransaction) -> None:
-            requested_at = ts(utcnow()) if request_scores else None
-            # New accounts are written by this first statement; a batch of new accounts (a load,
-            # an account posted to the API) is one statement and one commit.
-            result = tx.run(query("upsert_batch"), rows=batch, identifiers=identifiers, requested_at=requested_at)
-            old = {rec["id"]: rec["attributes"] for rec in result}
-            if old:
-                existing = [{**b, "attributes": merge_attributes(old[b["id"]], r["new_attributes"])}
-                            for b, r in zip(batch, rows, strict=True) if b["id"] in old]
-                tx.run(query("upsert_accounts"), rows=existing, requested_at=requested_at).consume()
-
-        if rows:
-            self._run(True, work)  # the whole batch is one transaction: all or nothing
+        upsert, link_count = _upsert_work(accounts)
+        if accounts:  # the whole batch is one transaction: all or nothing
+            self._run(True, lambda tx: upsert(tx, ts(utcnow()) if request_scores else None))
         return len(accounts), link_count
+
+    def upsert_and_neighbourhood(
+        self, accounts: Sequence[AccountIn], hops: int, hub_cap: int
+    ) -> tuple[Subgraph, datetime]:
+        upsert, _ = _upsert_work(accounts)
+        seeds = [a.id for a in accounts]
+
+        def work(tx: ManagedTransaction) -> tuple[Subgraph, datetime]:
+            # Read in the write's own transaction (an online score saves a commit and a round
+            # trip), after the request time: the subgraph is at least as new as the as_of.
+            as_of = utcnow()
+            upsert(tx, ts(as_of))
+            return _neighbourhood(tx, seeds, hops, hub_cap), as_of
+
+        return self._run(True, work)
 
     def get_account(self, account_id: str) -> Account | None:
         found = self._accounts([account_id], None)
@@ -206,11 +203,7 @@ class Neo4jStore:
         return int(self._read("count_accounts")[0]["n"])
 
     def neighbourhood(self, seeds: Sequence[str], hops: int, hub_cap: int) -> Subgraph:
-        if hops == 1:  # what online scoring asks: one statement, one round trip
-            record = self._read("neighbourhood", ids=list(dict.fromkeys(seeds)), cap=max(hub_cap, 0))[0]
-            return neighbourhood_of(seeds, record, hub_cap)
-        # Deeper: hop by hop, all in one read transaction (one consistent view, one commit).
-        return self._run(False, lambda tx: expand(_Expansion(tx), seeds, hops, hub_cap))
+        return self._run(False, lambda tx: _neighbourhood(tx, seeds, hops, hub_cap))
 
     def stream_accounts(self, chunk_size: int = 50_000) -> Iterator[list[AccountRow]]:
         for rows in self.account_pages(chunk_size):
@@ -299,6 +292,22 @@ class Neo4jStore:
         if not scores:
             return 0
         return int(self._write("write_scores", rows=score_rows(scores))[0]["written"])
+
+    def write_score_and_read(self, score: Score) -> tuple[Account, RingSummary | None]:
+        def work(tx: ManagedTransaction) -> tuple[Account, RingSummary | None]:
+            # One transaction for what the API answers after an online score: a commit and two
+            # round trips less than write_scores, get_account and ring_summary one by one.
+            tx.run(query("write_scores"), rows=score_rows([score])).consume()
+            found = list(tx.run(query("account_view"), ids=[score.account_id], sweep_id=None))
+            if not found:  # raised inside the transaction function: it rolls back, nothing written
+                raise NotFound(f"account {score.account_id} not found")
+            ring = None
+            if score.ring_id is not None:
+                rings = list(tx.run(query("ring_summary"), ring_id=score.ring_id))
+                ring = _summary(rings[0]) if rings else None
+            return _account(found[0]), ring
+
+        return self._run(True, work)
 
     def pending_scores(self, requested_before: datetime, limit: int) -> list[str]:
         return [r["id"] for r in self._read("pending_scores", before=ts(requested_before), limit=limit)]
@@ -460,6 +469,10 @@ class Neo4jStore:
         nxt = cursors.encode(s=sid, r=data[-1].risk, i=data[-1].id) if more else None
         return Page(data, nxt)
 
+    def ring_summary(self, ring_id: str) -> RingSummary | None:
+        rows = self._read("ring_summary", ring_id=ring_id)
+        return _summary(rows[0]) if rows else None
+
     def get_ring(self, ring_id: str) -> Ring | None:
         rows = self._read("get_ring", ring_id=ring_id)
         if not rows:
@@ -544,6 +557,43 @@ class _Expansion:
 
     def benign_identifiers(self) -> set[IdentifierKey]:
         return {IdentifierKey(r["type"], r["id"]) for r in self.tx.run(query("benign_identifiers"))}
+
+
+def _upsert_work(accounts: Sequence[AccountIn]) -> tuple[Callable[[ManagedTransaction, float | None], None], int]:
+    """The upsert of `accounts` as a function of (transaction, score request time or None), and
+    the batch's link count."""
+    rows, link_count = prepare_upsert(accounts)
+    identifiers = sorted({(identifier_key(t, i), t, i) for r in rows for t, i, _, _ in r["links"]})
+    batch = [
+        {"id": r["id"], "created_at": r["created_at"], "attributes": merge_attributes(None, r["new_attributes"]),
+         "links": [[identifier_key(t, i), f, la] for t, i, f, la in r["links"]]}
+        for r in rows
+    ]
+
+    def work(tx: ManagedTransaction, requested_at: float | None) -> None:
+        if not rows:
+            return
+        # New accounts are written by this first statement; a batch of new accounts (a load,
+        # an account posted to the API) is one statement and one commit.
+        result = tx.run(query("upsert_batch"), rows=batch, identifiers=identifiers, requested_at=requested_at)
+        old = {rec["id"]: rec["attributes"] for rec in result}
+        if old:
+            existing = [{**b, "attributes": merge_attributes(old[b["id"]], r["new_attributes"])}
+                        for b, r in zip(batch, rows, strict=True) if b["id"] in old]
+            tx.run(query("upsert_accounts"), rows=existing, requested_at=requested_at).consume()
+
+    return work, link_count
+
+
+def _neighbourhood(tx: ManagedTransaction, seeds: Sequence[str], hops: int, hub_cap: int) -> Subgraph:
+    if hops == 1:  # what online scoring asks: one statement, one round trip
+        record = tx.run(query("neighbourhood"), ids=list(dict.fromkeys(seeds)), cap=max(hub_cap, 0))
+        return neighbourhood_of(seeds, record.single(strict=True), hub_cap)
+    # Deeper: hop by hop, all in one transaction (one consistent view, one commit).
+    sub = expand(_Expansion(tx), seeds, hops, hub_cap)
+    if sub.accounts:
+        sub.rings = {r["id"]: r["ring_id"] for r in tx.run(query("rings_of"), ids=list(sub.accounts))}
+    return sub
 
 
 def _summary(r: Any) -> RingSummary:

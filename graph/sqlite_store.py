@@ -204,7 +204,17 @@ class SQLiteStore:
         return int(self._read("SELECT count(*) FROM accounts")[0][0])
 
     def neighbourhood(self, seeds: Sequence[str], hops: int, hub_cap: int) -> Subgraph:
-        return expand(self, seeds, hops, hub_cap)
+        sub = expand(self, seeds, hops, hub_cap)
+        sub.rings = self.rings_of(list(sub.accounts))
+        return sub
+
+    def upsert_and_neighbourhood(
+        self, accounts: Sequence[AccountIn], hops: int, hub_cap: int
+    ) -> tuple[Subgraph, datetime]:
+        # Embedded, a transaction costs microseconds: two of them, the clock read in between.
+        self.upsert_accounts(accounts, request_scores=True)
+        as_of = utcnow()
+        return self.neighbourhood([a.id for a in accounts], hops, hub_cap), as_of
 
     def _links_of(self, account_ids: Sequence[str]) -> list[Edge]:
         out: list[Edge] = []
@@ -318,33 +328,16 @@ class SQLiteStore:
 
     # -- online scores -----------------------------------------------------------------
     def write_scores(self, scores: Sequence[Score]) -> int:
-        rows = [
-            (
-                s.account_id,
-                s.risk,
-                s.model_version,
-                s.scored_at.timestamp(),
-                s.as_of.timestamp(),
-                json.dumps(s.reasons),
-                s.ring_id,
-            )
-            for s in scores
-        ]
         with self._write() as conn:
-            before = conn.total_changes
-            conn.executemany(
-                "INSERT INTO scores VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(account_id) DO UPDATE SET "
-                "risk = excluded.risk, model_version = excluded.model_version, scored_at = excluded.scored_at, "
-                "as_of = excluded.as_of, reasons = excluded.reasons, ring_id = excluded.ring_id "
-                "WHERE excluded.as_of >= scores.as_of",
-                rows,
-            )
-            written = conn.total_changes - before
-            conn.executemany(
-                "DELETE FROM score_requests WHERE account_id = ? AND requested_at <= ?",
-                [(s.account_id, s.as_of.timestamp()) for s in scores],
-            )
-            return written
+            return _write_scores(conn, scores)
+
+    def write_score_and_read(self, score: Score) -> tuple[Account, RingSummary | None]:
+        with self._write() as conn:
+            _write_scores(conn, [score])
+            account = self.get_account(score.account_id)  # the same connection: reads the write
+            if account is None:  # raised inside the transaction: it rolls back
+                raise NotFound(f"account {score.account_id} not found")
+        return account, None if score.ring_id is None else self.ring_summary(score.ring_id)
 
     def pending_scores(self, requested_before: datetime, limit: int) -> list[str]:
         rows = self._read(
@@ -530,6 +523,17 @@ class SQLiteStore:
         nxt = cursors.encode(s=sid, r=data[-1].risk, i=data[-1].id) if more else None
         return Page(data, nxt)
 
+    def ring_summary(self, ring_id: str) -> RingSummary | None:
+        rows = self._read(
+            "SELECT ring_id, risk, size, created_at, updated_at, sweep_id FROM rings "
+            "WHERE sweep_id = (SELECT value FROM meta WHERE key = 'current_sweep') AND ring_id = ?",
+            (ring_id,),
+        )
+        if not rows:
+            return None
+        r = rows[0]
+        return RingSummary(r[0], r[1], r[2], _dtn(r[3]), _dtn(r[4]), r[5])
+
     def get_ring(self, ring_id: str) -> Ring | None:
         sid = self._current_sweep_id()
         rows = self._read(
@@ -651,3 +655,26 @@ def _account(row: tuple[Any, ...], links: list[StoredLink]) -> Account:
     if sweep_risk is not None:
         risk, scored_at, mv = sweep_risk, sweep_at, sweep_mv
     return Account(i, _dtn(created), json.loads(attrs), links, label, risk, _dt(scored_at), mv, ring_id)
+
+
+def _write_scores(conn: sqlite3.Connection, scores: Sequence[Score]) -> int:
+    """`write_scores` inside the caller's write transaction."""
+    rows = [
+        (s.account_id, s.risk, s.model_version, s.scored_at.timestamp(), s.as_of.timestamp(), json.dumps(s.reasons),
+         s.ring_id)
+        for s in scores
+    ]
+    before = conn.total_changes
+    conn.executemany(
+        "INSERT INTO scores VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(account_id) DO UPDATE SET "
+        "risk = excluded.risk, model_version = excluded.model_version, scored_at = excluded.scored_at, "
+        "as_of = excluded.as_of, reasons = excluded.reasons, ring_id = excluded.ring_id "
+        "WHERE excluded.as_of >= scores.as_of",
+        rows,
+    )
+    written = conn.total_changes - before
+    conn.executemany(
+        "DELETE FROM score_requests WHERE account_id = ? AND requested_at <= ?",
+        [(s.account_id, s.as_of.timestamp()) for s in scores],
+    )
+    return written

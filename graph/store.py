@@ -85,7 +85,18 @@ class GraphStore(Protocol):
 
         An identifier with more than `hub_cap` accounts is included with its full degree,
         but only its `hub_cap` earliest-linked accounts (ties by id) are expanded; it is
-        listed in `capped`. Unknown seeds are ignored.
+        listed in `capped`. Unknown seeds are ignored. `rings` holds the current-sweep ring of
+        every account in the subgraph that is in one, read with the subgraph (what a scorer needs).
+        """
+
+    def upsert_and_neighbourhood(
+        self, accounts: Sequence[AccountIn], hops: int, hub_cap: int
+    ) -> tuple[Subgraph, datetime]:
+        """`upsert_accounts(accounts, request_scores=True)`, then `neighbourhood` of the batch's
+        ids (input order), which sees the upsert; a store may do both in one transaction.
+
+        Also returns the `as_of` for scores computed from the subgraph: at or after the score
+        requests (so such a score settles them) and at or before the subgraph was read.
         """
 
     def stream_accounts(self, chunk_size: int = 50_000) -> Iterator[list[AccountRow]]:
@@ -115,6 +126,13 @@ class GraphStore(Protocol):
 
         Settles each account's score request made at or before the score's `as_of`.
         Returns how many were written.
+        """
+
+    def write_score_and_read(self, score: Score) -> tuple[Account, RingSummary | None]:
+        """`write_scores([score])`, then the account as `get_account` reads it and
+        `ring_summary(score.ring_id)`: what an answer to a fresh online score shows, read after
+        the write (a store may do all of it in one transaction). Unknown account: `NotFound`,
+        nothing written.
         """
 
     def pending_scores(self, requested_before: datetime, limit: int) -> list[str]:
@@ -151,6 +169,9 @@ class GraphStore(Protocol):
 
     def list_rings(self, min_risk: float | None, cursor: str | None, limit: int) -> Page[RingSummary]:
         """Rings of the current sweep, riskiest first (ties by id)."""
+
+    def ring_summary(self, ring_id: str) -> RingSummary | None:
+        """`get_ring(ring_id).summary` without reading members, identifiers and history."""
 
     def get_ring(self, ring_id: str) -> Ring | None:
         """The ring as in the current sweep, with its whole history; `None` if not current."""

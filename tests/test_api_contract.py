@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ import pytest
 
 from api.app import create_app
 from graph.errors import StoreUnavailable
-from graph.model import IdentifierKey
+from graph.model import IdentifierKey, utcnow
 from tests.test_api_support import (
     ADMIN,
     TORCH_SPARSE,
@@ -79,6 +80,36 @@ def test_post_account_sync_scores_from_the_graph_including_it(client: TestClient
     assert {"flagged_accounts", "ring_ids", "weight"} <= set(reason)
     weights = [r["weight"] for r in risk["reasons"]]
     assert weights == sorted(weights, reverse=True)
+
+
+def test_post_account_sync_answers_the_stored_account_with_its_ring_and_settles_the_request(
+    client: TestClient,
+) -> None:
+    # given a swept world, and a ring member posted again with a new link and attribute
+    small_world(client)
+    sweep(client)
+    inv = auth("investigate")
+    ring_id = client.get("/v1/rings", headers=inv).json()["data"][0]["id"]
+    member = client.get(f"/v1/rings/{ring_id}", headers=inv).json()["members"][0]["account_id"]
+    before = client.get(f"/v1/accounts/{member}", headers=inv).json()
+    # when
+    response = client.post("/v1/accounts?score=sync", json=account(member, ("card", "tok-new"), tier="gold"),
+                           headers=SCORE)
+    # then: the answer is the stored state, merged with the earlier upsert, as a read returns it
+    assert response.status_code == 201
+    body = response.json()
+    assert body["account"] == client.get(f"/v1/accounts/{member}", headers=inv).json()
+    assert body["account"]["attributes"] == {**before["attributes"], "tier": "gold"}
+    assert {(x["type"], x["id"]) for x in body["account"]["links"]} == {
+        *((x["type"], x["id"]) for x in before["links"]), ("card", "tok-new")}
+    assert len(before["links"]) == 2 and body["account"]["ring_id"] == ring_id
+    # and the risk names the current ring as the ring endpoint summarises it
+    ring = client.get(f"/v1/rings/{ring_id}", headers=inv).json()
+    assert body["risk"]["ring"] == {"id": ring_id, "risk": ring["risk"], "size": ring["size"]}
+    # and the score answered the request stored with the account: nothing is left to rescore
+    store = client.app.state.store  # type: ignore[attr-defined]
+    assert store.pending_scores(utcnow() + timedelta(seconds=5), 10) == []
+    assert store.get_score(member).risk == body["risk"]["risk"]
 
 
 def test_post_account_async_and_none(client: TestClient) -> None:

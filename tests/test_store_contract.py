@@ -296,6 +296,66 @@ def test_publish_sweep_makes_rings_and_risks_current(store: GraphStore) -> None:
     assert a0 is not None and a0.risk == 0.9 and a0.ring_id == "r1" and a0.risk_scored_at == at(10)
 
 
+def test_subgraphs_and_ring_summaries_read_the_current_sweep(store: GraphStore) -> None:
+    # given: a ring r1 = {a0, a1}; a2 shares a card with a1 but is in no ring
+    store.upsert_accounts([acct("a0", 0, (("card", "c01"),)), acct("a1", 1, (("card", "c01"), ("card", "c12"))),
+                           acct("a2", 2, (("card", "c12"),))])
+    assert store.neighbourhood(["a1"], hops=1, hub_cap=10).rings == {}  # no sweep yet
+    store.publish_sweep(_sweep("s1", 10, {"r1": ["a0", "a1"]}, {"a0": 0.9, "a1": 0.8, "a2": 0.1}))
+    # when / then: every subgraph carries the rings of its accounts, whatever its depth
+    assert store.neighbourhood(["a2"], hops=1, hub_cap=10).rings == {"a1": "r1"}
+    assert store.neighbourhood(["a2", "ghost"], hops=2, hub_cap=10).rings == {"a0": "r1", "a1": "r1"}
+    assert store.neighbourhood(["ghost"], hops=1, hub_cap=10).rings == {}
+    ring = store.get_ring("r1")
+    assert ring is not None and store.ring_summary("r1") == ring.summary
+    assert store.ring_summary("nope") is None
+
+
+def test_upsert_and_neighbourhood_reads_the_upsert_and_dates_scores_that_settle_it(store: GraphStore) -> None:
+    # given a stored account, and a newcomer sharing its card
+    store.upsert_accounts([acct("a0", 0, (("card", "c01"),), plan="basic")])
+    before = datetime.now(UTC)
+    # when
+    sub, as_of = store.upsert_and_neighbourhood(
+        [acct("n1", 5, (("card", "c01"), ("device", "d1")), plan="pro")], hops=1, hub_cap=10
+    )
+    # then: the subgraph holds the upsert, as `neighbourhood` reads it afterwards
+    assert sub.seeds == ["n1"] and set(sub.accounts) == {"a0", "n1"}
+    assert sub.accounts["n1"].attributes == {"plan": "pro"}
+    assert sub.identifiers == {IdentifierKey("card", "c01"): 2, IdentifierKey("device", "d1"): 1}
+    assert sub == store.neighbourhood(["n1"], hops=1, hub_cap=10)
+    # and a score as of the returned time settles the request the upsert made
+    assert before <= as_of <= datetime.now(UTC)
+    later = datetime.now(UTC) + timedelta(seconds=5)
+    assert store.pending_scores(later, 10) == ["n1"]
+    store.write_scores([Score("n1", 0.5, "m1", as_of, as_of, [], None)])
+    assert store.pending_scores(later, 10) == []
+    # and a repeat merges with the stored account like `upsert_accounts`
+    sub, _ = store.upsert_and_neighbourhood([acct("a0", 3, (("card", "c02"),), tier=2)], hops=2, hub_cap=10)
+    assert sub.accounts["a0"].attributes == {"plan": "basic", "tier": 2} and sub.accounts["a0"].created_at == at(0)
+    assert set(sub.accounts) == {"a0", "n1"} and IdentifierKey("card", "c02") in sub.identifiers
+
+
+def test_write_score_and_read_returns_the_stored_account_and_its_ring(store: GraphStore) -> None:
+    store.upsert_accounts([acct("a0", 0, (("card", "c01"),)), acct("a1", 1), acct("a2", 2)])
+    store.publish_sweep(_sweep("s1", 10, {"r1": ["a0", "a1"]}, {"a0": 0.9, "a1": 0.8}))
+    # when: an account outside the sweep's risks, and one inside a ring
+    fresh = Score("a2", 0.4, "m2", at(20), at(20), [{"weight": 0.1}], None)
+    ringed = Score("a0", 0.7, "m2", at(20), at(20), [], "r1")
+    account, ring = store.write_score_and_read(fresh)
+    # then: the account as get_account reads it after the write (the online score shows)
+    assert account == store.get_account("a2") and account.risk == 0.4 and ring is None
+    assert store.get_score("a2") == fresh
+    account, ring = store.write_score_and_read(ringed)
+    assert account == store.get_account("a0") and account.risk == 0.9  # the sweep covers a0
+    assert ring == store.ring_summary("r1") and ring is not None and ring.size == 2
+    # and a ring no longer current is no summary; an unknown account writes nothing
+    assert store.write_score_and_read(Score("a1", 0.3, "m2", at(20), at(20), [], "gone"))[1] is None
+    with pytest.raises(NotFound):
+        store.write_score_and_read(Score("ghost", 0.5, "m2", at(20), at(20), [], None))
+    assert store.get_score("ghost") is None
+
+
 def test_ring_history_accumulates_across_sweeps(store: GraphStore) -> None:
     store.upsert_accounts([acct(f"a{i}", i) for i in range(5)])
     risks = {f"a{i}": 0.5 for i in range(5)}

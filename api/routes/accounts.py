@@ -22,7 +22,7 @@ from api.deps import (
 from api.errors import responses
 from api.jsonbody import OrjsonRoute
 from api.pagination import Cursor, Limit, MinRisk, checked_cursor
-from api.risk import present, score_now
+from api.risk import present, score_now, upsert_and_score
 from api.schemas import (
     AccountBatchIn,
     AccountCreated,
@@ -101,13 +101,13 @@ def _upsert(body: AccountIn, services: WriteServices, score: str) -> AccountCrea
             dispatcher.ensure_available()
         # The score request is stored with the account, in one transaction: if the broker
         # loses the message (or refuses it below), the rescore beat still finds the account.
-        store.upsert_accounts(_with_created_at(store, [body]), request_scores=score != "none")
-        risk = job_id = None
+        accounts = _with_created_at(store, [body])
         if score == "sync":
-            risk = present(store, score_now(store, settings, body.id))
-        elif score == "async":
-            job_id = _queue_score(dispatcher, body.id)
-        return AccountCreated(account=_account(store, body.id), risk=risk, job_id=job_id)
+            account, risk = upsert_and_score(store, settings, accounts[0])
+            return AccountCreated(account=account, risk=risk, job_id=None)
+        store.upsert_accounts(accounts, request_scores=score != "none")
+        job_id = _queue_score(dispatcher, body.id) if score == "async" else None
+        return AccountCreated(account=_account(store, body.id), risk=None, job_id=job_id)
 
 
 def _queue_score(dispatcher: Dispatcher, account_id: str) -> str | None:
