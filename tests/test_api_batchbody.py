@@ -5,6 +5,7 @@ refuses."""
 
 from __future__ import annotations
 
+import gc
 import json
 from typing import Any
 
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from api.batchbody import AccountDraft
-from api.jsonbody import fast_batch
+from api.jsonbody import _GcPause, fast_batch
 from api.schemas import MAX_BATCH_ACCOUNTS, MAX_BATCH_LINKS, MAX_LINKS, AccountBatchIn
 from graph import model as m
 from tests.test_api_support import ADMIN, TestClient
@@ -209,3 +210,27 @@ def test_a_batch_on_the_fast_road_dates_undated_accounts_like_the_usual_road(cli
                                                                 "d1": "2026-01-01T00:00:00Z"}
     new = client.get("/v1/accounts/new", headers=ADMIN).json()
     assert new["attributes"] == {"k": 1} and new["created_at"] > "2026-01-02"
+
+
+def test_batch_requests_leave_the_cyclic_collector_as_they_found_it(client: TestClient) -> None:
+    # given the collector on
+    assert gc.isenabled()
+    # when batches are taken and refused
+    body = {"accounts": [{"id": "a", "links": [{"type": "card", "id": "c"}]}]}
+    assert client.post("/v1/accounts/batch", json=body, headers=ADMIN).status_code == 200
+    assert client.post("/v1/accounts/batch", json={"accounts": [{"id": "a b"}]}, headers=ADMIN).status_code == 422
+    # then it is on again
+    assert gc.isenabled()
+    # overlapping pauses resume it once, at the last end, and never turn it on when it was off
+    with _GcPause():
+        with _GcPause():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with _GcPause():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
