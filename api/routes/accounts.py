@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from fastapi import APIRouter, Path, Query, Response
 from starlette.concurrency import run_in_threadpool
 
+from api.batchbody import PreparedBatch
 from api.deps import (
     RequireInvestigate,
     RequireReadAccount,
@@ -57,17 +58,21 @@ def _with_created_at(store: GraphStore, accounts: Sequence[AccountIn]) -> list[D
     Links without `seen_at` are dated by their account's `created_at`, so taking the stored
     value makes a repeated body a no-op instead of moving those links' `last_seen`.
     """
+    known = _stored_created_at(store, [a.id for a in accounts if a.created_at is None])
     now = utcnow()
-    undated = [a.id for a in accounts if a.created_at is None]
+    return [a.to_domain(known.get(a.id, now)) for a in accounts]
+
+
+def _stored_created_at(store: GraphStore, account_ids: list[str]) -> dict[str, datetime]:
     known: dict[str, datetime] = {}
-    if undated:
-        missing = set(store.missing_accounts(undated))
-        for account_id in dict.fromkeys(undated):
+    if account_ids:
+        missing = set(store.missing_accounts(account_ids))
+        for account_id in dict.fromkeys(account_ids):
             if account_id not in missing:
                 stored = store.get_account(account_id)
                 if stored is not None:
                     known[account_id] = stored.created_at
-    return [a.to_domain(known.get(a.id, now)) for a in accounts]
+    return known
 
 
 def _account(store: GraphStore, account_id: str) -> AccountPublic:
@@ -128,7 +133,13 @@ def _queue_score(dispatcher: Dispatcher, account_id: str) -> str | None:
     summary="Upsert up to 10,000 accounts and 100,000 links, all or nothing (no scoring)",
 )
 def upsert_batch(body: AccountBatchIn, store: StoreDep) -> BatchResult:
-    accounts, links = store.upsert_accounts(_with_created_at(store, body.accounts))
+    if isinstance(body, PreparedBatch):  # the fast road (`api.batchbody`) built the domain parts
+        known = _stored_created_at(store, [a.id for a in body.drafts if a.created_at is None])
+        now = utcnow()
+        domain = [DomainAccount(a.id, a.created_at or known.get(a.id, now), a.attributes, a.links) for a in body.drafts]
+    else:
+        domain = _with_created_at(store, body.accounts)
+    accounts, links = store.upsert_accounts(domain)
     return BatchResult(accounts=accounts, links=links)
 
 
