@@ -192,6 +192,9 @@ class Neo4jStore:
         found = self._accounts([account_id], None)
         return found[0] if found else None
 
+    def get_accounts(self, account_ids: Sequence[str]) -> list[Account]:
+        return self._accounts(list(dict.fromkeys(account_ids)), None)
+
     def _accounts(self, account_ids: Sequence[str], sweep_id: str | None) -> list[Account]:
         return [_account(r) for r in self._read("account_view", ids=list(account_ids), sweep_id=sweep_id)]
 

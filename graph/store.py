@@ -75,6 +75,9 @@ class GraphStore(Protocol):
 
     def get_account(self, account_id: str) -> Account | None: ...
 
+    def get_accounts(self, account_ids: Sequence[str]) -> list[Account]:
+        """The stored ones of `account_ids`, in input order, without repeats (one round trip)."""
+
     def missing_accounts(self, account_ids: Sequence[str]) -> list[str]:
         """The ids in `account_ids` that are not stored, in input order."""
 

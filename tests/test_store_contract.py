@@ -70,6 +70,16 @@ def test_upsert_then_get_returns_what_was_stored(store: GraphStore) -> None:
     assert store.get_account("nope") is None
 
 
+def test_get_accounts_reads_many_in_input_order_as_get_account_does(store: GraphStore) -> None:
+    store.upsert_accounts([acct(f"a{k}", k, (("card", f"c{k}"),), n=k) for k in range(4)])
+    store.write_scores([Score("a2", 0.7, "m1", at(9), at(9), [], None)])
+    got = store.get_accounts(["a3", "nope", "a2", "a3", "a0"])
+    assert [a.id for a in got] == ["a3", "a2", "a0"]
+    assert got == [store.get_account(i) for i in ("a3", "a2", "a0")]
+    assert got[1].risk == 0.7 and got[0].risk is None
+    assert store.get_accounts([]) == []
+
+
 def test_upsert_merges_attributes_links_and_keeps_earliest_creation(store: GraphStore) -> None:
     store.upsert_accounts([acct("a1", 10, (("card", "c1"),), country="DE", tier=1)])
     store.upsert_accounts(

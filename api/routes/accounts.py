@@ -187,13 +187,14 @@ def get_subgraph(
     sub = store.neighbourhood([id], hops, hub_cap=limit or settings.hub_cap)
     if id not in sub.accounts:
         raise NotFound(f"account {id} not found")
-    rings = store.rings_of(list(sub.accounts))
+    # the subgraph carries its accounts' rings; their risks in one store call (not one per node)
+    risks = {a.id: a.risk for a in store.get_accounts(list(sub.accounts))}
     nodes: list[SubgraphNode] = []
     for account_id, row in sub.accounts.items():
-        stored = store.get_account(account_id)
+        risk = risks.get(account_id)
         nodes.append(SubgraphNode(
-            id=account_id, kind="account", label=row.label, ring_id=rings.get(account_id),
-            risk=None if stored is None or stored.risk is None else min(1.0, max(0.0, stored.risk)),
+            id=account_id, kind="account", label=row.label, ring_id=sub.rings.get(account_id),
+            risk=None if risk is None else min(1.0, max(0.0, risk)),
         ))
     capped = set(sub.capped)
     for key, degree in sub.identifiers.items():
