@@ -7,7 +7,6 @@ unknown one 401 `unauthenticated`. The matrix must name every `/v1` route of the
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from tests.test_api_support import (
     assert_error,
     auth,
     running_app,
+    wait_job,
 )
 
 pytestmark = TORCH_SPARSE
@@ -51,16 +51,6 @@ NO_KEY = [{}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic YWRtOmF
           {"Authorization": "Bearer"}, {"Authorization": f"bearer {KEYS['investigate']}X"}]
 
 
-def _wait(client: TestClient, job_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 300
-    while True:
-        job = client.get(f"/v1/jobs/{job_id}", headers=ADMIN).json()
-        if job["status"] in ("succeeded", "failed"):
-            return job  # type: ignore[no-any-return]
-        assert time.monotonic() < deadline, job
-        time.sleep(0.05)
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, dict[str, str]]]:
     """An app with a swept ring and a trained model; the ids the matrix's paths need."""
@@ -71,8 +61,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient
         labels = [{"account_id": f"r{n}", "label": "fraud", "source": "t"} for n in range(3)]
         labels += [{"account_id": f"solo{n}", "label": "legit", "source": "t"} for n in range(3)]
         client.post("/v1/labels", json={"labels": labels}, headers=ADMIN)
-        train = _wait(client, client.post("/v1/models/train", headers=ADMIN).json()["id"])
-        sweep = _wait(client, client.post("/v1/sweeps", headers=ADMIN).json()["id"])
+        train = wait_job(client, client.post("/v1/models/train", headers=ADMIN).json()["id"], 300)
+        sweep = wait_job(client, client.post("/v1/sweeps", headers=ADMIN).json()["id"], 300)
         assert train["status"] == sweep["status"] == "succeeded", (train, sweep)
         ring = client.get("/v1/rings", headers=ADMIN).json()["data"][0]["id"]
         version = client.get("/v1/models", headers=ADMIN).json()["active"]
@@ -93,7 +83,7 @@ def test_matrix(world: tuple[TestClient, dict[str, str]], method: str, template:
         else:
             assert_error(response, 403, "forbidden")
         if method == "POST" and template == "/v1/sweeps" and response.status_code == 202:
-            _wait(client, response.json()["id"])  # the next sweep must not meet this one (409)
+            wait_job(client, response.json()["id"], 300)  # the next sweep must not meet this one (409)
     for headers in NO_KEY:
         response = client.request(method, path, json=body, headers=headers)
         assert_error(response, 401, "unauthenticated")

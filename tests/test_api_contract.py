@@ -20,22 +20,13 @@ from tests.test_api_support import (
     assert_error,
     auth,
     make_settings,
+    wait_job,
 )
 
 pytestmark = TORCH_SPARSE
 
 
 SCORE = auth("score")
-
-
-def wait_job(client: TestClient, job_id: str, timeout: float = 120) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = client.get(f"/v1/jobs/{job_id}", headers=ADMIN).json()
-        if job["status"] in ("succeeded", "failed"):
-            return job  # type: ignore[no-any-return]
-        time.sleep(0.05)
-    raise AssertionError(f"job {job_id} did not finish")
 
 
 def small_world(client: TestClient) -> None:

@@ -16,7 +16,16 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.test_api_support import ADMIN, API_KEYS, KEYS, TORCH_SPARSE, TestClient, account, running_app
+from tests.test_api_support import (
+    ADMIN,
+    API_KEYS,
+    KEYS,
+    TORCH_SPARSE,
+    TestClient,
+    account,
+    running_app,
+    wait_job,
+)
 
 pytestmark = TORCH_SPARSE
 
@@ -40,16 +49,6 @@ def samples(client: TestClient) -> dict[tuple[str, frozenset[tuple[str, str]]], 
 
 def sample(found: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str) -> float:
     return found.get((name, frozenset(labels.items())), 0.0)
-
-
-def wait_job(client: TestClient, job_id: str, timeout: float = 120) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        job = client.get(f"/v1/jobs/{job_id}", headers=ADMIN).json()
-        if job["status"] in ("succeeded", "failed"):
-            return job  # type: ignore[no-any-return]
-        assert time.monotonic() < deadline, job
-        time.sleep(0.05)
 
 
 def test_logs_are_json_lines_with_the_request_id_and_never_a_key(
