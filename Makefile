@@ -36,6 +36,7 @@ bench: install ## benchmarks; figures go in BENCHMARKS.md
 	$(PY) -m ringfence.devservices prepare
 	for b in generate ingest quality rings scoring sweep api load; do \
 	  test -f bench/$$b.py && $(PY) bench/$$b.py || exit 1; done
+	$(PY) bench/api.py --backend neo4j --rates 25,30,40,50 --ingest-accounts 20000
 
 neo4j: install ## start a Neo4j 5.26 server for manual use and print its URL
 	$(PY) -m ringfence.devservices neo4j
