@@ -64,15 +64,7 @@ def _with_created_at(store: GraphStore, accounts: Sequence[AccountIn]) -> list[D
 
 
 def _stored_created_at(store: GraphStore, account_ids: list[str]) -> dict[str, datetime]:
-    known: dict[str, datetime] = {}
-    if account_ids:
-        missing = set(store.missing_accounts(account_ids))
-        for account_id in dict.fromkeys(account_ids):
-            if account_id not in missing:
-                stored = store.get_account(account_id)
-                if stored is not None:
-                    known[account_id] = stored.created_at
-    return known
+    return {a.id: a.created_at for a in store.get_accounts(account_ids)} if account_ids else {}
 
 
 def _account(store: GraphStore, account_id: str) -> AccountPublic:
