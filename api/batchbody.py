@@ -51,6 +51,10 @@ class AccountDraft:
     attributes: dict[str, m.AttrValue]
     links: tuple[m.Link, ...]
 
+    def to_domain(self, created_at: datetime) -> m.AccountIn:
+        """As `api.schemas.AccountIn.to_domain`: `created_at` stands in for an absent one."""
+        return m.AccountIn(self.id, self.created_at or created_at, self.attributes, self.links)
+
 
 class PreparedBatch(AccountBatchIn):
     """A batch body the fast road accepted. Its accounts are in `drafts`; `accounts` stays

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response
 from starlette.concurrency import run_in_threadpool
 
-from api.batchbody import PreparedBatch
+from api.batchbody import AccountDraft, PreparedBatch
 from api.deps import (
     RequireInvestigate,
     RequireReadAccount,
@@ -52,19 +51,16 @@ AccountId = Annotated[str, Path(pattern=ID_PATTERN, description="Account id")]
 _READ = responses(401, 403, 404, 422, 429, 503)
 
 
-def _with_created_at(store: GraphStore, accounts: Sequence[AccountIn]) -> list[DomainAccount]:
+def _with_created_at(store: GraphStore, accounts: Sequence[AccountIn | AccountDraft]) -> list[DomainAccount]:
     """Domain accounts; an absent `created_at` is the stored one for known accounts, else now.
 
     Links without `seen_at` are dated by their account's `created_at`, so taking the stored
     value makes a repeated body a no-op instead of moving those links' `last_seen`.
     """
-    known = _stored_created_at(store, [a.id for a in accounts if a.created_at is None])
+    undated = [a.id for a in accounts if a.created_at is None]
+    known = {a.id: a.created_at for a in store.get_accounts(undated)} if undated else {}
     now = utcnow()
     return [a.to_domain(known.get(a.id, now)) for a in accounts]
-
-
-def _stored_created_at(store: GraphStore, account_ids: list[str]) -> dict[str, datetime]:
-    return {a.id: a.created_at for a in store.get_accounts(account_ids)} if account_ids else {}
 
 
 def _account(store: GraphStore, account_id: str) -> AccountPublic:
@@ -125,13 +121,9 @@ def _queue_score(dispatcher: Dispatcher, account_id: str) -> str | None:
     summary="Upsert up to 10,000 accounts and 100,000 links, all or nothing (no scoring)",
 )
 def upsert_batch(body: AccountBatchIn, store: StoreDep) -> BatchResult:
-    if isinstance(body, PreparedBatch):  # the fast road (`api.batchbody`) built the domain parts
-        known = _stored_created_at(store, [a.id for a in body.drafts if a.created_at is None])
-        now = utcnow()
-        domain = [DomainAccount(a.id, a.created_at or known.get(a.id, now), a.attributes, a.links) for a in body.drafts]
-    else:
-        domain = _with_created_at(store, body.accounts)
-    accounts, links = store.upsert_accounts(domain)
+    # the fast road (`api.batchbody`) hands over checked drafts instead of model instances
+    drafts = body.drafts if isinstance(body, PreparedBatch) else body.accounts
+    accounts, links = store.upsert_accounts(_with_created_at(store, drafts))
     return BatchResult(accounts=accounts, links=links)
 
 
