@@ -23,26 +23,30 @@ install: $(STAMP) ## create .venv/ and install ringfence with pinned dependencie
 run: install ## demo: generate, train, sweep, serve on 127.0.0.1:8000
 	$(VENV)/bin/ringfence demo
 
-lint: install ## ruff and mypy
-	$(VENV)/bin/ruff check ringfence graph gnn api workers tests bench
-	$(VENV)/bin/mypy
+lint: install ## ruff, mypy and import-linter (the layers in docs/architecture.md)
+	$(VENV)/bin/ruff check ringfence graph gnn api workers cypher devservices tests bench
+	# mypy and import-linter read files, not setuptools' editable import hook: give them the
+	# installed namespace as a tree of links (build/ns/ringfence/graph/... -> graph/...).
+	$(PY) -m devservices.namespace >/dev/null
+	cd build/ns && $(CURDIR)/$(VENV)/bin/mypy --config-file $(CURDIR)/pyproject.toml
+	cd build/ns && PYTHONPATH=. $(CURDIR)/$(VENV)/bin/lint-imports --config $(CURDIR)/pyproject.toml --no-cache
 
 test: install ## lint, start Neo4j 5.26 and Redis, run pytest (services fail the run, never skip)
 	$(MAKE) --no-print-directory lint
-	$(PY) -m ringfence.devservices prepare
+	$(PY) -m devservices prepare
 	$(PY) -m pytest -m "not slow and not bench"
 
 bench: install ## benchmarks; figures go in BENCHMARKS.md
-	$(PY) -m ringfence.devservices prepare
+	$(PY) -m devservices prepare
 	for b in generate ingest quality rings scoring sweep api load; do \
 	  test -f bench/$$b.py && $(PY) bench/$$b.py || exit 1; done
 	$(PY) bench/api.py --backend neo4j --rates 25,30,40,50 --ingest-accounts 20000
 
 neo4j: install ## start a Neo4j 5.26 server for manual use and print its URL
-	$(PY) -m ringfence.devservices neo4j
+	$(PY) -m devservices neo4j
 
 redis: install ## start redis-server on 127.0.0.1:6379 for manual use
-	$(PY) -m ringfence.devservices redis
+	$(PY) -m devservices redis
 
 clean: ## remove the virtualenv, build output and local data
-	rm -rf $(VENV) data devservices/neo4j/target *.egg-info
+	rm -rf $(VENV) build dist data devservices/neo4j/target *.egg-info

@@ -12,16 +12,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from ringfence.api import errors
+from ringfence.api.auth import KeyRing
+from ringfence.api.logging import configure_logging
+from ringfence.api.metrics import ApiMetrics
+from ringfence.api.middleware import BodyLimit, Observe
+from ringfence.api.ratelimit import make_limiter
+from ringfence.api.routes import accounts, health, identifiers, jobs, labels, models, rings
+from ringfence.graph.factory import open_store
 
-from api import errors
-from api.auth import KeyRing
-from api.logging import configure_logging
-from api.metrics import ApiMetrics
-from api.middleware import BodyLimit, Observe
-from api.ratelimit import make_limiter
-from api.routes import accounts, health, identifiers, jobs, labels, models, rings
-from graph.factory import open_store
-from ringfence.settings import Settings, get_settings
+from ringfence.core.settings import Settings, get_settings
 
 DESCRIPTION = """Fraud-ring detection over an account-identifier graph.
 
@@ -36,7 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from workers.dispatch import get_dispatcher
+        from ringfence.workers.dispatch import get_dispatcher
 
         store = open_store(settings)
         dispatcher = get_dispatcher(settings, store)

@@ -12,7 +12,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
-from ringfence.settings import Settings
+from ringfence.core.settings import Settings
 
 ADMIN = "admin"
 

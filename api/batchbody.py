@@ -21,8 +21,7 @@ from typing import Any
 
 from pydantic import PrivateAttr
 from pydantic_core import PydanticCustomError
-
-from api.schemas import (
+from ringfence.api.schemas import (
     MAX_ATTRIBUTES,
     MAX_BATCH_ACCOUNTS,
     MAX_BATCH_LINKS,
@@ -31,8 +30,8 @@ from api.schemas import (
     AccountBatchIn,
     parse_timestamp,
 )
-from graph import model as m
-from graph.validation import contains_pan
+from ringfence.graph import model as m
+from ringfence.graph.validation import contains_pan
 
 # ID_PATTERN as pydantic-core's regex engine reads it: its `$` does not match before a final
 # newline, as Python's does; `fullmatch` without anchors means the same.

@@ -19,13 +19,13 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from ringfence.api.auth import Principal
+from ringfence.api.errors import Forbidden, RateLimited, Unauthenticated
+from ringfence.graph.store import GraphStore
+from ringfence.graph.validation import contains_pan
 
-from api.auth import Principal
-from api.errors import Forbidden, RateLimited, Unauthenticated
-from graph.errors import InvalidInput, PanNotAllowed
-from graph.store import GraphStore
-from graph.validation import contains_pan
-from ringfence.settings import Settings
+from ringfence.core.errors import InvalidInput, PanNotAllowed
+from ringfence.core.settings import Settings
 
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <key>`; keys from RINGFENCE_API_KEYS")
 

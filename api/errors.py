@@ -2,7 +2,7 @@
 
     {"error": {"code": "<snake_case>", "message": "<human sentence>", "details": <optional>}}
 
-Domain errors (`graph.errors`) map to a status by class; request validation becomes 422
+Domain errors (`ringfence.core.errors`) map to a status by class; request validation becomes 422
 `invalid_input`, or `pan_not_allowed` when a raw card number is anywhere in the request (the
 number is never echoed: validation details keep `loc`, `msg` and `type`, and locations that
 would quote one are redacted); routing 404/405 and body parsing errors keep their status.
@@ -19,11 +19,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
+from ringfence.graph.validation import contains_pan
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
-from graph.errors import Conflict, InvalidInput, NotFound, RingfenceError, StoreUnavailable
-from graph.validation import contains_pan
+from ringfence.core.errors import Conflict, InvalidInput, NotFound, RingfenceError, StoreUnavailable
 
 log = logging.getLogger("ringfence.api")
 

@@ -26,10 +26,9 @@ import orjson
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
-
-from api.batchbody import PreparedBatch, prepare_batch
-from api.schemas import UNCHECKED_TWINS, AccountBatchIn, pan_free_attributes
-from graph.validation import contains_pan
+from ringfence.api.batchbody import PreparedBatch, prepare_batch
+from ringfence.api.schemas import UNCHECKED_TWINS, AccountBatchIn, pan_free_attributes
+from ringfence.graph.validation import contains_pan
 
 # Digits, spaces and dashes to 1, all else to 0: a card number needs 13 ones in a row.
 _CARD_CHARS = bytes(int(b in b"0123456789 -") for b in range(256))

@@ -18,7 +18,7 @@ import uuid
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
-from graph.validation import luhn_ok
+from ringfence.graph.validation import luhn_ok
 
 LOGGER = "ringfence.api"
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)

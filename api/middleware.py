@@ -8,10 +8,9 @@ import logging
 import time
 from typing import Any
 
+from ringfence.api.logging import LOGGER, new_request_id, request_id
+from ringfence.api.metrics import ApiMetrics
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from api.logging import LOGGER, new_request_id, request_id
-from api.metrics import ApiMetrics
 
 log = logging.getLogger(LOGGER)
 MAX_BODY = 10 * 1024 * 1024

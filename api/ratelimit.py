@@ -16,7 +16,7 @@ import threading
 import time
 from typing import Any, Protocol
 
-from ringfence.settings import Settings
+from ringfence.core.settings import Settings
 
 log = logging.getLogger("ringfence.api")
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from api.schemas import AccountPublic, RiskPublic
-from gnn.score import current_scorer
-from graph.errors import NotFound
-from graph.model import AccountIn, Score
-from graph.store import GraphStore
-from ringfence.settings import Settings
+from ringfence.api.schemas import AccountPublic, RiskPublic
+from ringfence.gnn.score import current_scorer
+from ringfence.graph.model import AccountIn, Score
+from ringfence.graph.store import GraphStore
+
+from ringfence.core.errors import NotFound
+from ringfence.core.settings import Settings
 
 
 def score_now(store: GraphStore, settings: Settings, account_id: str) -> Score:

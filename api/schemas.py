@@ -30,9 +30,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import PydanticCustomError
-
-from graph import model as m
-from graph.validation import ID_PATTERN, contains_pan
+from ringfence.graph import model as m
+from ringfence.graph.validation import ID_PATTERN, contains_pan
 
 MAX_ATTRIBUTES = 64
 MAX_LINKS = 256

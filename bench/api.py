@@ -16,7 +16,7 @@ and measures
 3. `POST /v1/accounts/batch` ingest in links/s (5,000-account batches of a second world).
 
 With `--backend neo4j` the world (accounts, links, labels) is loaded into a real Neo4j 5.26
-started by `ringfence.devservices.Neo4jServer`, swept there, and the API serves from it. With
+started by `devservices.Neo4jServer`, swept there, and the API serves from it. With
 `--graph-url` it uses a Neo4j already running there instead, loading the world only when the
 store is empty (so repeated runs against one server skip the load; ids are fresh per run).
 
@@ -68,10 +68,11 @@ def load() -> None:
 def prepare(args: argparse.Namespace, data_dir: Path, graph_url: str) -> list[dict[str, Any]]:
     """A working copy of the cached world in `data_dir` (or loaded into Neo4j at `graph_url`),
     a model and a sweep; returns the late stream as API bodies (fresh ids)."""
+    from ringfence.graph.factory import open_store
+    from ringfence.graph.sqlite_store import SQLiteStore
+
     from bench.sweep import world_db
-    from graph.factory import open_store
-    from graph.sqlite_store import SQLiteStore
-    from ringfence.settings import Settings
+    from ringfence.core.settings import Settings
 
     db, truth = world_db(args.accounts)
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -83,7 +84,7 @@ def prepare(args: argparse.Namespace, data_dir: Path, graph_url: str) -> list[di
     if not graph_url:
         store = source
     else:
-        from graph.loader import load_records
+        from ringfence.graph.loader import load_records
 
         store = open_store(settings)
         store.migrate()
@@ -99,13 +100,13 @@ def prepare(args: argparse.Namespace, data_dir: Path, graph_url: str) -> list[di
         if source_models is not None:
             shutil.copytree(source_models, settings.models_dir, dirs_exist_ok=True)
         else:
-            from gnn.train import train
+            from ringfence.gnn.train import train
 
             started = time.perf_counter()
             report = train(store, settings, seed=7)
             print(f"trained {report.version} ({report.shipped}) in {time.perf_counter() - started:.0f}s", flush=True)
         if store.current_sweep() is None:
-            from workers.sweep import run_sweep
+            from ringfence.workers.sweep import run_sweep
 
             started = time.perf_counter()
             result = run_sweep(store, settings)
@@ -325,7 +326,7 @@ def show(label: str, r: dict[str, Any]) -> None:
 
 def batch_ingest(port: int, accounts: int, concurrency: int, prefix: str, batch: int = 5000) -> None:
     """Post a fresh world (seed 2) in `batch`-account batches from `concurrency` clients at once."""
-    from graph.synthetic import generate, params_for
+    from ringfence.graph.synthetic import generate, params_for
 
     records = [{"id": f"{prefix}{r['id']}", "created_at": r["created_at"], "attributes": r["attributes"],
                 "links": r["links"]} for r in generate(params_for("default", accounts=accounts, seed=2))]
@@ -381,7 +382,7 @@ def main() -> None:
     with contextlib.ExitStack() as stack:
         graph_url = args.graph_url
         if args.backend == "neo4j" and not graph_url:
-            from ringfence.devservices import Neo4jServer
+            from devservices.services import Neo4jServer
 
             server = stack.enter_context(Neo4jServer(page_cache="512m"))
             graph_url = server.graph_url

@@ -16,8 +16,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-from graph.synthetic import KINDS, World, build_world, generate, params_for, write_world
+from ringfence.graph.synthetic import KINDS, World, build_world, generate, params_for, write_world
 
 
 def summary(world: World) -> list[str]:

@@ -19,10 +19,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from graph.factory import open_store
-from graph.loader import account_from_record, load_records, read_jsonl
-from graph.synthetic import WorldParams, write_jsonl
-from ringfence.settings import Settings
+from ringfence.graph.factory import open_store
+from ringfence.graph.loader import account_from_record, load_records, read_jsonl
+from ringfence.graph.synthetic import WorldParams, write_jsonl
+
+from ringfence.core.settings import Settings
 
 
 def run(path: Path, size: int, url: str, batch: int) -> tuple[float, int]:
@@ -74,7 +75,7 @@ def main() -> None:
                 url = args.graph_url
             elif backend == "neo4j":
                 if neo4j is None:
-                    from ringfence.devservices import Neo4jServer
+                    from devservices.services import Neo4jServer
 
                     neo4j = Neo4jServer()
                     neo4j.start()

@@ -47,11 +47,11 @@ if __name__ == "__main__":
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import httpx  # noqa: E402
+from ringfence.graph.sqlite_store import SQLiteStore  # noqa: E402
+from ringfence.workers.dispatch import CeleryDispatcher  # noqa: E402
 
-from graph.sqlite_store import SQLiteStore  # noqa: E402
-from ringfence.devservices import RedisServer, free_port  # noqa: E402
-from ringfence.settings import Settings  # noqa: E402
-from workers.dispatch import CeleryDispatcher  # noqa: E402
+from devservices.services import RedisServer, free_port  # noqa: E402
+from ringfence.core.settings import Settings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = Path("/tmp/ringfence-bench")
@@ -91,8 +91,8 @@ class Processes:
         for queue in ("online", "jobs"):
             self._spawn(f"worker-{queue}", [sys.executable, "-m", "ringfence.cli", "worker", "--queues", queue])
         self.port = free_port()
-        self._spawn("api", [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", LOOPBACK,
-                            "--port", str(self.port), "--no-access-log", "--log-level", "warning"])
+        self._spawn("api", [sys.executable, "-m", "uvicorn", "ringfence.api.app:create_app", "--factory",
+                            "--host", LOOPBACK, "--port", str(self.port), "--no-access-log", "--log-level", "warning"])
         self._wait(lambda: all(" ready." in (work / f"worker-{q}.log").read_text() for q in ("online", "jobs")),
                    "the workers")
         self._wait(self._api_ready, "the API")

@@ -26,13 +26,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from ringfence.gnn.baselines import metrics
+from ringfence.gnn.score import Scorer
+from ringfence.gnn.train import METRIC_KEYS, TrainConfig, train
+from ringfence.graph.loader import load_records
+from ringfence.graph.sqlite_store import SQLiteStore
 
-from gnn.baselines import metrics
-from gnn.score import Scorer
-from gnn.train import METRIC_KEYS, TrainConfig, train
-from graph.loader import load_records
-from graph.sqlite_store import SQLiteStore
-from ringfence.settings import Settings
+from ringfence.core.settings import Settings
 
 TOLOKERS = Path("/work/shared/datasets/tolokers/tolokers.npz")
 TOLOKERS_CREATED = datetime(2024, 1, 1, tzinfo=UTC)
@@ -69,7 +69,7 @@ def _run_pipeline(records: list[dict[str, Any]], workdir: Path, seed: int, as_of
 
 
 def synthetic(preset: str, seed: int, accounts: int, holdout: float, train_seed: int) -> str:
-    from graph.synthetic import generate, params_for
+    from ringfence.graph.synthetic import generate, params_for
 
     t0 = time.perf_counter()
     params = params_for(preset, accounts=accounts, seed=seed)

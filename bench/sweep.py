@@ -4,7 +4,7 @@
     .venv/bin/python bench/sweep.py [--sizes 100000,1000000] [--no-nx]
     .venv/bin/python bench/sweep.py --backend neo4j --graph-url neo4j://neo4j:password@127.0.0.1:7687 --sizes 1000000
 
-On Neo4j the server is the caller's (e.g. `python -m ringfence.devservices neo4j --home H
+On Neo4j the server is the caller's (e.g. `python -m devservices neo4j --home H
 --page-cache 3g`, kept between runs): an empty database is loaded with the world first, as
 `ringfence load` does (timed, links/s printed); a database holding the world is reused.
 
@@ -33,9 +33,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from graph.loader import load_records  # noqa: E402
-from graph.sqlite_store import SQLiteStore  # noqa: E402
-from graph.synthetic import generate, params_for  # noqa: E402
+from ringfence.graph.loader import load_records  # noqa: E402
+from ringfence.graph.sqlite_store import SQLiteStore  # noqa: E402
+from ringfence.graph.synthetic import generate, params_for  # noqa: E402
 
 CACHE = Path(os.environ.get("RINGFENCE_BENCH_CACHE", "/tmp/ringfence-bench"))
 KIND_CODES = {"legit": 0, "household": 1, "agency": 2, "ring": 3, "lone": 4}
@@ -126,7 +126,7 @@ def networkx_detect(g, threshold: float, hub_cap: int, min_size: int) -> list[li
 
 
 def _sweeps(store, settings, second_sweep: bool = True) -> dict:  # type: ignore[no-untyped-def]
-    from workers.sweep import run_sweep
+    from ringfence.workers.sweep import run_sweep
 
     started = time.perf_counter()
     first = run_sweep(store, settings)
@@ -144,8 +144,9 @@ def _sweeps(store, settings, second_sweep: bool = True) -> dict:  # type: ignore
 
 
 def one(size: int, preset: str, data_dir: Path, nx_compare: bool) -> dict:
-    from graph.detection import DetectionParams, detect, load_graph
-    from ringfence.settings import Settings
+    from ringfence.graph.detection import DetectionParams, detect, load_graph
+
+    from ringfence.core.settings import Settings
 
     db, _ = world_db(size, preset)
     work = working_copy(db)
@@ -174,8 +175,9 @@ def one(size: int, preset: str, data_dir: Path, nx_compare: bool) -> dict:
 def one_neo4j(size: int, preset: str, data_dir: Path, graph_url: str, fresh: bool, load_only: bool = False,
               second_sweep: bool = True) -> dict:
     """Sweeps on a Neo4j database holding the world (emptied first with `fresh`, loaded when empty)."""
-    from graph.factory import open_store
-    from ringfence.settings import Settings
+    from ringfence.graph.factory import open_store
+
+    from ringfence.core.settings import Settings
 
     settings = Settings(data_dir=data_dir, graph_url=graph_url)
     store = open_store(settings)

@@ -27,8 +27,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-
-from graph.model import ID_TYPES, AccountRow
+from ringfence.graph.model import ID_TYPES, AccountRow
 
 SCHEMA_VERSION = 1
 TOP_K = 8

@@ -22,11 +22,10 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 import torch
-
-from gnn.features import TYPE_INDEX, FeatureSchema, encode_identifiers
-from graph.arrays import GraphArrays, load_arrays
-from graph.model import ID_TYPES, AccountRow, IdentifierKey, Subgraph
-from graph.store import GraphStore
+from ringfence.gnn.features import TYPE_INDEX, FeatureSchema, encode_identifiers
+from ringfence.graph.arrays import GraphArrays, load_arrays
+from ringfence.graph.model import ID_TYPES, AccountRow, IdentifierKey, Subgraph
+from ringfence.graph.store import GraphStore
 
 EDGE_LABEL_DIM = 4
 HOP2_DIM = 2  # log1p of labelled-fraud path counts at 1 and 2 account hops (leave-self-out)

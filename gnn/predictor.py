@@ -13,12 +13,11 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 import torch
-
-from gnn.baselines import hop1_features
-from gnn.features import FeatureSchema
-from gnn.graphdata import HOP2_DIM, GraphBatch
-from gnn.model import ModelConfig, RingGNN
-from gnn.registry import ModelBundle
+from ringfence.gnn.baselines import hop1_features
+from ringfence.gnn.features import FeatureSchema
+from ringfence.gnn.graphdata import HOP2_DIM, GraphBatch
+from ringfence.gnn.model import ModelConfig, RingGNN
+from ringfence.gnn.registry import ModelBundle
 
 CANDIDATES = ("gnn", "hybrid", "blend", "gnn_gbt")
 

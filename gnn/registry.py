@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from ringfence.graph.model import to_rfc3339, utcnow
 from safetensors.torch import load_file, save_file
 
-from graph.errors import InvalidInput, NotFound
-from graph.model import to_rfc3339, utcnow
+from ringfence.core.errors import InvalidInput, NotFound
 
 WEIGHTS = "weights.safetensors"
 META = "model.json"

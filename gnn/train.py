@@ -40,18 +40,18 @@ from typing import Any
 
 import numpy as np
 import torch
+from ringfence.gnn.baselines import fit_lgb, hop2_label_counts, metrics
+from ringfence.gnn.features import IDENTIFIER_DIM, FeatureSchema
+from ringfence.gnn.graphdata import GraphBatch, assemble, raw_from_store
+from ringfence.gnn.model import ModelConfig, RingGNN
+from ringfence.gnn.predictor import CANDIDATES, Predictor, gbt_features, hybrid_features
+from ringfence.gnn.registry import Registry
+from ringfence.graph.model import to_rfc3339, utcnow
+from ringfence.graph.store import GraphStore
 from sklearn.metrics import average_precision_score
 
-from gnn.baselines import fit_lgb, hop2_label_counts, metrics
-from gnn.features import IDENTIFIER_DIM, FeatureSchema
-from gnn.graphdata import GraphBatch, assemble, raw_from_store
-from gnn.model import ModelConfig, RingGNN
-from gnn.predictor import CANDIDATES, Predictor, gbt_features, hybrid_features
-from gnn.registry import Registry
-from graph.errors import InvalidInput
-from graph.model import to_rfc3339, utcnow
-from graph.store import GraphStore
-from ringfence.settings import Settings
+from ringfence.core.errors import InvalidInput
+from ringfence.core.settings import Settings
 
 Progress = Callable[[str, float], None]
 SMALL_GRAPH = 20_000

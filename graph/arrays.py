@@ -24,9 +24,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
-
-from graph.model import ID_TYPES, IdentifierKey
-from graph.store import GraphStore
+from ringfence.graph.model import ID_TYPES, IdentifierKey
+from ringfence.graph.store import GraphStore
 
 TYPE_CODE: dict[str, int] = {t: k for k, t in enumerate(ID_TYPES)}
 
@@ -130,7 +129,7 @@ def _gc_paused() -> Iterator[None]:
 
 
 def _load(store: GraphStore, attributes: bool | AttributeSpec, chunk_size: int) -> GraphArrays:
-    from graph.sqlite_store import SQLiteStore
+    from ringfence.graph.sqlite_store import SQLiteStore
 
     if isinstance(store, SQLiteStore):
         try:
@@ -144,7 +143,7 @@ def _load(store: GraphStore, attributes: bool | AttributeSpec, chunk_size: int) 
             g.columns = attributes.columns_from_dicts(g.attributes)
             g.attributes = None
             return g
-    from graph.neo4j_store import Neo4jStore
+    from ringfence.graph.neo4j_store import Neo4jStore
 
     if isinstance(store, Neo4jStore):
         return _load_neo4j(store, attributes, chunk_size)

@@ -6,7 +6,7 @@ import base64
 import json
 from typing import Any
 
-from graph.errors import InvalidInput
+from ringfence.core.errors import InvalidInput
 
 
 def encode(**fields: Any) -> str:

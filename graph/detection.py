@@ -48,11 +48,10 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from ringfence.graph.arrays import TYPE_CODE, GraphArrays, load_arrays
+from ringfence.graph.model import ID_TYPES, IdentifierKey, RingIdentifier
+from ringfence.graph.store import GraphStore
 from scipy.sparse.csgraph import connected_components
-
-from graph.arrays import TYPE_CODE, GraphArrays, load_arrays
-from graph.model import ID_TYPES, IdentifierKey, RingIdentifier
-from graph.store import GraphStore
 
 BURST_WINDOW_S = 2 * 86_400  # "created together": within two days of the group's median creation
 

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from graph.store import GraphStore
-from ringfence.settings import Settings
+from ringfence.graph.store import GraphStore
+
+from ringfence.core.settings import Settings
 
 
 def _sqlite(settings: Settings) -> GraphStore:
-    from graph.sqlite_store import SQLiteStore
+    from ringfence.graph.sqlite_store import SQLiteStore
 
     return SQLiteStore(settings.sqlite_path)
 
 
 def _neo4j(settings: Settings) -> GraphStore:
-    from graph.neo4j_store import Neo4jStore
+    from ringfence.graph.neo4j_store import Neo4jStore
 
     return Neo4jStore(settings.neo4j, retry_time_s=settings.neo4j_retry_time_s)
 

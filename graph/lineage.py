@@ -28,8 +28,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from graph.detection import content_id
-from graph.model import RingEvent
+from ringfence.graph.detection import content_id
+from ringfence.graph.model import RingEvent
 
 JACCARD = 0.5
 

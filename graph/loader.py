@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 import orjson
+from ringfence.graph.model import ID_TYPES, AccountIn, LabelIn, Link, parse_ts, utcnow
+from ringfence.graph.store import GraphStore
+from ringfence.graph.validation import check_id, check_no_pan
 
-from graph.errors import InvalidInput
-from graph.model import ID_TYPES, AccountIn, LabelIn, Link, parse_ts, utcnow
-from graph.store import GraphStore
-from graph.validation import check_id, check_no_pan
+from ringfence.core.errors import InvalidInput
 
 MAX_ATTRIBUTES = 64
 MAX_LINKS = 256

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from graph.model import AccountRow, IdentifierKey, Subgraph
+from ringfence.graph.model import AccountRow, IdentifierKey, Subgraph
 
 Edge = tuple[str, IdentifierKey, datetime]
 

@@ -1,7 +1,8 @@
 """Named Cypher queries and the pure, driver-free helpers of the Neo4j store.
 
-Every query lives in the repository's top-level `cypher/` directory, one per file, and is
-loaded here by name. Queries take parameters only: nothing is ever formatted into them.
+Every query lives in the repository's top-level `cypher/` directory, one per file, shipped as
+the package data of `ringfence.cypher` and loaded here by name through `importlib.resources`.
+Queries take parameters only: nothing is ever formatted into them.
 """
 
 from __future__ import annotations
@@ -10,19 +11,19 @@ import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import cache, lru_cache
-from pathlib import Path
+from importlib.resources import files
 from typing import Any
 
-from graph.model import AccountIn, AccountRow, IdentifierKey, LabelIn, Score, Subgraph, SweepResult
+from ringfence.graph.model import AccountIn, AccountRow, IdentifierKey, LabelIn, Score, Subgraph, SweepResult
 
-CYPHER_DIR = Path(__file__).resolve().parent.parent / "cypher"
+CYPHER_DIR = files("ringfence.cypher")
 
 
 @cache
 def query(name: str) -> str:
     """The text of `cypher/<name>.cypher`; names are literals in this package, never input."""
     path = CYPHER_DIR / f"{name}.cypher"
-    if path.parent != CYPHER_DIR or not path.is_file():
+    if "/" in name or not path.is_file():
         raise KeyError(f"no Cypher query named {name!r} in {CYPHER_DIR}")
     return path.read_text(encoding="utf-8")
 
@@ -30,7 +31,8 @@ def query(name: str) -> str:
 @lru_cache(maxsize=1)
 def migrations() -> tuple[str, ...]:
     """Names of the schema statements (`migrate_*.cypher`), in the order they apply."""
-    return tuple(sorted(p.stem for p in CYPHER_DIR.glob("migrate_*.cypher")))
+    names = (p.name.removesuffix(".cypher") for p in CYPHER_DIR.iterdir())
+    return tuple(sorted(n for n in names if n.startswith("migrate_")))
 
 
 # -- values ----------------------------------------------------------------------------

@@ -41,10 +41,8 @@ from neo4j.exceptions import (
     SessionExpired,
     TransientError,
 )
-
-from graph import cursor as cursors
-from graph.errors import NotFound, StoreUnavailable
-from graph.model import (
+from ringfence.graph import cursor as cursors
+from ringfence.graph.model import (
     Account,
     AccountIn,
     AccountRow,
@@ -68,8 +66,8 @@ from graph.model import (
     SweepResult,
     utcnow,
 )
-from graph.neighbourhood import Edge, expand
-from graph.neo4j_queries import (
+from ringfence.graph.neighbourhood import Edge, expand
+from ringfence.graph.neo4j_queries import (
     account_row,
     dt,
     dtn,
@@ -85,8 +83,10 @@ from graph.neo4j_queries import (
     score_rows,
     ts,
 )
-from graph.store import AccountOrder
-from ringfence.settings import Neo4jConfig
+from ringfence.graph.store import AccountOrder
+
+from ringfence.core.errors import NotFound, StoreUnavailable
+from ringfence.core.settings import Neo4jConfig
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

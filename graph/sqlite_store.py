@@ -9,14 +9,13 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import orjson
-
-from graph import cursor as cursors
-from graph.errors import NotFound, StoreUnavailable
-from graph.model import (
+from ringfence.graph import cursor as cursors
+from ringfence.graph.model import (
     Account,
     AccountIn,
     AccountRow,
@@ -40,10 +39,12 @@ from graph.model import (
     SweepResult,
     utcnow,
 )
-from graph.neighbourhood import Edge, expand
-from graph.store import AccountOrder
+from ringfence.graph.neighbourhood import Edge, expand
+from ringfence.graph.store import AccountOrder
 
-_SCHEMA = Path(__file__).with_name("sqlite_schema.sql")
+from ringfence.core.errors import NotFound, StoreUnavailable
+
+_SCHEMA = files("ringfence.graph") / "sqlite_schema.sql"
 _CHUNK = 900  # stays under SQLite's bound-parameter limit
 _KEEP_SWEEPS = 3  # current, previous, and one more for cursors pinned during a flip
 
@@ -154,7 +155,7 @@ class SQLiteStore:
 
     # -- lifecycle ---------------------------------------------------------------------
     def migrate(self) -> None:
-        self._conn().executescript(_SCHEMA.read_text())
+        self._conn().executescript(_SCHEMA.read_text(encoding="utf-8"))
 
     def ping(self) -> None:
         try:

@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Literal, Protocol, runtime_checkable
 
-from graph.model import (
+from ringfence.graph.model import (
     Account,
     AccountIn,
     AccountRow,

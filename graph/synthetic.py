@@ -51,8 +51,7 @@ from datetime import UTC, datetime, timedelta
 from typing import IO, Any
 
 import numpy as np
-
-from graph.model import ID_TYPES
+from ringfence.graph.model import ID_TYPES
 
 KINDS = ("legit", "household", "agency", "ring", "lone")
 LEGIT, HOUSEHOLD, AGENCY, RING, LONE = range(len(KINDS))

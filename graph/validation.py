@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from graph.errors import InvalidInput, PanNotAllowed
+from ringfence.core.errors import InvalidInput, PanNotAllowed
 
 ID_PATTERN = r"^[A-Za-z0-9_.:@-]{1,128}$"
 _ID_RE = re.compile(ID_PATTERN)

@@ -17,14 +17,14 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ringfence.settings import get_settings
+from ringfence.core.settings import get_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Fraud-ring detection service.")
 err = Console(stderr=True)
 
 
 def _store():  # type: ignore[no-untyped-def]
-    from graph.factory import open_store
+    from ringfence.graph.factory import open_store
 
     return open_store(get_settings())
 
@@ -43,7 +43,7 @@ def generate(
     out: Annotated[Path | None, typer.Option(help="file to write; stdout when omitted")] = None,
 ) -> None:
     """Write a synthetic world as JSON lines (the input of `ringfence load`)."""
-    from graph.synthetic import params_for, write_jsonl
+    from ringfence.graph.synthetic import params_for, write_jsonl
 
     params = params_for(preset, accounts=accounts, seed=seed)
     if out is None:
@@ -60,7 +60,7 @@ def load(
     batch_size: Annotated[int, typer.Option(help="accounts per all-or-nothing batch")] = 5_000,
 ) -> None:
     """Upsert accounts, links and labels from JSON lines; loading the same file twice changes nothing."""
-    from graph.loader import load_records, read_jsonl
+    from ringfence.graph.loader import load_records, read_jsonl
 
     store = _store()
     started = time.perf_counter()
@@ -88,7 +88,7 @@ def load(
 @app.command()
 def train(seed: Annotated[int | None, typer.Option(help="training seed")] = None) -> None:
     """Train on the current labels, print the metrics table, and activate the new model."""
-    from gnn.train import train as run_training
+    from ringfence.gnn.train import train as run_training
 
     settings = get_settings()
     store = _store()
@@ -103,7 +103,7 @@ def train(seed: Annotated[int | None, typer.Option(help="training seed")] = None
 @app.command()
 def sweep() -> None:
     """Run one full sweep: detect rings, score everything, publish atomically."""
-    from workers.sweep import run_sweep
+    from ringfence.workers.sweep import run_sweep
 
     store = _store()
     try:
@@ -123,7 +123,7 @@ def serve(
     import uvicorn
 
     # The API logs each request itself (JSON, with its request id): no second access log.
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_config=None,
+    uvicorn.run("ringfence.api.app:create_app", factory=True, host=host, port=port, workers=workers, log_config=None,
                 access_log=False)
 
 
@@ -133,7 +133,7 @@ def worker(
     concurrency: Annotated[int, typer.Option()] = 1,
 ) -> None:
     """Start a Celery worker (needs RINGFENCE_BROKER_URL)."""
-    from workers.app import run_worker
+    from ringfence.workers.app import run_worker
 
     run_worker(queues.split(","), concurrency)
 
@@ -141,7 +141,7 @@ def worker(
 @app.command()
 def beat() -> None:
     """Start the Celery beat scheduler: periodic sweeps, and re-queueing of lost scores."""
-    from workers.app import run_beat
+    from ringfence.workers.app import run_beat
 
     run_beat()
 
@@ -154,11 +154,11 @@ def demo(
     serve_api: Annotated[bool, typer.Option("--serve/--no-serve")] = True,
 ) -> None:
     """`make run`: a demo world, a trained model and a sweep, then the API."""
-    from gnn.train import train as run_training
-    from graph.loader import load_records
-    from graph.synthetic import generate as generate_world
-    from graph.synthetic import params_for
-    from workers.sweep import run_sweep
+    from ringfence.gnn.train import train as run_training
+    from ringfence.graph.loader import load_records
+    from ringfence.graph.synthetic import generate as generate_world
+    from ringfence.graph.synthetic import params_for
+    from ringfence.workers.sweep import run_sweep
 
     settings = get_settings()
     keys = settings.api_keys.get_secret_value() or _demo_keys(settings.data_dir)
@@ -242,7 +242,7 @@ def _demo_worker(broker_url: str | None) -> Iterator[None]:
 
 
 def _curl_score(base: str, key: str, ring_id: str, settings: object) -> str:
-    from graph.factory import open_store
+    from ringfence.graph.factory import open_store
 
     store = open_store(get_settings())
     try:

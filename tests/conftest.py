@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from ringfence.graph.sqlite_store import SQLiteStore
+from ringfence.graph.store import GraphStore
 
-from graph.sqlite_store import SQLiteStore
-from graph.store import GraphStore
-from ringfence.settings import Settings
+from ringfence.core.settings import Settings
 
 if TYPE_CHECKING:
     from fastapi.testclient import TestClient
@@ -31,7 +31,7 @@ def _skip_neo4j() -> bool:
 def neo4j_server() -> Iterator[object]:
     if _skip_neo4j():
         pytest.skip("RINGFENCE_SKIP_NEO4J=1 (never honoured in CI)")
-    from ringfence.devservices import Neo4jServer
+    from devservices.services import Neo4jServer
 
     server = Neo4jServer()
     server.start()  # raises with the server's log tail if it does not come up
@@ -46,7 +46,7 @@ def neo4j_url(neo4j_server: object) -> str:
 
 @pytest.fixture(scope="session")
 def _neo4j_store(neo4j_url: str) -> Iterator[GraphStore]:
-    from graph.neo4j_store import Neo4jStore
+    from ringfence.graph.neo4j_store import Neo4jStore
 
     store = Neo4jStore(Settings(graph_url=neo4j_url).neo4j)
     store.migrate()
@@ -56,7 +56,7 @@ def _neo4j_store(neo4j_url: str) -> Iterator[GraphStore]:
 
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[object]:
-    from ringfence.devservices import RedisServer
+    from devservices.services import RedisServer
 
     server = RedisServer()
     server.start()
@@ -66,7 +66,7 @@ def redis_server() -> Iterator[object]:
 
 def make_store(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> GraphStore:
     if backend == "sqlite":
-        store = SQLiteStore(tmp_path / "graph.db")
+        store = SQLiteStore(tmp_path / "ringfence.graph.db")
         store.migrate()
         request.addfinalizer(store.close)
         return store
@@ -83,7 +83,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> GraphStore:
 
 @pytest.fixture
 def sqlite_store(tmp_path: Path) -> Iterator[SQLiteStore]:
-    store = SQLiteStore(tmp_path / "graph.db")
+    store = SQLiteStore(tmp_path / "ringfence.graph.db")
     store.migrate()
     yield store
     store.close()
@@ -92,7 +92,7 @@ def sqlite_store(tmp_path: Path) -> Iterator[SQLiteStore]:
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
     """The API on a fresh embedded store, as the API test modules use it."""
-    from tests.test_api_support import running_app
+    from tests.support.api import running_app
 
     with running_app(tmp_path) as c:
         yield c

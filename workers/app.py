@@ -17,7 +17,7 @@ from typing import Any
 from celery import Celery
 from kombu import Exchange, Queue
 
-from ringfence.settings import Settings, get_settings
+from ringfence.core.settings import Settings, get_settings
 
 ONLINE = "online"
 JOBS = "jobs"
@@ -186,7 +186,7 @@ def _survive_redis_restarts() -> None:
 def make_celery(settings: Settings | None = None, limits: WorkerLimits | None = None) -> Celery:
     """A Celery app for `settings`; the worker's also imports the tasks."""
     _survive_redis_restarts()
-    app = Celery("ringfence", include=["workers.tasks"])
+    app = Celery("ringfence", include=["ringfence.workers.tasks"])
     app.conf.update(celery_config(settings or get_settings(), limits))
     return app
 

@@ -16,10 +16,11 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol, runtime_checkable
 
-from graph.errors import StoreUnavailable
-from graph.store import GraphStore
-from ringfence.settings import Settings
-from workers.app import JOBS, ONLINE, TASK_QUEUES
+from ringfence.graph.store import GraphStore
+from ringfence.workers.app import JOBS, ONLINE, TASK_QUEUES
+
+from ringfence.core.errors import StoreUnavailable
+from ringfence.core.settings import Settings
 
 log = logging.getLogger(__name__)
 _RECHECK_S = 1.0
@@ -77,7 +78,7 @@ class InProcessDispatcher:
         self._jobs: dict[Future[Any], str] = {}
 
     def _get_store(self) -> GraphStore:
-        from workers.tasks import worker_store
+        from ringfence.workers.tasks import worker_store
 
         return self._store or worker_store()
 
@@ -95,7 +96,7 @@ class InProcessDispatcher:
         return future
 
     def score_async(self, account_id: str) -> str:
-        from workers.tasks import score_one
+        from ringfence.workers.tasks import score_one
 
         self._submit(ONLINE, score_one, account_id)
         return uuid.uuid4().hex
@@ -112,12 +113,12 @@ class InProcessDispatcher:
             self._jobs.pop(future, None)
 
     def start_sweep(self, job_id: str) -> str:
-        from workers.tasks import sweep_job
+        from ringfence.workers.tasks import sweep_job
 
         return self._start_job(sweep_job, job_id)
 
     def start_train(self, job_id: str) -> str:
-        from workers.tasks import train_job
+        from ringfence.workers.tasks import train_job
 
         return self._start_job(train_job, job_id)
 
@@ -133,7 +134,7 @@ class InProcessDispatcher:
 
     def close(self) -> None:
         """Let running work finish; jobs that never started are marked failed."""
-        from workers.tasks import _fail
+        from ringfence.workers.tasks import _fail
 
         with self._lock:
             jobs = dict(self._jobs)
@@ -168,7 +169,7 @@ class CeleryDispatcher:
     """Sends tasks by name to their queue on the broker; never imports the tasks."""
 
     def __init__(self, settings: Settings) -> None:
-        from workers.app import make_celery
+        from ringfence.workers.app import make_celery
 
         self._app = make_celery(settings)
         conn = self._app.connection_for_write()

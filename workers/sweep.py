@@ -28,15 +28,15 @@ from datetime import datetime
 from typing import Protocol
 
 import numpy as np
+from ringfence.graph.arrays import AttributeSpec, GraphArrays, load_arrays
+from ringfence.graph.detection import DetectionParams, detect
+from ringfence.graph.lineage import match_rings
+from ringfence.graph.model import PublishedRing, SweepResult, utcnow
+from ringfence.graph.ring_risk import ring_risk
+from ringfence.graph.store import GraphStore
 
-from graph.arrays import AttributeSpec, GraphArrays, load_arrays
-from graph.detection import DetectionParams, detect
-from graph.errors import SweepRunning
-from graph.lineage import match_rings
-from graph.model import PublishedRing, SweepResult, utcnow
-from graph.ring_risk import ring_risk
-from graph.store import GraphStore
-from ringfence.settings import Settings
+from ringfence.core.errors import SweepRunning
+from ringfence.core.settings import Settings
 
 log = logging.getLogger(__name__)
 LOCK = "sweep"
@@ -149,7 +149,7 @@ def _sweep(
             progress(name, fraction)
 
     if scorer is None:
-        from gnn.score import current_scorer
+        from ringfence.gnn.score import current_scorer
 
         scorer = current_scorer(settings)
     p = params or DetectionParams.from_settings(settings)

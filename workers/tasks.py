@@ -28,13 +28,13 @@ from typing import Any, TypeVar
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_init, worker_process_init, worker_process_shutdown
+from ringfence.graph.factory import open_store
+from ringfence.graph.model import utcnow
+from ringfence.graph.store import GraphStore
+from ringfence.workers.app import JOBS, ONLINE, WorkerLimits, app
 
-from graph.errors import InvalidInput, NotFound, RingfenceError, StoreUnavailable, SweepRunning
-from graph.factory import open_store
-from graph.model import utcnow
-from graph.store import GraphStore
-from ringfence.settings import Settings, get_settings
-from workers.app import JOBS, ONLINE, WorkerLimits, app
+from ringfence.core.errors import InvalidInput, NotFound, RingfenceError, StoreUnavailable, SweepRunning
+from ringfence.core.settings import Settings, get_settings
 
 T = TypeVar("T")
 
@@ -61,7 +61,7 @@ def _preload_models(**_: Any) -> None:
     # Import torch and the scorer once in the worker's main process, before the pool forks:
     # every pool process then starts warm instead of spending ~10 s on its first score.
     # Importing is fork-safe; nothing here starts threads or opens connections.
-    import gnn.score  # noqa: F401
+    import ringfence.gnn.score  # noqa: F401
 
 
 @worker_process_init.connect
@@ -85,7 +85,7 @@ def _close_store(**_: Any) -> None:
 
 def score_one(store: GraphStore, settings: Settings, account_id: str) -> dict[str, Any]:
     """Score one account with the active model and store it unless a newer score exists."""
-    from gnn.score import current_scorer  # loads the active model once per process
+    from ringfence.gnn.score import current_scorer  # loads the active model once per process
 
     try:
         scores = current_scorer(settings).score_accounts(store, [account_id])
@@ -171,7 +171,7 @@ def _run_recorded(
 
 def sweep_job(store: GraphStore, settings: Settings, job_id: str) -> dict[str, Any]:
     """Run the sweep of job `job_id`; `run_sweep` records running/succeeded/failed."""
-    from workers.sweep import run_sweep
+    from ringfence.workers.sweep import run_sweep
 
     limit = _job_limit(settings)
     with _job_guard(store, job_id, limit) as mine:
@@ -188,7 +188,7 @@ def sweep_job(store: GraphStore, settings: Settings, job_id: str) -> dict[str, A
 
 def train_job(store: GraphStore, settings: Settings, job_id: str) -> dict[str, Any]:
     """Train (and activate) a model for job `job_id`, recording the job's progress."""
-    from gnn.train import train as train_model
+    from ringfence.gnn.train import train as train_model
 
     limit = _job_limit(settings)
     with _job_guard(store, job_id, limit) as mine:

@@ -7,10 +7,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response
-from starlette.concurrency import run_in_threadpool
-
-from api.batchbody import AccountDraft, PreparedBatch
-from api.deps import (
+from ringfence.api.batchbody import AccountDraft, PreparedBatch
+from ringfence.api.deps import (
     RequireInvestigate,
     RequireReadAccount,
     RequireScore,
@@ -19,11 +17,11 @@ from api.deps import (
     WriteServices,
     WriteServicesDep,
 )
-from api.errors import responses
-from api.jsonbody import OrjsonRoute
-from api.pagination import Cursor, Limit, MinRisk, checked_cursor
-from api.risk import present, score_now, upsert_and_score
-from api.schemas import (
+from ringfence.api.errors import responses
+from ringfence.api.jsonbody import OrjsonRoute
+from ringfence.api.pagination import Cursor, Limit, MinRisk, checked_cursor
+from ringfence.api.risk import present, score_now, upsert_and_score
+from ringfence.api.schemas import (
     AccountBatchIn,
     AccountCreated,
     AccountIn,
@@ -36,14 +34,16 @@ from api.schemas import (
     SubgraphNode,
     SubgraphPublic,
 )
-from graph.errors import NotFound, StoreUnavailable
-from graph.model import AccountIn as DomainAccount
-from graph.model import utcnow
-from graph.store import GraphStore
-from graph.validation import ID_PATTERN
+from ringfence.graph.model import AccountIn as DomainAccount
+from ringfence.graph.model import utcnow
+from ringfence.graph.store import GraphStore
+from ringfence.graph.validation import ID_PATTERN
+from starlette.concurrency import run_in_threadpool
+
+from ringfence.core.errors import NotFound, StoreUnavailable
 
 if TYPE_CHECKING:
-    from workers.dispatch import Dispatcher
+    from ringfence.workers.dispatch import Dispatcher
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"], route_class=OrjsonRoute)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-
-from api.deps import DispatcherDep, SettingsDep, StoreDep
-from api.errors import responses
-from api.metrics import CONTENT_TYPE
-from api.schemas import Status
+from ringfence.api.deps import DispatcherDep, SettingsDep, StoreDep
+from ringfence.api.errors import responses
+from ringfence.api.metrics import CONTENT_TYPE
+from ringfence.api.schemas import Status
 
 router = APIRouter(tags=["health"])
 

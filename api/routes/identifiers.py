@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Path
-
-from api.deps import RequireLabel, StoreDep
-from api.errors import responses
-from api.schemas import BenignIn, BenignPublic, IdType
-from graph.model import IdentifierKey
-from graph.validation import ID_PATTERN
+from ringfence.api.deps import RequireLabel, StoreDep
+from ringfence.api.errors import responses
+from ringfence.api.schemas import BenignIn, BenignPublic, IdType
+from ringfence.graph.model import IdentifierKey
+from ringfence.graph.validation import ID_PATTERN
 
 router = APIRouter(prefix="/v1/identifiers", tags=["identifiers"])
 

@@ -6,12 +6,12 @@ import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
+from ringfence.api.deps import DispatcherDep, RequireAdmin, SettingsDep, StoreDep
+from ringfence.api.errors import responses
+from ringfence.api.schemas import JobPublic
+from ringfence.graph.validation import ID_PATTERN
 
-from api.deps import DispatcherDep, RequireAdmin, SettingsDep, StoreDep
-from api.errors import responses
-from api.schemas import JobPublic
-from graph.errors import NotFound, StoreUnavailable, SweepRunning
-from graph.validation import ID_PATTERN
+from ringfence.core.errors import NotFound, StoreUnavailable, SweepRunning
 
 log = logging.getLogger("ringfence.api")
 router = APIRouter(tags=["jobs"])

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-
-from api.deps import RequireLabel, StoreDep
-from api.errors import responses
-from api.jsonbody import OrjsonRoute
-from api.schemas import LabelsApplied, LabelsIn
-from graph.model import LabelIn
+from ringfence.api.deps import RequireLabel, StoreDep
+from ringfence.api.errors import responses
+from ringfence.api.jsonbody import OrjsonRoute
+from ringfence.api.schemas import LabelsApplied, LabelsIn
+from ringfence.graph.model import LabelIn
 
 router = APIRouter(prefix="/v1/labels", tags=["labels"], route_class=OrjsonRoute)
 

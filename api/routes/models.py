@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path
-
-from api.deps import RequireAdmin, SettingsDep
-from api.errors import responses
-from api.schemas import ActiveModel, ModelInfo, ModelsPublic
-from gnn.registry import Registry
-from graph.model import parse_ts
-from graph.validation import ID_PATTERN
+from ringfence.api.deps import RequireAdmin, SettingsDep
+from ringfence.api.errors import responses
+from ringfence.api.schemas import ActiveModel, ModelInfo, ModelsPublic
+from ringfence.gnn.registry import Registry
+from ringfence.graph.model import parse_ts
+from ringfence.graph.validation import ID_PATTERN
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path
+from ringfence.api.deps import RequireInvestigate, StoreDep
+from ringfence.api.errors import responses
+from ringfence.api.pagination import Cursor, Limit, MinRisk, checked_cursor
+from ringfence.api.schemas import RingPage, RingPublic, RingSummaryPublic
+from ringfence.graph.validation import ID_PATTERN
 
-from api.deps import RequireInvestigate, StoreDep
-from api.errors import responses
-from api.pagination import Cursor, Limit, MinRisk, checked_cursor
-from api.schemas import RingPage, RingPublic, RingSummaryPublic
-from graph.errors import NotFound
-from graph.validation import ID_PATTERN
+from ringfence.core.errors import NotFound
 
 router = APIRouter(prefix="/v1/rings", tags=["rings"])
 

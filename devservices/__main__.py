@@ -1,0 +1,5 @@
+import sys
+
+from devservices.services import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""What the tests share: launchers, builders, settings and clients (one of each)."""
