@@ -1,7 +1,8 @@
-"""The FastAPI application: `uvicorn api.app:create_app --factory`.
+"""The FastAPI application: `uvicorn ringfence.api.app:create_app --factory`.
 
 The store and the dispatcher are opened in the lifespan (never at import) and closed on
-shutdown; tests pass their own `Settings`.
+shutdown; tests pass their own `Settings`. The dispatcher is the in-process one without a
+broker, else the Celery producer (only then is Celery imported).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+
 from ringfence.api import errors
 from ringfence.api.auth import KeyRing
 from ringfence.api.logging import configure_logging
@@ -19,9 +21,10 @@ from ringfence.api.metrics import ApiMetrics
 from ringfence.api.middleware import BodyLimit, Observe
 from ringfence.api.ratelimit import make_limiter
 from ringfence.api.routes import accounts, health, identifiers, jobs, labels, models, rings
-from ringfence.graph.factory import open_store
-
 from ringfence.core.settings import Settings, get_settings
+from ringfence.graph.factory import open_store
+from ringfence.graph.store import GraphStore
+from ringfence.services.dispatch import Dispatcher, InProcessDispatcher
 
 DESCRIPTION = """Fraud-ring detection over an account-identifier graph.
 
@@ -30,16 +33,22 @@ Authenticate with `Authorization: Bearer <key>`. Every error is
 are refused anywhere in a request (422 `pan_not_allowed`)."""
 
 
+def make_dispatcher(settings: Settings, store: GraphStore) -> Dispatcher:
+    if settings.broker_url:
+        from ringfence.workers.dispatch import CeleryDispatcher
+
+        return CeleryDispatcher(settings)
+    return InProcessDispatcher(settings, store)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from ringfence.workers.dispatch import get_dispatcher
-
         store = open_store(settings)
-        dispatcher = get_dispatcher(settings, store)
+        dispatcher = make_dispatcher(settings, store)
         app.state.store = store
         app.state.dispatcher = dispatcher
         metrics.watch_queues(getattr(dispatcher, "queue_depth", lambda: None))

@@ -8,7 +8,7 @@ less CPU). It only ever accepts: a body that breaks a rule, or that it is not su
 models as before, so every refusal and its 422 are the models'. `tests/test_api_batchbody.py`
 holds the two roads equal.
 
-Card numbers: strings are cleared by one scan of the raw bytes (`api.jsonbody.may_hold_pan`,
+Card numbers: strings are cleared by one scan of the raw bytes (`core.cards.may_hold_pan`,
 as on the single-account road); numbers, which may hide one in exponent form, one by one.
 """
 
@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import PrivateAttr
 from pydantic_core import PydanticCustomError
+
 from ringfence.api.schemas import (
     MAX_ATTRIBUTES,
     MAX_BATCH_ACCOUNTS,
@@ -30,8 +31,8 @@ from ringfence.api.schemas import (
     AccountBatchIn,
     parse_timestamp,
 )
+from ringfence.core.cards import number_is_pan
 from ringfence.graph import model as m
-from ringfence.graph.validation import contains_pan
 
 # ID_PATTERN as pydantic-core's regex engine reads it: its `$` does not match before a final
 # newline, as Python's does; `fullmatch` without anchors means the same.
@@ -102,10 +103,10 @@ def _check_attributes(attributes: object) -> dict[str, m.AttrValue]:
             if len(value) > 4096:
                 raise _Unsure
         elif kind is float:
-            if abs(value) >= 1e12 and value.is_integer() and abs(value) < 1e20 and contains_pan(str(int(value))):
+            if number_is_pan(value):
                 raise _Unsure
         elif kind is int:
-            if abs(value) >= 10**12 and contains_pan(str(value)):
+            if number_is_pan(value):
                 raise _Unsure
         elif kind is not bool:
             raise _Unsure

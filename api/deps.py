@@ -11,7 +11,6 @@ Handlers never check scopes themselves.
 from __future__ import annotations
 
 import math
-import re
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -19,13 +18,13 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from ringfence.api.auth import Principal
-from ringfence.api.errors import Forbidden, RateLimited, Unauthenticated
-from ringfence.graph.store import GraphStore
-from ringfence.graph.validation import contains_pan
 
-from ringfence.core.errors import InvalidInput, PanNotAllowed
+from ringfence.api.auth import Principal
+from ringfence.core.cards import contains_pan, query_holds_pan
+from ringfence.core.errors import Forbidden, InvalidInput, PanNotAllowed, RateLimited, Unauthenticated
 from ringfence.core.settings import Settings
+from ringfence.graph.store import GraphStore
+from ringfence.services.dispatch import Dispatcher
 
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <key>`; keys from RINGFENCE_API_KEYS")
 
@@ -39,7 +38,7 @@ async def get_settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-async def get_dispatcher(request: Request) -> Any:
+async def get_dispatcher(request: Request) -> Dispatcher:
     return request.app.state.dispatcher
 
 
@@ -50,7 +49,7 @@ class WriteServices:
 
     store: GraphStore
     settings: Settings
-    dispatcher: Any
+    dispatcher: Dispatcher
     # Bounds how many upsert-and-score requests run at once (one per core): more only queue on
     # SQLite's write lock, whose busy handler sleeps in steps of milliseconds, and on the GIL.
     write_gate: threading.BoundedSemaphore
@@ -63,17 +62,17 @@ async def get_write_services(request: Request) -> WriteServices:
 
 StoreDep = Annotated[GraphStore, Depends(get_store)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-DispatcherDep = Annotated[Any, Depends(get_dispatcher)]
+DispatcherDep = Annotated[Dispatcher, Depends(get_dispatcher)]
 WriteServicesDep = Annotated[WriteServices, Depends(get_write_services)]
 
 
 def authenticate(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
     challenge = {"WWW-Authenticate": "Bearer"}
     if credentials is None:
-        raise Unauthenticated("Send an API key as `Authorization: Bearer <key>`.", challenge)
+        raise Unauthenticated("Send an API key as `Authorization: Bearer <key>`.", headers=challenge)
     principal = request.app.state.keys.lookup(credentials.credentials)
     if principal is None:
-        raise Unauthenticated("Unknown API key.", challenge)
+        raise Unauthenticated("Unknown API key.", headers=challenge)
     return principal  # type: ignore[no-any-return]
 
 
@@ -92,21 +91,12 @@ def _declared_query(route: Any) -> frozenset[str]:
     return names  # type: ignore[no-any-return]
 
 
-_DECIMAL = re.compile(r"^[+-]?([0-9]*)\.[0-9]+([eE][+-]?[0-9]+)?$")
-
-
-def _integral_part(value: str) -> str:
-    """A decimal fraction's digits after the point are not a card number (`min_risk=0.2560880073938272`)."""
-    match = _DECIMAL.match(value)
-    return match.group(1) if match else value
-
-
 def _check_url(request: Request) -> None:
     """No card number in the path or query string, and no query parameter the route lacks."""
     if contains_pan(request.url.path):
         raise PanNotAllowed("the path")
     for name, value in request.query_params.multi_items():
-        if contains_pan(name) or contains_pan(_integral_part(value)):
+        if query_holds_pan(name, value):
             raise PanNotAllowed("the query string")
     route = request.scope.get("route")
     if route is not None:
@@ -142,7 +132,8 @@ def require_scope(*scopes: str) -> Callable[..., Awaitable[Principal]]:
         principal = authenticate(request, credentials)
         wait = await request.app.state.limiter.hit(principal.key_id)
         if wait > 0:
-            raise RateLimited("Too many requests for this key; slow down.", {"Retry-After": str(math.ceil(wait))})
+            retry_after = {"Retry-After": str(math.ceil(wait))}
+            raise RateLimited("Too many requests for this key; slow down.", headers=retry_after)
         if not principal.allows(scopes):
             raise Forbidden(f"This key lacks the scope {' or '.join(scopes)}.")
         _check_url(request)

@@ -2,7 +2,8 @@
 
     {"error": {"code": "<snake_case>", "message": "<human sentence>", "details": <optional>}}
 
-Domain errors (`ringfence.core.errors`) map to a status by class; request validation becomes 422
+Every ringfence error (`ringfence.core.errors`) carries its status and code and is answered by
+one handler; request validation becomes 422
 `invalid_input`, or `pan_not_allowed` when a raw card number is anywhere in the request (the
 number is never echoed: validation details keep `loc`, `msg` and `type`, and locations that
 would quote one are redacted); routing 404/405 and body parsing errors keep their status.
@@ -19,16 +20,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
-from ringfence.graph.validation import contains_pan
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
-from ringfence.core.errors import Conflict, InvalidInput, NotFound, RingfenceError, StoreUnavailable
+from ringfence.core.cards import PAN_MESSAGE, contains_pan, holds_pan, redact_location
+from ringfence.core.errors import RingfenceError
 
 log = logging.getLogger("ringfence.api")
 
-PAN_MESSAGE = "A raw card number was found in the request; send a token or fingerprint instead."
-REDACTED = "<redacted>"
 
 
 class ErrorBody(BaseModel):
@@ -46,30 +45,6 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
-class ApiError(Exception):
-    """An error raised by the API layer itself (auth, rate limits)."""
-
-    status = 400
-    code = "bad_request"
-
-    def __init__(self, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.headers = headers or {}
-
-
-class Unauthenticated(ApiError):
-    status, code = 401, "unauthenticated"
-
-
-class Forbidden(ApiError):
-    status, code = 403, "forbidden"
-
-
-class RateLimited(ApiError):
-    status, code = 429, "rate_limited"
-
-
 def error_json(status: int, code: str, message: str, details: Any = None,
                headers: dict[str, str] | None = None) -> JSONResponse:
     body: dict[str, Any] = {"code": code, "message": message}
@@ -78,45 +53,15 @@ def error_json(status: int, code: str, message: str, details: Any = None,
     return JSONResponse({"error": body}, status_code=status, headers=headers)
 
 
-def domain_status(exc: RingfenceError) -> int:
-    if isinstance(exc, InvalidInput):
-        return 422
-    if isinstance(exc, NotFound):
-        return 404
-    if isinstance(exc, Conflict):
-        return 409
-    if isinstance(exc, StoreUnavailable):
-        return 503
-    return 500
-
-
 # -- scrubbing validation errors -----------------------------------------------------------
-
-
-def holds_pan(value: Any) -> bool:
-    """True if any string, dict key or integral number inside `value` looks like a card number."""
-    if isinstance(value, str):
-        return contains_pan(value)
-    if isinstance(value, bool) or value is None:
-        return False
-    if isinstance(value, int):
-        return contains_pan(str(value))
-    if isinstance(value, float):
-        return value.is_integer() and abs(value) < 1e20 and contains_pan(str(int(value)))
-    if isinstance(value, dict):
-        return any(holds_pan(k) or holds_pan(v) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return any(holds_pan(v) for v in value)
-    return False
 
 
 def scrub_errors(errors: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """Validation errors without `input`, `ctx` or `url`, and no card number in a location."""
-    out = []
-    for err in errors:
-        loc = [REDACTED if isinstance(p, str) and contains_pan(p) else p for p in err.get("loc", ())]
-        out.append({"loc": loc, "msg": str(err.get("msg", "")), "type": str(err.get("type", ""))})
-    return out
+    return [
+        {"loc": redact_location(err.get("loc", ())), "msg": str(err.get("msg", "")), "type": str(err.get("type", ""))}
+        for err in errors
+    ]
 
 
 def _validation_code(exc: RequestValidationError) -> str:
@@ -134,18 +79,12 @@ def _validation_code(exc: RequestValidationError) -> str:
 # -- handlers ------------------------------------------------------------------------------
 
 
-async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
+async def _ringfence_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RingfenceError)
-    status = domain_status(exc)
-    if status == 500:
-        log.error("unmapped domain error %s", type(exc).__name__)
+    if exc.status >= 500 and exc.status != 503:
+        log.error("unmapped error %s", type(exc).__name__)
         return error_json(500, "internal", "Internal error.")
-    return error_json(status, exc.code, exc.message, exc.details)
-
-
-async def _api_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ApiError)
-    return error_json(exc.status, exc.code, exc.message, headers=exc.headers)
+    return error_json(exc.status, exc.code, exc.message, exc.details, exc.headers)
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
@@ -204,8 +143,7 @@ async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
 
 
 def install(app: FastAPI) -> None:
-    app.add_exception_handler(RingfenceError, _domain_error)
-    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(RingfenceError, _ringfence_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)

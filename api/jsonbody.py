@@ -26,23 +26,10 @@ import orjson
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
+
 from ringfence.api.batchbody import PreparedBatch, prepare_batch
 from ringfence.api.schemas import UNCHECKED_TWINS, AccountBatchIn, pan_free_attributes
-from ringfence.graph.validation import contains_pan
-
-# Digits, spaces and dashes to 1, all else to 0: a card number needs 13 ones in a row.
-_CARD_CHARS = bytes(int(b in b"0123456789 -") for b in range(256))
-_CARD_RUN = b"\x01" * 13
-
-
-def may_hold_pan(raw: bytes) -> bool:
-    """False if no string or number in the JSON text `raw` can hold a card number."""
-    if b"\\u" in raw:  # an escape may spell a digit, space or dash
-        return True
-    if not raw.isascii():  # `contains_pan` reads Unicode digits too; raises on bad UTF-8
-        return contains_pan(raw.decode("utf-8"))
-    # The scan and `contains_pan` see the same digit runs: JSON puts them in the text as they are.
-    return raw.translate(_CARD_CHARS).find(_CARD_RUN) >= 0 and contains_pan(raw.decode("ascii"))
+from ringfence.core.cards import may_hold_pan
 
 
 def validate_unchecked(model: type[BaseModel], raw: bytes) -> BaseModel | None:

@@ -18,22 +18,12 @@ import uuid
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
-from ringfence.graph.validation import luhn_ok
+from ringfence.core.cards import redact
 
 LOGGER = "ringfence.api"
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-_PAN_CANDIDATE = re.compile(r"(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)")
 _RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName", "color_message"}
-
-
-def redact(text: str) -> str:
-    """`text` with every Luhn-valid 13-19 digit run replaced."""
-
-    def mask(m: re.Match[str]) -> str:
-        return "[REDACTED-PAN]" if luhn_ok(re.sub(r"[ -]", "", m.group())) else m.group()
-
-    return _PAN_CANDIDATE.sub(mask, text)
 
 
 def new_request_id(offered: str | None) -> str:

@@ -8,9 +8,10 @@ import logging
 import time
 from typing import Any
 
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
 from ringfence.api.logging import LOGGER, new_request_id, request_id
 from ringfence.api.metrics import ApiMetrics
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger(LOGGER)
 MAX_BODY = 10 * 1024 * 1024

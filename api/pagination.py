@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Query
-from ringfence.graph import cursor as cursors
 
 from ringfence.core.errors import InvalidInput
+from ringfence.graph import cursor as cursors
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="Page size, 1-1000")]
 Cursor = Annotated[

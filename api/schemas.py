@@ -30,8 +30,10 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import PydanticCustomError
+
+from ringfence.core.cards import contains_pan, number_is_pan
 from ringfence.graph import model as m
-from ringfence.graph.validation import ID_PATTERN, contains_pan
+from ringfence.graph.validation import ID_PATTERN
 
 MAX_ATTRIBUTES = 64
 MAX_LINKS = 256
@@ -60,7 +62,7 @@ def _attr_value(value: Any) -> bool | int | float | str:
         return _no_pan(value)
     if isinstance(value, int | float):
         # A card number sent as a JSON number is still a card number.
-        if (isinstance(value, int) or (value.is_integer() and abs(value) < 1e20)) and contains_pan(str(int(value))):
+        if number_is_pan(value):
             raise PydanticCustomError("pan_not_allowed", _PAN_MESSAGE)
         return value
     raise PydanticCustomError("attribute_type", "attribute values are strings, numbers or booleans")
@@ -181,10 +183,9 @@ def pan_free_attributes(body: BaseModel) -> bool:
         if isinstance(value, bool) or isinstance(value, str):
             continue
         if isinstance(value, int):
-            if value not in _ORJSON_INTS or (abs(value) >= 10**12 and contains_pan(str(value))):
+            if value not in _ORJSON_INTS or number_is_pan(value):
                 return False
-        elif not math.isfinite(value) or (
-                abs(value) >= 1e12 and value.is_integer() and abs(value) < 1e20 and contains_pan(str(int(value)))):
+        elif not math.isfinite(value) or number_is_pan(value):
             return False
     return True
 

@@ -68,11 +68,10 @@ def load() -> None:
 def prepare(args: argparse.Namespace, data_dir: Path, graph_url: str) -> list[dict[str, Any]]:
     """A working copy of the cached world in `data_dir` (or loaded into Neo4j at `graph_url`),
     a model and a sweep; returns the late stream as API bodies (fresh ids)."""
-    from ringfence.graph.factory import open_store
-    from ringfence.graph.sqlite_store import SQLiteStore
-
     from bench.sweep import world_db
     from ringfence.core.settings import Settings
+    from ringfence.graph.factory import open_store
+    from ringfence.graph.sqlite_store import SQLiteStore
 
     db, truth = world_db(args.accounts)
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -106,7 +105,7 @@ def prepare(args: argparse.Namespace, data_dir: Path, graph_url: str) -> list[di
             report = train(store, settings, seed=7)
             print(f"trained {report.version} ({report.shipped}) in {time.perf_counter() - started:.0f}s", flush=True)
         if store.current_sweep() is None:
-            from ringfence.workers.sweep import run_sweep
+            from ringfence.services.sweeps import run_sweep
 
             started = time.perf_counter()
             result = run_sweep(store, settings)

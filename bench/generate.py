@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 from ringfence.graph.synthetic import KINDS, World, build_world, generate, params_for, write_world
 
 

@@ -19,11 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from ringfence.core.settings import Settings
 from ringfence.graph.factory import open_store
 from ringfence.graph.loader import account_from_record, load_records, read_jsonl
 from ringfence.graph.synthetic import WorldParams, write_jsonl
-
-from ringfence.core.settings import Settings
 
 
 def run(path: Path, size: int, url: str, batch: int) -> tuple[float, int]:

@@ -47,11 +47,11 @@ if __name__ == "__main__":
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import httpx  # noqa: E402
-from ringfence.graph.sqlite_store import SQLiteStore  # noqa: E402
-from ringfence.workers.dispatch import CeleryDispatcher  # noqa: E402
 
 from devservices.services import RedisServer, free_port  # noqa: E402
 from ringfence.core.settings import Settings  # noqa: E402
+from ringfence.graph.sqlite_store import SQLiteStore  # noqa: E402
+from ringfence.workers.dispatch import CeleryDispatcher  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = Path("/tmp/ringfence-bench")

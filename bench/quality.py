@@ -26,13 +26,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ringfence.core.settings import Settings
 from ringfence.gnn.baselines import metrics
 from ringfence.gnn.score import Scorer
 from ringfence.gnn.train import METRIC_KEYS, TrainConfig, train
 from ringfence.graph.loader import load_records
 from ringfence.graph.sqlite_store import SQLiteStore
-
-from ringfence.core.settings import Settings
 
 TOLOKERS = Path("/work/shared/datasets/tolokers/tolokers.npz")
 TOLOKERS_CREATED = datetime(2024, 1, 1, tzinfo=UTC)

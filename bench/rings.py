@@ -29,12 +29,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ringfence.graph.detection import DetectionParams, detect, load_graph  # noqa: E402
-from ringfence.graph.sqlite_store import SQLiteStore  # noqa: E402
-from ringfence.workers.sweep import run_sweep  # noqa: E402
-
 from bench.sweep import CACHE, KIND_CODES, working_copy, world_db  # noqa: E402
 from ringfence.core.settings import Settings  # noqa: E402
+from ringfence.graph.detection import DetectionParams, detect, load_graph  # noqa: E402
+from ringfence.graph.sqlite_store import SQLiteStore  # noqa: E402
+from ringfence.services.sweeps import run_sweep  # noqa: E402
 
 KIND_NAMES = {v: k for k, v in KIND_CODES.items()}
 

@@ -32,10 +32,9 @@ import numpy as np
 
 
 def _batch_child(db: str, data_dir: str) -> None:
+    from ringfence.core.settings import Settings
     from ringfence.gnn.score import Scorer
     from ringfence.graph.sqlite_store import SQLiteStore
-
-    from ringfence.core.settings import Settings
 
     store = SQLiteStore(db)
     scorer = Scorer.load(Settings(data_dir=Path(data_dir)))
@@ -85,12 +84,12 @@ def batch_runs(db: Path, work: Path, repeats: int) -> str:
 
 def run(size: int, online: int, repeats: int, models_from: Path | None) -> Path:
     import torch
+
+    from ringfence.core.settings import Settings
     from ringfence.gnn.score import Scorer
     from ringfence.gnn.testing import load_world
     from ringfence.gnn.train import train
     from ringfence.graph.sqlite_store import SQLiteStore
-
-    from ringfence.core.settings import Settings
 
     torch.set_num_threads(2)
     work = Path(tempfile.mkdtemp(prefix=f"rf-scoring-{size}-"))
@@ -117,10 +116,10 @@ def run(size: int, online: int, repeats: int, models_from: Path | None) -> Path:
 
 def existing(db: Path, data_dir: Path, online: int, repeats: int, batch_repeats: int) -> None:
     import torch
-    from ringfence.gnn.score import Scorer
-    from ringfence.graph.sqlite_store import SQLiteStore
 
     from ringfence.core.settings import Settings
+    from ringfence.gnn.score import Scorer
+    from ringfence.graph.sqlite_store import SQLiteStore
 
     torch.set_num_threads(2)
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}", flush=True)

@@ -126,7 +126,7 @@ def networkx_detect(g, threshold: float, hub_cap: int, min_size: int) -> list[li
 
 
 def _sweeps(store, settings, second_sweep: bool = True) -> dict:  # type: ignore[no-untyped-def]
-    from ringfence.workers.sweep import run_sweep
+    from ringfence.services.sweeps import run_sweep
 
     started = time.perf_counter()
     first = run_sweep(store, settings)
@@ -144,9 +144,8 @@ def _sweeps(store, settings, second_sweep: bool = True) -> dict:  # type: ignore
 
 
 def one(size: int, preset: str, data_dir: Path, nx_compare: bool) -> dict:
-    from ringfence.graph.detection import DetectionParams, detect, load_graph
-
     from ringfence.core.settings import Settings
+    from ringfence.graph.detection import DetectionParams, detect, load_graph
 
     db, _ = world_db(size, preset)
     work = working_copy(db)
@@ -175,9 +174,8 @@ def one(size: int, preset: str, data_dir: Path, nx_compare: bool) -> dict:
 def one_neo4j(size: int, preset: str, data_dir: Path, graph_url: str, fresh: bool, load_only: bool = False,
               second_sweep: bool = True) -> dict:
     """Sweeps on a Neo4j database holding the world (emptied first with `fresh`, loaded when empty)."""
-    from ringfence.graph.factory import open_store
-
     from ringfence.core.settings import Settings
+    from ringfence.graph.factory import open_store
 
     settings = Settings(data_dir=data_dir, graph_url=graph_url)
     store = open_store(settings)

@@ -545,9 +545,17 @@ def redis_ping(port: int, host: str = LOOPBACK, timeout: float = 1.0) -> bool:
 
 
 class RedisServer(_ServerProcess):
-    """redis-server on 127.0.0.1 without persistence, in a temporary working directory."""
+    """redis-server on 127.0.0.1, in a temporary working directory unless given one.
 
-    def __init__(self, port: int | None = None, directory: str | os.PathLike[str] | None = None) -> None:
+    Without persistence by default. `persist=True` turns the append-only file on (fsync
+    always), so a restart keeps queued messages, as a production broker must: fault tests
+    that restart the broker use it.
+    """
+
+    def __init__(
+        self, port: int | None = None, directory: str | os.PathLike[str] | None = None, *, persist: bool = False
+    ) -> None:
+        self.persist = persist
         self.port: int = port if port is not None else free_port()
         self.directory: Path | None = Path(directory).resolve() if directory is not None else None
         self._owns_directory = directory is None
@@ -583,7 +591,8 @@ class RedisServer(_ServerProcess):
             "--port", str(self.port),
             "--bind", LOOPBACK,
             "--save", "",
-            "--appendonly", "no",
+            "--appendonly", "yes" if self.persist else "no",
+            *(("--appendfsync", "always") if self.persist else ()),
             "--daemonize", "no",
             "--dir", str(self.directory),
             "--logfile", "",
@@ -631,9 +640,11 @@ class RedisServer(_ServerProcess):
         """SIGKILL the server (a crash, for fault tests); `start()` brings it back on the same port."""
         self._halt(hard=True)
 
-    def restart(self, timeout: float = 30) -> Self:
-        """Stop (SIGTERM) and start again on the same port; data is not kept (no persistence)."""
+    def restart(self, timeout: float = 30, down_s: float = 0.0) -> Self:
+        """Stop (SIGTERM), stay down `down_s` seconds (an outage of that length), start again on
+        the same port; data survives only with `persist`."""
         self._halt(hard=False)
+        time.sleep(down_s)
         return self.start(timeout)
 
     def stop(self) -> None:

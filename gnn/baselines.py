@@ -13,10 +13,11 @@ import lightgbm as lgb
 import numpy as np
 import scipy.sparse as sp
 import torch
+from sklearn.metrics import average_precision_score, roc_auc_score
+
 from ringfence.gnn import graphdata
 from ringfence.gnn.graphdata import GraphBatch, RawGraph
 from ringfence.gnn.model import scatter_max
-from sklearn.metrics import average_precision_score, roc_auc_score
 
 HOP1_NAMES = [
     "fraud_1hop_sum", "fraud_1hop_max", "legit_1hop_sum", "fraud_share_max", "n_identifiers",

@@ -27,6 +27,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
+
 from ringfence.graph.model import ID_TYPES, AccountRow
 
 SCHEMA_VERSION = 1

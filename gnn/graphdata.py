@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 import torch
+
 from ringfence.gnn.features import TYPE_INDEX, FeatureSchema, encode_identifiers
 from ringfence.graph.arrays import GraphArrays, load_arrays
 from ringfence.graph.model import ID_TYPES, AccountRow, IdentifierKey, Subgraph

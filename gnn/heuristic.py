@@ -15,6 +15,7 @@ It reads the same `GraphBatch` as the model, so online and batch heuristic score
 from __future__ import annotations
 
 import numpy as np
+
 from ringfence.gnn.graphdata import GraphBatch
 
 VERSION = "heuristic-1"

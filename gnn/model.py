@@ -29,9 +29,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import torch
+from torch import Tensor, nn
+
 from ringfence.gnn.graphdata import EDGE_LABEL_DIM, HOP2_DIM, GraphBatch, SparseMatrix
 from ringfence.graph.model import ID_TYPES
-from torch import Tensor, nn
 
 N_TYPES = len(ID_TYPES)
 

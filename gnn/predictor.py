@@ -13,6 +13,7 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 import torch
+
 from ringfence.gnn.baselines import hop1_features
 from ringfence.gnn.features import FeatureSchema
 from ringfence.gnn.graphdata import HOP2_DIM, GraphBatch

@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from ringfence.graph.model import to_rfc3339, utcnow
 from safetensors.torch import load_file, save_file
 
+from ringfence.core.clock import utcnow
 from ringfence.core.errors import InvalidInput, NotFound
+from ringfence.graph.model import to_rfc3339
 
 WEIGHTS = "weights.safetensors"
 META = "model.json"

@@ -22,6 +22,10 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from ringfence.core.clock import utcnow
+from ringfence.core.errors import NotFound
+from ringfence.core.settings import Settings
 from ringfence.gnn.features import FeatureSchema
 from ringfence.gnn.graphdata import GraphBatch, account_side, assemble, finalize, raw_from_arrays, raw_from_subgraph
 from ringfence.gnn.heuristic import VERSION as HEURISTIC_VERSION
@@ -29,11 +33,8 @@ from ringfence.gnn.heuristic import heuristic_risk
 from ringfence.gnn.predictor import Predictor
 from ringfence.gnn.registry import Registry
 from ringfence.graph.arrays import GraphArrays, load_arrays
-from ringfence.graph.model import Score, Subgraph, utcnow
+from ringfence.graph.model import Score, Subgraph
 from ringfence.graph.store import GraphStore
-
-from ringfence.core.errors import NotFound
-from ringfence.core.settings import Settings
 
 HOPS = 1  # account → identifier → account: the receptive field of the 2-layer bipartite GNN
 

@@ -40,18 +40,19 @@ from typing import Any
 
 import numpy as np
 import torch
+from sklearn.metrics import average_precision_score
+
+from ringfence.core.clock import utcnow
+from ringfence.core.errors import InvalidInput
+from ringfence.core.settings import Settings
 from ringfence.gnn.baselines import fit_lgb, hop2_label_counts, metrics
 from ringfence.gnn.features import IDENTIFIER_DIM, FeatureSchema
 from ringfence.gnn.graphdata import GraphBatch, assemble, raw_from_store
 from ringfence.gnn.model import ModelConfig, RingGNN
 from ringfence.gnn.predictor import CANDIDATES, Predictor, gbt_features, hybrid_features
 from ringfence.gnn.registry import Registry
-from ringfence.graph.model import to_rfc3339, utcnow
+from ringfence.graph.model import to_rfc3339
 from ringfence.graph.store import GraphStore
-from sklearn.metrics import average_precision_score
-
-from ringfence.core.errors import InvalidInput
-from ringfence.core.settings import Settings
 
 Progress = Callable[[str, float], None]
 SMALL_GRAPH = 20_000

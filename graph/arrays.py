@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
+
 from ringfence.graph.model import ID_TYPES, IdentifierKey
 from ringfence.graph.store import GraphStore
 

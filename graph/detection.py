@@ -48,10 +48,11 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+
 from ringfence.graph.arrays import TYPE_CODE, GraphArrays, load_arrays
 from ringfence.graph.model import ID_TYPES, IdentifierKey, RingIdentifier
 from ringfence.graph.store import GraphStore
-from scipy.sparse.csgraph import connected_components
 
 BURST_WINDOW_S = 2 * 86_400  # "created together": within two days of the group's median creation
 

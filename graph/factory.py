@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ringfence.graph.store import GraphStore
-
 from ringfence.core.settings import Settings
+from ringfence.graph.store import GraphStore
 
 
 def _sqlite(settings: Settings) -> GraphStore:

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 import orjson
-from ringfence.graph.model import ID_TYPES, AccountIn, LabelIn, Link, parse_ts, utcnow
+
+from ringfence.core.clock import utcnow
+from ringfence.core.errors import InvalidInput
+from ringfence.graph.model import ID_TYPES, AccountIn, LabelIn, Link, parse_ts
 from ringfence.graph.store import GraphStore
 from ringfence.graph.validation import check_id, check_no_pan
-
-from ringfence.core.errors import InvalidInput
 
 MAX_ATTRIBUTES = 64
 MAX_LINKS = 256

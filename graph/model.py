@@ -16,10 +16,6 @@ RingEvent = Literal["created", "grew", "shrank", "merged", "split", "unchanged",
 T = TypeVar("T")
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 def to_rfc3339(ts: datetime) -> str:
     return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ").replace(".000000Z", "Z")
 

@@ -41,6 +41,10 @@ from neo4j.exceptions import (
     SessionExpired,
     TransientError,
 )
+
+from ringfence.core.clock import utcnow
+from ringfence.core.errors import NotFound, StoreUnavailable
+from ringfence.core.settings import Neo4jConfig
 from ringfence.graph import cursor as cursors
 from ringfence.graph.model import (
     Account,
@@ -64,7 +68,6 @@ from ringfence.graph.model import (
     Subgraph,
     SweepInfo,
     SweepResult,
-    utcnow,
 )
 from ringfence.graph.neighbourhood import Edge, expand
 from ringfence.graph.neo4j_queries import (
@@ -84,9 +87,6 @@ from ringfence.graph.neo4j_queries import (
     ts,
 )
 from ringfence.graph.store import AccountOrder
-
-from ringfence.core.errors import NotFound, StoreUnavailable
-from ringfence.core.settings import Neo4jConfig
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

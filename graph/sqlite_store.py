@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+
+from ringfence.core.clock import utcnow
+from ringfence.core.errors import NotFound, StoreUnavailable
 from ringfence.graph import cursor as cursors
 from ringfence.graph.model import (
     Account,
@@ -37,12 +40,9 @@ from ringfence.graph.model import (
     Subgraph,
     SweepInfo,
     SweepResult,
-    utcnow,
 )
 from ringfence.graph.neighbourhood import Edge, expand
 from ringfence.graph.store import AccountOrder
-
-from ringfence.core.errors import NotFound, StoreUnavailable
 
 _SCHEMA = files("ringfence.graph") / "sqlite_schema.sql"
 _CHUNK = 900  # stays under SQLite's bound-parameter limit

@@ -51,6 +51,7 @@ from datetime import UTC, datetime, timedelta
 from typing import IO, Any
 
 import numpy as np
+
 from ringfence.graph.model import ID_TYPES
 
 KINDS = ("legit", "household", "agency", "ring", "lone")

@@ -103,7 +103,7 @@ def train(seed: Annotated[int | None, typer.Option(help="training seed")] = None
 @app.command()
 def sweep() -> None:
     """Run one full sweep: detect rings, score everything, publish atomically."""
-    from ringfence.workers.sweep import run_sweep
+    from ringfence.services.sweeps import run_sweep
 
     store = _store()
     try:
@@ -158,7 +158,7 @@ def demo(
     from ringfence.graph.loader import load_records
     from ringfence.graph.synthetic import generate as generate_world
     from ringfence.graph.synthetic import params_for
-    from ringfence.workers.sweep import run_sweep
+    from ringfence.services.sweeps import run_sweep
 
     settings = get_settings()
     keys = settings.api_keys.get_secret_value() or _demo_keys(settings.data_dir)

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from ringfence.graph.sqlite_store import SQLiteStore
-from ringfence.graph.store import GraphStore
 
 from ringfence.core.settings import Settings
+from ringfence.graph.sqlite_store import SQLiteStore
+from ringfence.graph.store import GraphStore
 
 if TYPE_CHECKING:
     from fastapi.testclient import TestClient
@@ -58,15 +58,13 @@ def _neo4j_store(neo4j_url: str) -> Iterator[GraphStore]:
 def redis_server() -> Iterator[object]:
     from devservices.services import RedisServer
 
-    server = RedisServer()
-    server.start()
-    yield server
-    server.stop()
+    with RedisServer() as server:
+        yield server
 
 
 def make_store(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> GraphStore:
     if backend == "sqlite":
-        store = SQLiteStore(tmp_path / "ringfence.graph.db")
+        store = SQLiteStore(tmp_path / "graph.db")
         store.migrate()
         request.addfinalizer(store.close)
         return store
@@ -83,7 +81,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> GraphStore:
 
 @pytest.fixture
 def sqlite_store(tmp_path: Path) -> Iterator[SQLiteStore]:
-    store = SQLiteStore(tmp_path / "ringfence.graph.db")
+    store = SQLiteStore(tmp_path / "graph.db")
     store.migrate()
     yield store
     store.close()
@@ -92,7 +90,7 @@ def sqlite_store(tmp_path: Path) -> Iterator[SQLiteStore]:
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
     """The API on a fresh embedded store, as the API test modules use it."""
-    from tests.support.api import running_app
+    from tests.support.clients import running_app
 
     with running_app(tmp_path) as c:
         yield c

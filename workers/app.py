@@ -1,9 +1,11 @@
 """Celery configuration: queues, routing, reliability settings and the beat schedule.
 
-Only configuration lives here. The tasks are in `workers.tasks`; they are sent by name, so
-a producer (the API's `CeleryDispatcher`) builds its own app with `make_celery` and never
-imports them. The broker is whatever `RINGFENCE_BROKER_URL` names (`redis://...` or
-`amqp://...`); there is no result backend because job state lives in the graph store.
+Only configuration lives here, and no app is made at import: `make_celery()` makes one. The
+worker's and beat's app is `workers.celery.app` (`celery -A ringfence.workers worker`); the
+tasks are in `workers.tasks` and are sent by name, so a producer (`workers.dispatch`'s
+`CeleryDispatcher`) makes its own app and never imports them. The broker is whatever
+`RINGFENCE_BROKER_URL` names (`redis://...` or `amqp://...`); there is no result backend
+because job state lives in the graph store.
 
 Workers are started per queue (`ringfence worker --queues online`, `--queues jobs`) so that
 an hour-long sweep never sits in front of an onboarding score.
@@ -18,10 +20,8 @@ from celery import Celery
 from kombu import Exchange, Queue
 
 from ringfence.core.settings import Settings, get_settings
+from ringfence.services.dispatch import JOBS, ONLINE, QUEUES, job_limit
 
-ONLINE = "online"
-JOBS = "jobs"
-QUEUES = (ONLINE, JOBS)
 TASK_QUEUES = {
     "ringfence.score_account": ONLINE,
     "ringfence.sweep": JOBS,
@@ -44,7 +44,7 @@ class WorkerLimits:
     the set whose key they are configured with, and after a broker restart kombu may file an
     in-flight message under the default key, where a worker with other key names would never
     find it (seen here: one score in 600 lost). The price is that an abandoned score waits for
-    the long timeout; the rescore beat (`workers.tasks.rescore_due`) queues it again long before.
+    the long timeout; the rescore beat (`services.scoring.rescore_due`) queues it again long before.
     """
 
     def __init__(self, settings: Settings | None = None, **overrides: float) -> None:
@@ -54,7 +54,7 @@ class WorkerLimits:
         self.broker_visibility_timeout_s = overrides.get("broker_visibility_timeout_s", s.broker_visibility_timeout_s)
 
     def job_limit(self, settings: Settings) -> float:
-        return self.job_time_limit_s or float(settings.sweep_lock_ttl_s)
+        return self.job_time_limit_s or job_limit(settings)
 
     def visibility_timeout(self, settings: Settings) -> float:
         limit = self.job_limit(settings)
@@ -191,9 +191,6 @@ def make_celery(settings: Settings | None = None, limits: WorkerLimits | None = 
     return app
 
 
-app = make_celery()
-
-
 def _require_broker() -> None:
     if not get_settings().broker_url:
         raise SystemExit("RINGFENCE_BROKER_URL is not set: workers need a broker (e.g. redis://127.0.0.1:6379/0)")
@@ -207,7 +204,7 @@ def run_worker(queues: list[str], concurrency: int) -> None:
         raise SystemExit(f"unknown queue(s) {sorted(unknown)}; choose from {', '.join(QUEUES)}")
     if ONLINE not in queues:
         _yield_cpu_to_online_work(get_settings().jobs_worker_nice)
-    app.worker_main(
+    make_celery().worker_main(
         [
             "worker",
             f"--queues={','.join(queues)}",
@@ -242,4 +239,4 @@ def run_beat() -> None:
     _require_broker()
     schedule = get_settings().data_dir / "celerybeat-schedule"
     schedule.parent.mkdir(parents=True, exist_ok=True)
-    app.start(["beat", f"--schedule={schedule}", "--loglevel=INFO"])
+    make_celery().start(["beat", f"--schedule={schedule}", "--loglevel=INFO"])

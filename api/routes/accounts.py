@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response
-from ringfence.api.batchbody import AccountDraft, PreparedBatch
+from starlette.concurrency import run_in_threadpool
+
+from ringfence.api.batchbody import PreparedBatch
 from ringfence.api.deps import (
     RequireInvestigate,
     RequireReadAccount,
@@ -20,7 +21,6 @@ from ringfence.api.deps import (
 from ringfence.api.errors import responses
 from ringfence.api.jsonbody import OrjsonRoute
 from ringfence.api.pagination import Cursor, Limit, MinRisk, checked_cursor
-from ringfence.api.risk import present, score_now, upsert_and_score
 from ringfence.api.schemas import (
     AccountBatchIn,
     AccountCreated,
@@ -34,16 +34,10 @@ from ringfence.api.schemas import (
     SubgraphNode,
     SubgraphPublic,
 )
-from ringfence.graph.model import AccountIn as DomainAccount
-from ringfence.graph.model import utcnow
+from ringfence.core.errors import NotFound, found
 from ringfence.graph.store import GraphStore
 from ringfence.graph.validation import ID_PATTERN
-from starlette.concurrency import run_in_threadpool
-
-from ringfence.core.errors import NotFound, StoreUnavailable
-
-if TYPE_CHECKING:
-    from ringfence.workers.dispatch import Dispatcher
+from ringfence.services import ingest, scoring
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"], route_class=OrjsonRoute)
@@ -51,23 +45,8 @@ AccountId = Annotated[str, Path(pattern=ID_PATTERN, description="Account id")]
 _READ = responses(401, 403, 404, 422, 429, 503)
 
 
-def _with_created_at(store: GraphStore, accounts: Sequence[AccountIn | AccountDraft]) -> list[DomainAccount]:
-    """Domain accounts; an absent `created_at` is the stored one for known accounts, else now.
-
-    Links without `seen_at` are dated by their account's `created_at`, so taking the stored
-    value makes a repeated body a no-op instead of moving those links' `last_seen`.
-    """
-    undated = [a.id for a in accounts if a.created_at is None]
-    known = {a.id: a.created_at for a in store.get_accounts(undated)} if undated else {}
-    now = utcnow()
-    return [a.to_domain(known.get(a.id, now)) for a in accounts]
-
-
 def _account(store: GraphStore, account_id: str) -> AccountPublic:
-    account = store.get_account(account_id)
-    if account is None:
-        raise NotFound(f"account {account_id} not found")
-    return AccountPublic.of(account)
+    return AccountPublic.of(found(store.get_account(account_id), f"account {account_id} not found"))
 
 
 @router.post(
@@ -86,34 +65,11 @@ async def upsert_account(
     return Response(created.model_dump_json(), status_code=201, media_type="application/json")
 
 
-def _upsert(body: AccountIn, services: WriteServices, score: str) -> AccountCreated:
-    store, settings, dispatcher = services.store, services.settings, services.dispatcher
+def _upsert(body: AccountIn, services: WriteServices, score: ingest.ScoreMode) -> AccountCreated:
     with services.write_gate:
-        if score == "async":
-            # A 503 must mean "nothing stored": refuse before writing while the broker is down.
-            dispatcher.ensure_available()
-        # The score request is stored with the account, in one transaction: if the broker
-        # loses the message (or refuses it below), the rescore beat still finds the account.
-        accounts = _with_created_at(store, [body])
-        if score == "sync":
-            account, risk = upsert_and_score(store, settings, accounts[0])
-            return AccountCreated(account=account, risk=risk, job_id=None)
-        store.upsert_accounts(accounts, request_scores=score != "none")
-        job_id = _queue_score(dispatcher, body.id) if score == "async" else None
-        return AccountCreated(account=_account(store, body.id), risk=None, job_id=job_id)
-
-
-def _queue_score(dispatcher: Dispatcher, account_id: str) -> str | None:
-    """The score's task id, or `None` if the broker failed after the account was stored.
-
-    The account is stored whole and its score request with it, so the answer is still 201:
-    the rescore beat queues the score once the broker is back (`job_id` null says so).
-    """
-    try:
-        return dispatcher.score_async(account_id)
-    except StoreUnavailable as exc:
-        log.warning("account %s stored; queueing its score failed (%s), the rescore beat will", account_id, exc)
-        return None
+        done = ingest.ingest_one(services.store, services.settings, services.dispatcher, body, score)
+    risk = None if done.score is None else RiskPublic.of(done.score, done.ring)
+    return AccountCreated(account=AccountPublic.of(done.account), risk=risk, job_id=done.job_id)
 
 
 @router.post(
@@ -123,7 +79,7 @@ def _queue_score(dispatcher: Dispatcher, account_id: str) -> str | None:
 def upsert_batch(body: AccountBatchIn, store: StoreDep) -> BatchResult:
     # the fast road (`api.batchbody`) hands over checked drafts instead of model instances
     drafts = body.drafts if isinstance(body, PreparedBatch) else body.accounts
-    accounts, links = store.upsert_accounts(_with_created_at(store, drafts))
+    accounts, links = ingest.ingest_batch(store, drafts)
     return BatchResult(accounts=accounts, links=links)
 
 
@@ -152,12 +108,8 @@ def get_risk(
     settings: SettingsDep,
     refresh: Annotated[Literal["true", "false"], Query(description="`true` recomputes now")] = "false",
 ) -> RiskPublic:
-    stored = None if refresh == "true" else store.get_score(id)
-    if stored is None:
-        if store.missing_accounts([id]):
-            raise NotFound(f"account {id} not found")
-        stored = score_now(store, settings, id)
-    return present(store, stored)
+    score = scoring.current_risk(store, settings, id, refresh=refresh == "true")
+    return RiskPublic.of(score, scoring.ring_of(store, score))
 
 
 @router.get("/{id}/subgraph", dependencies=[RequireInvestigate], responses=_READ, response_model_exclude_none=True)

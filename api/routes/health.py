@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+
 from ringfence.api.deps import DispatcherDep, SettingsDep, StoreDep
 from ringfence.api.errors import responses
 from ringfence.api.metrics import CONTENT_TYPE

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Path
+
 from ringfence.api.deps import RequireLabel, StoreDep
 from ringfence.api.errors import responses
 from ringfence.api.schemas import BenignIn, BenignPublic, IdType

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+
 from ringfence.api.deps import RequireLabel, StoreDep
 from ringfence.api.errors import responses
 from ringfence.api.jsonbody import OrjsonRoute

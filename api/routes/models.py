@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path
+
 from ringfence.api.deps import RequireAdmin, SettingsDep
 from ringfence.api.errors import responses
 from ringfence.api.schemas import ActiveModel, ModelInfo, ModelsPublic

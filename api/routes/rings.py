@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path
+
 from ringfence.api.deps import RequireInvestigate, StoreDep
 from ringfence.api.errors import responses
 from ringfence.api.pagination import Cursor, Limit, MinRisk, checked_cursor
 from ringfence.api.schemas import RingPage, RingPublic, RingSummaryPublic
+from ringfence.core.errors import found
 from ringfence.graph.validation import ID_PATTERN
-
-from ringfence.core.errors import NotFound
 
 router = APIRouter(prefix="/v1/rings", tags=["rings"])
 
@@ -24,7 +24,4 @@ def list_rings(store: StoreDep, min_risk: MinRisk = None, cursor: Cursor = None,
 
 @router.get("/{id}", dependencies=[RequireInvestigate], responses=responses(401, 403, 404, 422, 429, 503))
 def get_ring(id: Annotated[str, Path(pattern=ID_PATTERN)], store: StoreDep) -> RingPublic:  # noqa: A002
-    ring = store.get_ring(id)
-    if ring is None:
-        raise NotFound(f"ring {id} not found in the current sweep")
-    return RingPublic.of_ring(ring)
+    return RingPublic.of_ring(found(store.get_ring(id), f"ring {id} not found in the current sweep"))

@@ -1,28 +1,41 @@
-"""Domain errors. Backends translate driver exceptions into these, in one place each.
+"""The one error hierarchy. Each class carries its HTTP status and its wire code; the API
+translates any of them to the contract's error shape in one handler (`api.errors`), and
+backends translate driver exceptions into them, in one place each.
 
-RingfenceError
-├── InvalidInput          bad data that got past the API's schema checks (422)
-│   └── PanNotAllowed     a raw card number anywhere in the input (422 pan_not_allowed)
-├── NotFound              unknown account, ring, job or model (404)
-├── Conflict              the operation clashes with current state (409)
-│   └── SweepRunning      another sweep holds the lock (409 sweep_running)
-└── StoreUnavailable      the graph store did not answer; safe to retry (503)
+RingfenceError              500 internal         a bug: never raised on purpose
+├── InvalidInput            422 invalid_input    bad data that got past the API's schema checks
+│   └── PanNotAllowed       422 pan_not_allowed  a raw card number anywhere in the input
+├── Unauthenticated         401 unauthenticated  no key, or an unknown one
+├── Forbidden               403 forbidden        the key lacks the scope
+├── NotFound                404 not_found        unknown account, ring, job or model
+├── Conflict                409 conflict         the operation clashes with current state
+│   └── SweepRunning        409 sweep_running    another sweep holds the lock
+├── RateLimited             429 rate_limited     the key's request budget is spent
+└── Unavailable             503                  a backing service did not answer; safe to retry
+    ├── StoreUnavailable    503 store_unavailable  the graph store
+    └── BrokerUnavailable   503 store_unavailable  the message broker (the contract's one 503 code)
 """
 
 from __future__ import annotations
 
+from typing import ClassVar, TypeVar
+
+T = TypeVar("T")
+
 
 class RingfenceError(Exception):
-    code = "internal"
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal"
 
-    def __init__(self, message: str, details: object | None = None) -> None:
+    def __init__(self, message: str, details: object | None = None, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.details = details
+        self.headers = headers or {}
 
 
 class InvalidInput(RingfenceError):
-    code = "invalid_input"
+    status, code = 422, "invalid_input"
 
 
 class PanNotAllowed(InvalidInput):
@@ -33,12 +46,20 @@ class PanNotAllowed(InvalidInput):
         super().__init__(f"A raw card number was found in {where}; send a token or fingerprint.")
 
 
+class Unauthenticated(RingfenceError):
+    status, code = 401, "unauthenticated"
+
+
+class Forbidden(RingfenceError):
+    status, code = 403, "forbidden"
+
+
 class NotFound(RingfenceError):
-    code = "not_found"
+    status, code = 404, "not_found"
 
 
 class Conflict(RingfenceError):
-    code = "conflict"
+    status, code = 409, "conflict"
 
 
 class SweepRunning(Conflict):
@@ -48,5 +69,25 @@ class SweepRunning(Conflict):
         super().__init__("A sweep is already running; try again when it has finished.")
 
 
-class StoreUnavailable(RingfenceError):
-    code = "store_unavailable"
+class RateLimited(RingfenceError):
+    status, code = 429, "rate_limited"
+
+
+class Unavailable(RingfenceError):
+    status, code = 503, "store_unavailable"
+
+
+class StoreUnavailable(Unavailable):
+    pass
+
+
+class BrokerUnavailable(Unavailable):
+    # The contract names one 503 code; the class says which service it was.
+    pass
+
+
+def found(value: T | None, message: str) -> T:
+    """`value`, or `NotFound(message)` when it is missing: the one way a read turns into a 404."""
+    if value is None:
+        raise NotFound(message)
+    return value

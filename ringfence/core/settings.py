@@ -50,8 +50,8 @@ class Settings(BaseSettings):
     score_time_limit_s: float = Field(default=30.0, gt=1)
     job_time_limit_s: float | None = Field(default=None, gt=1)
     broker_visibility_timeout_s: float | None = Field(default=None, gt=1)
-    # The safety net under the broker (workers.tasks.rescore_pending): every interval, scores
-    # requested more than `rescore_after_s` ago and still unwritten are queued again.
+    # The safety net under the broker (services.scoring.rescore_due, run by the beat): every
+    # interval, scores requested more than `rescore_after_s` ago and still unwritten are queued again.
     rescore_interval_s: float = Field(default=60.0, gt=0)
     rescore_after_s: float = Field(default=300.0, gt=0)
     rescore_batch: int = Field(default=1000, ge=1)

@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+
+from ringfence.core.settings import Settings
 from ringfence.gnn.score import Scorer
 from ringfence.gnn.testing import load_world
 from ringfence.gnn.train import TrainConfig, train
 from ringfence.graph.store import GraphStore
-
-from ringfence.core.settings import Settings
 
 AS_OF = datetime(2027, 1, 1, tzinfo=UTC)
 HUB_CAP = 6  # small, so that the synthetic hubs (and some agencies) are capped

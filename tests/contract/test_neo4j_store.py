@@ -13,18 +13,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import ringfence.graph.neo4j_store as neo4j_store_module
 from neo4j import ManagedTransaction
 from neo4j.exceptions import IncompleteCommit, ServiceUnavailable, SessionExpired, TransientError
+
+import ringfence.graph.neo4j_store as neo4j_store_module
+from ringfence.core.errors import StoreUnavailable
+from ringfence.core.settings import Neo4jConfig
 from ringfence.graph.model import AccountIn, IdentifierKey, Link, PublishedRing, RingIdentifier, SweepResult
 from ringfence.graph.neighbourhood import expand
 from ringfence.graph.neo4j_queries import CYPHER_DIR, migrations, query
 from ringfence.graph.neo4j_store import Neo4jStore, _Expansion
 from ringfence.graph.sqlite_store import SQLiteStore
 from ringfence.graph.store import GraphStore
-
-from ringfence.core.errors import StoreUnavailable
-from ringfence.core.settings import Neo4jConfig
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -292,7 +292,7 @@ def _tangle(n: int = 40) -> list[AccountIn]:
 def test_the_one_hop_statement_builds_what_the_hop_by_hop_expansion_builds(neo: Neo4jStore, tmp_path: Path) -> None:
     # given: the same graph in Neo4j and in SQLite, some identifiers benign
     accounts = _tangle()
-    lite = SQLiteStore(tmp_path / "ringfence.graph.db")
+    lite = SQLiteStore(tmp_path / "graph.db")
     lite.migrate()
     for store in (neo, lite):
         store.upsert_accounts(accounts)

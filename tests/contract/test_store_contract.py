@@ -7,6 +7,8 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
+from ringfence.core.errors import NotFound
 from ringfence.graph.model import (
     ID_TYPES,
     AccountIn,
@@ -19,8 +21,6 @@ from ringfence.graph.model import (
     SweepResult,
 )
 from ringfence.graph.store import GraphStore
-
-from ringfence.core.errors import NotFound
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from ringfence.graph.model import AccountIn, Link
 from ringfence.graph.sqlite_store import SQLiteStore
 from ringfence.graph.store import GraphStore
-
 from tests.conftest import make_store
 from tests.contract.test_store_contract import snapshot
 

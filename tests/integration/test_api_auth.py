@@ -13,17 +13,9 @@ from typing import Any
 
 import pytest
 
-from tests.support.api import (
-    ADMIN,
-    KEYS,
-    TORCH_SPARSE,
-    TestClient,
-    account,
-    assert_error,
-    auth,
-    running_app,
-    wait_job,
-)
+from tests.support.builders import account_json
+from tests.support.clients import TORCH_SPARSE, TestClient, assert_error, running_app, wait_job
+from tests.support.settings import ADMIN, KEYS, auth
 
 pytestmark = TORCH_SPARSE
 
@@ -55,8 +47,8 @@ NO_KEY = [{}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic YWRtOmF
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, dict[str, str]]]:
     """An app with a swept ring and a trained model; the ids the matrix's paths need."""
     with running_app(Path(tmp_path_factory.mktemp("matrix"))) as client:
-        accounts = [account(f"r{n}", ("device", "dev-ring"), ("card", f"tok-r{n % 2}")) for n in range(6)]
-        accounts += [account(f"solo{n}", ("device", f"dev-{n}")) for n in range(6)]
+        accounts = [account_json(f"r{n}", ("device", "dev-ring"), ("card", f"tok-r{n % 2}")) for n in range(6)]
+        accounts += [account_json(f"solo{n}", ("device", f"dev-{n}")) for n in range(6)]
         client.post("/v1/accounts/batch", json={"accounts": accounts}, headers=ADMIN)
         labels = [{"account_id": f"r{n}", "label": "fraud", "source": "t"} for n in range(3)]
         labels += [{"account_id": f"solo{n}", "label": "legit", "source": "t"} for n in range(3)]
@@ -129,7 +121,6 @@ def test_a_key_is_compared_with_every_known_key_in_constant_time(monkeypatch: py
     import hmac
 
     from ringfence.api import auth as auth_module
-
     from ringfence.core.settings import Settings
 
     keys = auth_module.KeyRing(Settings(api_keys="k1:admin,k2:score,k3:label", graph_url=""))

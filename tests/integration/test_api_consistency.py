@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
-from tests.support.api import ADMIN, TORCH_SPARSE, TestClient, account, assert_error
+from tests.support.builders import account_json
+from tests.support.clients import TORCH_SPARSE, TestClient, assert_error
+from tests.support.settings import ADMIN
 
 pytestmark = TORCH_SPARSE
 
@@ -30,7 +32,7 @@ def sweep(client: TestClient) -> None:
 
 def world(n: int) -> list[dict[str, Any]]:
     # Groups of 4 sharing a device make rings; the rest stand alone.
-    return [account(f"acc-{k:04d}", ("device", f"dev-{k // 4 if k < n // 2 else k}"), ("card", f"tok-{k}"))
+    return [account_json(f"acc-{k:04d}", ("device", f"dev-{k // 4 if k < n // 2 else k}"), ("card", f"tok-{k}"))
             for k in range(n)]
 
 
@@ -51,8 +53,8 @@ def test_cursor_walk_returns_every_item_once_while_writes_go_on(client: TestClie
         page = client.get(f"/v1/accounts?{query}", headers=ADMIN).json()
         seen += [a["id"] for a in page["data"]]
         page_no += 1
-        new = [account(f"acc-{k:04d}x", ("device", "dev-0")) for k in range(page_no * 3, page_no * 3 + 3)]
-        changed = [account(f"acc-{(page_no * 37) % 240:04d}", ("device", f"dev-moved-{page_no}"), moved=page_no)]
+        new = [account_json(f"acc-{k:04d}x", ("device", "dev-0")) for k in range(page_no * 3, page_no * 3 + 3)]
+        changed = [account_json(f"acc-{(page_no * 37) % 240:04d}", ("device", f"dev-moved-{page_no}"), moved=page_no)]
         client.post("/v1/accounts/batch", json={"accounts": new + changed}, headers=ADMIN)
         if page_no in (5, 20):
             sweep(client)
@@ -74,7 +76,7 @@ def test_ring_walk_is_pinned_to_one_sweep(client: TestClient) -> None:
         page = client.get("/v1/rings?limit=3" + (f"&cursor={cursor}" if cursor else ""), headers=ADMIN).json()
         seen += [r["id"] for r in page["data"]]
         if len(seen) == 6:
-            client.post("/v1/accounts/batch", json={"accounts": [account("late", ("device", "dev-0"))]},
+            client.post("/v1/accounts/batch", json={"accounts": [account_json("late", ("device", "dev-0"))]},
                         headers=ADMIN)
             sweep(client)
         cursor = page["next_cursor"]
@@ -105,7 +107,7 @@ def test_same_account_twice_leaves_the_same_state(client: TestClient) -> None:
 
 def test_failed_batch_leaves_nothing_behind(client: TestClient) -> None:
     store = client.app.state.store  # type: ignore[attr-defined]
-    good = [account(f"g{k}", ("card", f"t{k}")) for k in range(100)]
+    good = [account_json(f"g{k}", ("card", f"t{k}")) for k in range(100)]
     for bad in ({"id": "bad id"}, {"id": "b", "links": [{"type": "phone", "id": "x"}]},
                 {"id": "b", "attributes": {"pan": "4111 1111 1111 1111"}}):
         response = client.post("/v1/accounts/batch", json={"accounts": [*good[:50], bad, *good[50:]]}, headers=ADMIN)
@@ -122,8 +124,8 @@ def test_batch_failing_inside_the_store_leaves_nothing_behind(client: TestClient
     with sqlite3.connect(store.path) as conn:
         conn.execute("CREATE TRIGGER fail_late BEFORE INSERT ON links WHEN NEW.id = 'tok-late' "
                      "BEGIN SELECT RAISE(ABORT, 'injected failure'); END")
-    good = [account(f"g{k}", ("card", f"t{k}"), ("device", "shared-dev")) for k in range(200)]
-    late = account("late", ("card", "tok-late"))
+    good = [account_json(f"g{k}", ("card", f"t{k}"), ("device", "shared-dev")) for k in range(200)]
+    late = account_json("late", ("card", "tok-late"))
     # when the batch is posted
     response = client.post("/v1/accounts/batch", json={"accounts": [*good, late]}, headers=ADMIN)
     # then it fails as a whole: an error in the JSON shape, and not one account or link stored

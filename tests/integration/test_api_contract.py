@@ -8,20 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ringfence.api.app import create_app
-from ringfence.graph.model import IdentifierKey, utcnow
 
+from ringfence.api.app import create_app
+from ringfence.core.clock import utcnow
 from ringfence.core.errors import StoreUnavailable
-from tests.support.api import (
-    ADMIN,
-    TORCH_SPARSE,
-    TestClient,
-    account,
-    assert_error,
-    auth,
-    make_settings,
-    wait_job,
-)
+from ringfence.graph.model import IdentifierKey
+from tests.support.builders import account_json
+from tests.support.clients import TORCH_SPARSE, TestClient, assert_error, wait_job
+from tests.support.settings import ADMIN, auth, make_settings
 
 pytestmark = TORCH_SPARSE
 
@@ -34,9 +28,9 @@ def small_world(client: TestClient) -> None:
     accounts = []
     for ring in range(2):
         for n in range(5):
-            accounts.append(account(f"r{ring}-{n}", ("device", f"dev-r{ring}"), ("card", f"tok-r{ring}-{n % 2}"),
+            accounts.append(account_json(f"r{ring}-{n}", ("device", f"dev-r{ring}"), ("card", f"tok-r{ring}-{n % 2}"),
                                     country="DE", age=n))
-    accounts += [account(f"solo-{n}", ("device", f"dev-solo-{n}"), country="FR") for n in range(10)]
+    accounts += [account_json(f"solo-{n}", ("device", f"dev-solo-{n}"), country="FR") for n in range(10)]
     assert client.post("/v1/accounts/batch", json={"accounts": accounts}, headers=ADMIN).status_code == 200
     labels = [{"account_id": f"r0-{n}", "label": "fraud", "source": "chargeback"} for n in range(3)]
     labels += [{"account_id": f"solo-{n}", "label": "legit", "source": "kyc"} for n in range(3)]
@@ -53,8 +47,8 @@ def sweep(client: TestClient) -> dict[str, Any]:
 
 
 def test_post_account_sync_scores_from_the_graph_including_it(client: TestClient) -> None:
-    client.post("/v1/accounts?score=none", json=account("a0", ("device", "d1")), headers=SCORE)
-    response = client.post("/v1/accounts?score=sync", json=account("a1", ("device", "d1"), country="DE"),
+    client.post("/v1/accounts?score=none", json=account_json("a0", ("device", "d1")), headers=SCORE)
+    response = client.post("/v1/accounts?score=sync", json=account_json("a1", ("device", "d1"), country="DE"),
                            headers=SCORE)
     assert response.status_code == 201
     body = response.json()
@@ -84,7 +78,7 @@ def test_post_account_sync_answers_the_stored_account_with_its_ring_and_settles_
     member = client.get(f"/v1/rings/{ring_id}", headers=inv).json()["members"][0]["account_id"]
     before = client.get(f"/v1/accounts/{member}", headers=inv).json()
     # when
-    response = client.post("/v1/accounts?score=sync", json=account(member, ("card", "tok-new"), tier="gold"),
+    response = client.post("/v1/accounts?score=sync", json=account_json(member, ("card", "tok-new"), tier="gold"),
                            headers=SCORE)
     # then: the answer is the stored state, merged with the earlier upsert, as a read returns it
     assert response.status_code == 201
@@ -104,14 +98,14 @@ def test_post_account_sync_answers_the_stored_account_with_its_ring_and_settles_
 
 
 def test_post_account_async_and_none(client: TestClient) -> None:
-    body = client.post("/v1/accounts", json=account("a1"), headers=SCORE).json()
+    body = client.post("/v1/accounts", json=account_json("a1"), headers=SCORE).json()
     assert isinstance(body["job_id"], str) and body["risk"] is None
     # embedded mode: the worker's task function runs in-process and stores the score
     deadline = time.monotonic() + 60
     while client.get("/v1/accounts/a1", headers=SCORE).json()["risk"] is None:
         assert time.monotonic() < deadline, "the async score never landed"
         time.sleep(0.05)
-    body = client.post("/v1/accounts?score=none", json=account("a2"), headers=SCORE).json()
+    body = client.post("/v1/accounts?score=none", json=account_json("a2"), headers=SCORE).json()
     assert body["job_id"] is None and body["risk"] is None
 
 
@@ -129,7 +123,7 @@ def test_post_account_invalid_is_422(client: TestClient, body: dict[str, Any]) -
 
 
 def test_post_account_bad_query_and_malformed_json(client: TestClient) -> None:
-    assert_error(client.post("/v1/accounts?score=later", json=account("a"), headers=SCORE), 422, "invalid_input")
+    assert_error(client.post("/v1/accounts?score=later", json=account_json("a"), headers=SCORE), 422, "invalid_input")
     response = client.post("/v1/accounts", content=b"{not json", headers={**SCORE, "Content-Type": "application/json"})
     assert_error(response, 400, "malformed_json")
 
@@ -138,7 +132,7 @@ def test_post_account_bad_query_and_malformed_json(client: TestClient) -> None:
 
 
 def test_batch_counts_and_limits(client: TestClient) -> None:
-    body = {"accounts": [account(f"b{n}", ("card", f"t{n}"), ("device", "shared")) for n in range(50)]}
+    body = {"accounts": [account_json(f"b{n}", ("card", f"t{n}"), ("device", "shared")) for n in range(50)]}
     assert client.post("/v1/accounts/batch", json=body, headers=SCORE).json() == {"accounts": 50, "links": 100}
     too_many = {"accounts": [{"id": f"x{n}"} for n in range(10_001)]}
     assert_error(client.post("/v1/accounts/batch", json=too_many, headers=SCORE), 422, "invalid_input")
@@ -152,7 +146,7 @@ def test_batch_counts_and_limits(client: TestClient) -> None:
 
 
 def test_get_account(client: TestClient) -> None:
-    client.post("/v1/accounts?score=none", json=account("a1", ("card", "tok1"), vip=True), headers=SCORE)
+    client.post("/v1/accounts?score=none", json=account_json("a1", ("card", "tok1"), vip=True), headers=SCORE)
     got = client.get("/v1/accounts/a1", headers=auth("investigate")).json()
     assert got["id"] == "a1" and got["attributes"] == {"vip": True} and got["label"] is None
     assert got["risk"] is None and got["risk_scored_at"] is None and got["ring_id"] is None
@@ -161,7 +155,7 @@ def test_get_account(client: TestClient) -> None:
 
 
 def test_risk_computed_when_missing_and_refreshed(client: TestClient) -> None:
-    client.post("/v1/accounts?score=none", json=account("a1", ("card", "tok1")), headers=SCORE)
+    client.post("/v1/accounts?score=none", json=account_json("a1", ("card", "tok1")), headers=SCORE)
     first = client.get("/v1/accounts/a1/risk", headers=SCORE).json()
     again = client.get("/v1/accounts/a1/risk", headers=SCORE).json()
     assert again == first  # the stored score
@@ -210,7 +204,7 @@ def test_subgraph(client: TestClient) -> None:
 
 
 def test_labels(client: TestClient) -> None:
-    client.post("/v1/accounts?score=none", json=account("a1"), headers=SCORE)
+    client.post("/v1/accounts?score=none", json=account_json("a1"), headers=SCORE)
     lab = auth("label")
     one = {"account_id": "a1", "label": "fraud", "source": "chargeback", "note": "two disputes"}
     assert client.post("/v1/labels", json={"labels": [one]}, headers=lab).json() == {"applied": 1}

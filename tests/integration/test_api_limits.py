@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.api import ADMIN, TestClient, assert_error, auth, running_app
+from tests.support.clients import TestClient, assert_error, running_app
+from tests.support.launchers import RedisServer
+from tests.support.settings import ADMIN, auth
 
 MIB = 1024 * 1024
 
@@ -54,27 +52,8 @@ def test_rate_limit_per_key(tmp_path: Path) -> None:
 
 @pytest.fixture
 def redis_url(tmp_path: Path) -> Iterator[str]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.fail("redis-server is not installed")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([binary, "--port", str(port), "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "redis-server did not start"
-                time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with RedisServer(directory=tmp_path / "redis") as server:
+        yield server.url
 
 
 def test_rate_limit_shared_on_redis(tmp_path: Path, redis_url: str) -> None:

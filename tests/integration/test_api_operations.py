@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,16 +15,10 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.api import (
-    ADMIN,
-    API_KEYS,
-    KEYS,
-    TORCH_SPARSE,
-    TestClient,
-    account,
-    running_app,
-    wait_job,
-)
+from tests.support.builders import account_json
+from tests.support.clients import TORCH_SPARSE, TestClient, running_app, wait_job
+from tests.support.launchers import free_port
+from tests.support.settings import ADMIN, API_KEYS, KEYS
 
 pytestmark = TORCH_SPARSE
 
@@ -56,7 +49,7 @@ def test_logs_are_json_lines_with_the_request_id_and_never_a_key(
 ) -> None:
     capfd.readouterr()
     # when: a request with a caller's id, one with an unknown key, one with no id
-    client.post("/v1/accounts?score=none", json=account("log-1"), headers={**ADMIN, "X-Request-ID": "trace-42"})
+    client.post("/v1/accounts?score=none", json=account_json("log-1"), headers={**ADMIN, "X-Request-ID": "trace-42"})
     unknown = "sk_live_0123456789abcdef"
     assert client.get("/v1/rings", headers={"Authorization": f"Bearer {unknown}"}).status_code == 401
     minted = client.get("/v1/accounts/log-1", headers=ADMIN).headers["x-request-id"]
@@ -76,7 +69,7 @@ def test_logs_are_json_lines_with_the_request_id_and_never_a_key(
 
 
 def test_metrics_count_requests_and_latency_by_route_and_status_and_jobs(client: TestClient) -> None:
-    client.post("/v1/accounts?score=none", json=account("met-1"), headers=ADMIN)
+    client.post("/v1/accounts?score=none", json=account_json("met-1"), headers=ADMIN)
     for account_id in ("met-1", "met-1", "ghost"):
         client.get(f"/v1/accounts/{account_id}", headers=ADMIN)
     job = client.post("/v1/sweeps", headers=ADMIN).json()
@@ -111,7 +104,7 @@ def test_readyz_and_queue_depth_with_a_redis_broker(tmp_path: Path, redis_server
         assert ready.status_code == 200 and ready.json()["checks"] == {"store": "ok", "broker": "ok"}
         # no worker runs: three async scores wait on the online queue
         for n in range(3):
-            assert c.post("/v1/accounts", json=account(f"q-{n}"), headers=ADMIN).status_code == 201
+            assert c.post("/v1/accounts", json=account_json(f"q-{n}"), headers=ADMIN).status_code == 201
         found = samples(c)
         assert sample(found, "ringfence_queue_depth", queue="online") == 3
         assert sample(found, "ringfence_queue_depth", queue="jobs") == 0
@@ -120,7 +113,7 @@ def test_readyz_and_queue_depth_with_a_redis_broker(tmp_path: Path, redis_server
 def test_job_state_lives_in_the_store_across_replicas_and_restarts(tmp_path: Path) -> None:
     # given two replicas on one store
     with running_app(tmp_path) as a, running_app(tmp_path) as b:
-        a.post("/v1/accounts/batch", json={"accounts": [account(f"j{n}", ("device", "d")) for n in range(4)]},
+        a.post("/v1/accounts/batch", json={"accounts": [account_json(f"j{n}", ("device", "d")) for n in range(4)]},
                headers=ADMIN)
         sweep = a.post("/v1/sweeps", headers=ADMIN)
         train = b.post("/v1/models/train", headers=ADMIN)  # no labels: this job fails
@@ -136,12 +129,6 @@ def test_job_state_lives_in_the_store_across_replicas_and_restarts(tmp_path: Pat
     with running_app(tmp_path) as c:
         assert c.get(f"/v1/jobs/{sweep.json()['id']}", headers=ADMIN).json() == done_sweep
         assert c.get(f"/v1/jobs/{train.json()['id']}", headers=ADMIN).json() == done_train
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _spawned_children(pid: int) -> int:
@@ -161,7 +148,7 @@ def _spawned_children(pid: int) -> int:
 
 
 def test_serve_takes_host_port_and_workers_from_flags(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RINGFENCE_")}
     env |= {"RINGFENCE_DATA_DIR": str(tmp_path), "RINGFENCE_API_KEYS": API_KEYS}
     proc = subprocess.Popen(

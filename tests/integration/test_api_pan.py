@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ringfence.api.logging import redact
-from ringfence.graph.validation import luhn_ok
 
-from tests.support.api import ADMIN, TORCH_SPARSE, TestClient, account, assert_error, make_settings, running_app
+from ringfence.api.logging import redact
+from ringfence.core.cards import luhn_ok
+from tests.support.builders import account_json
+from tests.support.clients import TORCH_SPARSE, TestClient, assert_error, running_app
+from tests.support.settings import ADMIN, make_settings
 
 pytestmark = TORCH_SPARSE
 PANS = ["4111111111111111", "4111 1111 1111 1111", "5500-0000-0000-0004", "4222222222222", "6011000990139424",
@@ -29,15 +31,15 @@ def bodies(pan: str) -> list[tuple[str, str, Any]]:
     label = {"account_id": "known", "label": "fraud", "source": "chargeback"}
     return [
         ("POST", "/v1/accounts", {"id": pan.replace(" ", "").replace("-", "")}),
-        ("POST", "/v1/accounts", account("x", ("card", pan.replace(" ", "").replace("-", "")))),
-        ("POST", "/v1/accounts", account("x", ("card", f"tok-{pan.replace(' ', '-')}"))),
+        ("POST", "/v1/accounts", account_json("x", ("card", pan.replace(" ", "").replace("-", "")))),
+        ("POST", "/v1/accounts", account_json("x", ("card", f"tok-{pan.replace(' ', '-')}"))),
         ("POST", "/v1/accounts", {"id": "x", "attributes": {pan: "v"}}),
         ("POST", "/v1/accounts", {"id": "x", "attributes": {"k": pan}}),
         ("POST", "/v1/accounts", {"id": "x", "attributes": {"k": embedded}}),
         ("POST", "/v1/accounts", {"id": "x", "attributes": {"k": int(re.sub(r"[ -]", "", pan))}}),
         ("POST", "/v1/accounts", {"id": "x", pan: 1}),
         ("POST", "/v1/accounts", {"id": "x", "created_at": pan}),
-        ("POST", "/v1/accounts/batch", {"accounts": [account("ok"), {"id": "x", "attributes": {"k": embedded}}]}),
+        ("POST", "/v1/accounts/batch", {"accounts": [account_json("ok"), {"id": "x", "attributes": {"k": embedded}}]}),
         ("POST", "/v1/labels", {"labels": [{**label, "source": embedded}]}),
         ("POST", "/v1/labels", {"labels": [{**label, "note": embedded}]}),
         ("POST", "/v1/labels", {"labels": [{**label, "account_id": re.sub(r"[ -]", "", pan)}]}),
@@ -49,7 +51,7 @@ def bodies(pan: str) -> list[tuple[str, str, Any]]:
         ("POST", "/v1/accounts", {"id": "x", "links": [{"type": "card", "id": "t", "seen_at": pan}]}),
         ("POST", "/v1/accounts", {"id": "x", "links": [{"type": embedded, "id": "t"}]}),
         ("POST", "/v1/accounts", {"id": "x", "links": [{"type": "card", "id": "t", embedded: 1}]}),
-        ("POST", "/v1/accounts/batch", {"accounts": [account("ok")], "note": embedded}),
+        ("POST", "/v1/accounts/batch", {"accounts": [account_json("ok")], "note": embedded}),
         ("POST", "/v1/identifiers/card/tok-1/benign", {"benign": embedded}),
         ("POST", "/v1/identifiers/card/tok-1/benign", {"benign": True, "why": embedded}),
         # job parameters and bodies on routes that take none
@@ -111,7 +113,7 @@ def test_pan_refused_everywhere_never_stored_or_logged(
 ) -> None:
     client, stored = pan_client
     caplog.set_level(logging.DEBUG)
-    client.post("/v1/accounts?score=sync", json=account("known", ("card", "tok-known")), headers=ADMIN)
+    client.post("/v1/accounts?score=sync", json=account_json("known", ("card", "tok-known")), headers=ADMIN)
     for pan in PANS:
         for method, url, body in bodies(pan):
             response = client.request(method, url, json=body, headers=ADMIN)

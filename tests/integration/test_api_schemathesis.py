@@ -17,11 +17,12 @@ from pathlib import Path
 import hypothesis
 import pytest
 import schemathesis
-from ringfence.api.app import create_app
-from ringfence.api.errors import holds_pan
-from ringfence.graph import cursor as cursors
 
-from tests.support.api import ADMIN, TORCH_SPARSE, make_settings
+from ringfence.api.app import create_app
+from ringfence.core.cards import holds_pan
+from ringfence.graph import cursor as cursors
+from tests.support.clients import TORCH_SPARSE
+from tests.support.settings import ADMIN, make_settings
 
 # One app for the whole module (schemathesis keeps its lifespan running for the process).
 _DATA = Path(tempfile.mkdtemp(prefix="ringfence-schemathesis-"))

@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from ringfence.graph.factory import open_store
 
 from ringfence.core.settings import Settings
+from ringfence.graph.factory import open_store
 from tests.contract.test_store_contract import snapshot
 
 RINGFENCE = str(Path(sys.executable).with_name("ringfence"))

@@ -14,14 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.launchers import free_port
+
 DEMO_ACCOUNTS = 3_000
 SETUP_TIMEOUT_S = 400
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _curl_commands(log: str) -> list[str]:
@@ -52,7 +48,7 @@ def _wait_ready(port: int, proc: subprocess.Popen[str], deadline: float) -> None
 
 @pytest.mark.timeout(SETUP_TIMEOUT_S + 60)
 def test_demo_prints_commands_that_work(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RINGFENCE_")}
     env["RINGFENCE_DATA_DIR"] = str(tmp_path / "data")
     log_path = tmp_path / "demo.log"
@@ -99,7 +95,9 @@ def test_with_a_broker_the_demo_runs_a_worker_that_does_the_async_work(
     import redis
 
     from ringfence.cli import _demo_worker
-    from tests.support.api import ADMIN, account, running_app
+    from tests.support.builders import account_json
+    from tests.support.clients import running_app
+    from tests.support.settings import ADMIN
 
     url = str(redis_server.url).rsplit("/", 1)[0] + "/12"  # type: ignore[attr-defined]
     redis.Redis.from_url(url).flushdb()
@@ -109,7 +107,8 @@ def test_with_a_broker_the_demo_runs_a_worker_that_does_the_async_work(
     monkeypatch.setenv("RINGFENCE_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("RINGFENCE_BROKER_URL", url)
     with _demo_worker(url), running_app(tmp_path, broker_url=url) as client:
-        assert client.post("/v1/accounts", json=account("async-1", ("device", "d")), headers=ADMIN).json()["job_id"]
+        body = account_json("async-1", ("device", "d"))
+        assert client.post("/v1/accounts", json=body, headers=ADMIN).json()["job_id"]
         job = client.post("/v1/sweeps", headers=ADMIN).json()
         deadline = time.monotonic() + 180
         while (client.get("/v1/accounts/async-1", headers=ADMIN).json()["risk"] is None

@@ -26,10 +26,8 @@ def neo4j_dev() -> Iterator[Neo4jServer]:
 
 @pytest.fixture(scope="module")
 def redis_dev() -> Iterator[RedisServer]:
-    server = RedisServer()
-    server.start()
-    yield server
-    server.stop()
+    with RedisServer() as server:
+        yield server
 
 
 def test_neo4j_answers_a_parameterised_query_over_bolt(neo4j_dev: Neo4jServer) -> None:

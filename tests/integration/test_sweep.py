@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ringfence.graph.model import AccountIn, Link
-from ringfence.graph.sqlite_store import SQLiteStore
-from ringfence.workers.sweep import run_sweep
 
 from ringfence.core.errors import SweepRunning
 from ringfence.core.settings import Settings
+from ringfence.graph.model import AccountIn, Link
+from ringfence.graph.sqlite_store import SQLiteStore
+from ringfence.services.sweeps import run_sweep
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parents[1]
@@ -261,7 +261,7 @@ KILLED_SWEEP = textwrap.dedent("""
     sys.path.insert(0, {root!r})
     from ringfence.graph.sqlite_store import SQLiteStore
     from ringfence.core.settings import Settings
-    from ringfence.workers.sweep import run_sweep
+    from ringfence.services.sweeps import run_sweep
 
     class Scorer:
         version = "const-1"

@@ -1,7 +1,7 @@
 """Real worker processes on a real redis-server and the real SQLite store, under faults.
 
 Each test prints what it counted; `lost` must be 0. Worker processes are
-`celery -A workers.app worker` started here with subprocess (see test_workers_harness).
+`celery -A ringfence.workers worker` started here with subprocess (see tests/support/launchers.py).
 No Celery warning is filtered: the workers' warnings go to their logs, not to pytest.
 """
 
@@ -17,26 +17,16 @@ from pathlib import Path
 
 import httpx
 import pytest
-from ringfence.graph.model import utcnow
-from ringfence.graph.sqlite_store import SQLiteStore
-from ringfence.workers.dispatch import CeleryDispatcher
-from ringfence.workers.tasks import sweep_job
 
+from ringfence.core.clock import utcnow
 from ringfence.core.settings import Settings
-from tests.support.workers import (
-    SCORE_KEY,
-    SWEEP_DELAY_ENV,
-    ApiServer,
-    Beat,
-    LocalRedis,
-    Worker,
-    account,
-    account_body,
-    install_fallbacks,
-    ring_world,
-    wait_for,
-    worker_env,
-)
+from ringfence.graph.sqlite_store import SQLiteStore
+from ringfence.services.dispatch import job_limit
+from ringfence.services.sweeps import run_sweep_job
+from ringfence.workers.dispatch import CeleryDispatcher
+from tests.support.builders import account_in, account_json, own_cards, ring_world
+from tests.support.launchers import ApiServer, Beat, RedisServer, SweepHold, Worker, wait_for
+from tests.support.settings import SCORE_KEY, worker_env
 
 # Short job limits so a redelivery after a lost worker shows within seconds; the lock TTL,
 # the job's hard limit and the visibility timeout keep their production order.
@@ -48,15 +38,14 @@ FAST_REDELIVERY = {
 
 
 @pytest.fixture
-def redis(tmp_path: Path) -> LocalRedis:
-    with LocalRedis(tmp_path / "redis") as server:
+def redis(tmp_path: Path) -> RedisServer:
+    with RedisServer(directory=tmp_path / "redis", persist=True) as server:
         yield server  # type: ignore[misc]
 
 
 @pytest.fixture
-def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SQLiteStore:
-    install_fallbacks(lambda name, module: monkeypatch.setitem(__import__("sys").modules, name, module))
-    s = SQLiteStore(tmp_path / "ringfence.graph.db")
+def store(tmp_path: Path) -> SQLiteStore:
+    s = SQLiteStore(tmp_path / "graph.db")
     s.migrate()
     yield s  # type: ignore[misc]
     s.close()
@@ -70,7 +59,7 @@ def workers(tmp_path: Path) -> list[Worker]:
         w.stop()
 
 
-def settings_for(tmp_path: Path, redis: LocalRedis) -> Settings:
+def settings_for(tmp_path: Path, redis: RedisServer) -> Settings:
     return Settings(data_dir=tmp_path / "data", graph_url=f"sqlite:///{tmp_path / 'graph.db'}", broker_url=redis.url)
 
 
@@ -79,14 +68,14 @@ def scored(store: SQLiteStore, ids: list[str]) -> int:
 
 
 def test_a_thousand_async_scores_each_land_once(
-    tmp_path: Path, redis: LocalRedis, store: SQLiteStore, workers: list[Worker]
+    tmp_path: Path, redis: RedisServer, store: SQLiteStore, workers: list[Worker]
 ) -> None:
     # given two online workers and 1,000 stored accounts
     env = worker_env(redis.url, tmp_path)
     workers += [Worker(n, "online", env, tmp_path) for n in ("on1", "on2")]
     for w in workers:
         w.wait_ready()
-    accounts = [account(f"acct_{i:04d}") for i in range(1000)]
+    accounts = [account_in(f"acct_{i:04d}", *own_cards(f"acct_{i:04d}"), channel="web") for i in range(1000)]
     store.upsert_accounts(accounts)
     ids = [a.id for a in accounts]
     dispatcher = CeleryDispatcher(settings_for(tmp_path, redis))
@@ -116,18 +105,19 @@ def _rings(store: SQLiteStore) -> frozenset[frozenset[str]]:
 
 
 def test_a_worker_killed_mid_sweep_is_redelivered_and_readers_never_see_a_partial_sweep(
-    tmp_path: Path, redis: LocalRedis, store: SQLiteStore, workers: list[Worker]
+    tmp_path: Path, redis: RedisServer, store: SQLiteStore, workers: list[Worker]
 ) -> None:
     settings = settings_for(tmp_path, redis)
     # given a published sweep of 20 rings, then 5 more rings ingested
     store.upsert_accounts(ring_world(rings=20, size=4, singles=200))
-    sweep_job(store, settings, store.create_job("sweep").id)
+    run_sweep_job(store, settings, store.create_job("sweep").id, job_limit(settings))
     before = _rings(store)
     store.upsert_accounts(ring_world(rings=5, size=4, singles=0, prefix="new"))
     assert len(before) == 20
 
-    # and two jobs workers whose sweep holds for 6 s in the middle
-    env = worker_env(redis.url, tmp_path, **FAST_REDELIVERY, **{SWEEP_DELAY_ENV: "6"})
+    # and two jobs workers whose sweeps stop at a barrier in the middle until the test releases them
+    hold = SweepHold(tmp_path / "hold")
+    env = worker_env(redis.url, tmp_path, **FAST_REDELIVERY, **hold.env)
     workers += [Worker(n, "jobs", env, tmp_path) for n in ("jobs1", "jobs2")]
     for w in workers:
         w.wait_ready()
@@ -136,7 +126,7 @@ def test_a_worker_killed_mid_sweep_is_redelivered_and_readers_never_see_a_partia
     stop = threading.Event()
 
     def read() -> None:
-        reader = SQLiteStore(tmp_path / "ringfence.graph.db")
+        reader = SQLiteStore(tmp_path / "graph.db")
         while not stop.is_set():
             seen.add(_rings(reader))
             time.sleep(0.02)
@@ -149,7 +139,8 @@ def test_a_worker_killed_mid_sweep_is_redelivered_and_readers_never_see_a_partia
         # when the worker running the sweep is killed -9 (main process and pool) mid-sweep
         job = store.create_job("sweep")
         dispatcher.start_sweep(job.id)
-        wait_for(lambda: store.get_job(job.id).status == "running", 30, "the sweep to start")  # type: ignore[union-attr]
+        hold.wait_reached(1)
+        assert store.get_job(job.id).status == "running"  # type: ignore[union-attr]
         victim = next(w for w in workers if w.received("ringfence.sweep"))
         survivor = next(w for w in workers if w is not victim)
         victim.kill9()
@@ -157,6 +148,8 @@ def test_a_worker_killed_mid_sweep_is_redelivered_and_readers_never_see_a_partia
         assert store.get_job(job.id).status == "running"  # type: ignore[union-attr]
 
         # then the other worker gets the message after the visibility timeout and finishes it
+        hold.wait_reached(2)
+        hold.release()
         wait_for(lambda: store.get_job(job.id).status == "succeeded", 60, "the redelivered sweep")  # type: ignore[union-attr]
         took = time.monotonic() - killed_at
         time.sleep(0.3)  # let the reader see the published sweep too
@@ -183,11 +176,12 @@ FAST_RESCORE = {"RINGFENCE_RESCORE_INTERVAL_S": "1", "RINGFENCE_RESCORE_AFTER_S"
 
 
 def post_account(client: httpx.Client, account_id: str) -> httpx.Response:
-    return client.post("/v1/accounts", params={"score": "async"}, json=account_body(account_id, links=3))
+    body = account_json(account_id, *own_cards(account_id, 3), channel="web")
+    return client.post("/v1/accounts", params={"score": "async"}, json=body)
 
 
 def test_a_redis_restart_during_an_ingest_burst_loses_nothing(
-    tmp_path: Path, redis: LocalRedis, store: SQLiteStore, workers: list[Worker]
+    tmp_path: Path, redis: RedisServer, store: SQLiteStore, workers: list[Worker]
 ) -> None:
     # given the API, an online worker and beat on one redis; the broker's own redelivery is
     # left at its production timeout (an hour), so whatever comes back here is the store's
@@ -267,11 +261,12 @@ def test_a_redis_restart_during_an_ingest_burst_loses_nothing(
 
 
 def test_the_same_sweep_started_twice_runs_once(
-    tmp_path: Path, redis: LocalRedis, store: SQLiteStore, workers: list[Worker]
+    tmp_path: Path, redis: RedisServer, store: SQLiteStore, workers: list[Worker]
 ) -> None:
     settings = settings_for(tmp_path, redis)
     store.upsert_accounts(ring_world(rings=5, size=3, singles=10))
-    env = worker_env(redis.url, tmp_path, **{SWEEP_DELAY_ENV: "3"})
+    hold = SweepHold(tmp_path / "hold")
+    env = worker_env(redis.url, tmp_path, **hold.env)
     workers += [Worker(n, "jobs", env, tmp_path) for n in ("jobs1", "jobs2")]
     for w in workers:
         w.wait_ready()
@@ -281,6 +276,13 @@ def test_the_same_sweep_started_twice_runs_once(
         first, second = store.create_job("sweep"), store.create_job("sweep")
         for job_id in (first.id, first.id, second.id):
             dispatcher.start_sweep(job_id)
+        # and every message is handled while the sweep that runs is held at the barrier
+        hold.wait_reached(1)
+        wait_for(lambda: sum(w.received("ringfence.sweep") for w in workers) == 3
+                 and dispatcher.queue_depth()["jobs"] == 0
+                 and "failed" in {(store.get_job(x) or first).status for x in (first.id, second.id)},
+                 60, "the duplicate and the second sweep to be handled")
+        hold.release()
         jobs = wait_for(
             lambda: [j for j in (store.get_job(first.id), store.get_job(second.id)) if j and j.status in
                      ("succeeded", "failed")] if all(

@@ -16,14 +16,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from ringfence.graph.model import utcnow
-from ringfence.graph.neo4j_store import Neo4jStore
 
 from devservices.services import LAUNCHER_DIR, Neo4jServer, _home_template, _home_template_valid, free_port
+from ringfence.core.clock import utcnow
 from ringfence.core.settings import Settings
+from ringfence.graph.neo4j_store import Neo4jStore
 from tests.conftest import _skip_neo4j
 from tests.integration.test_workers_faults import FAST_RESCORE, post_account
-from tests.support.workers import SCORE_KEY, ApiServer, Beat, LocalRedis, Worker, wait_for, worker_env
+from tests.support.launchers import ApiServer, Beat, RedisServer, Worker, wait_for
+from tests.support.settings import SCORE_KEY, worker_env
 
 LINKS = 3
 
@@ -54,7 +55,7 @@ def test_neo4j_stopped_during_writes_answers_503_writes_nothing_half_and_recover
     clients: list[httpx.Client] = []
     try:
         store.migrate()
-        with LocalRedis(tmp_path / "redis") as redis:
+        with RedisServer(directory=tmp_path / "redis", persist=True) as redis:
             env = worker_env(redis.url, tmp_path, RINGFENCE_GRAPH_URL=graph_url, RINGFENCE_NEO4J_RETRY_TIME_S="1",
                              **FAST_RESCORE)
             processes += [Worker("online", "online", env, tmp_path), Beat(env, tmp_path), ApiServer(env, tmp_path)]

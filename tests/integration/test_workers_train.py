@@ -9,13 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
+from ringfence.core.settings import Settings
 from ringfence.gnn.registry import Registry
 from ringfence.gnn.testing import load_world
 from ringfence.graph.sqlite_store import SQLiteStore
 from ringfence.workers.dispatch import CeleryDispatcher
-
-from ringfence.core.settings import Settings
-from tests.support.workers import LocalRedis, Worker, wait_for, worker_env
+from tests.support.launchers import RedisServer, Worker, wait_for
+from tests.support.settings import worker_env
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:Sparse CSR tensor support is in beta state:UserWarning"),
@@ -25,13 +26,13 @@ pytestmark = [
 
 def test_a_train_job_activates_a_model_that_the_running_online_worker_then_scores_with(tmp_path: Path) -> None:
     # given a small generated world with labels, and an online and a jobs worker already running
-    store = SQLiteStore(tmp_path / "ringfence.graph.db")
+    store = SQLiteStore(tmp_path / "graph.db")
     store.migrate()
     records = load_world(store, 3000, seed=3)
     account_id = next(r["id"] for r in records if r["label"] is None)
     settings = Settings(data_dir=tmp_path / "data", graph_url=f"sqlite:///{tmp_path / 'graph.db'}")
     workers: list[Worker] = []
-    with LocalRedis(tmp_path / "redis") as redis:
+    with RedisServer(directory=tmp_path / "redis", persist=True) as redis:
         settings = settings.model_copy(update={"broker_url": redis.url})
         env = worker_env(redis.url, tmp_path)
         workers += [Worker("online", "online", env, tmp_path), Worker("jobs", "jobs", env, tmp_path)]

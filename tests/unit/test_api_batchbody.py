@@ -14,12 +14,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
+
 from ringfence.api.batchbody import AccountDraft
 from ringfence.api.jsonbody import _GcPause, fast_batch
 from ringfence.api.schemas import MAX_BATCH_ACCOUNTS, MAX_BATCH_LINKS, MAX_LINKS, AccountBatchIn
 from ringfence.graph import model as m
-
-from tests.support.api import ADMIN, TestClient
+from tests.support.clients import TestClient
+from tests.support.settings import ADMIN
 
 PAN = "4111111111111111"
 

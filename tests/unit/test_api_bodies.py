@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
+
 from ringfence.api.jsonbody import validate_unchecked
 from ringfence.api.schemas import UNCHECKED_TWINS, AccountIn
 

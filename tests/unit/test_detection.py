@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from ringfence.graph.detection import DetectionParams, detect, graph_from_links, identifier_weight, load_graph
 from ringfence.graph.loader import load_records
 from ringfence.graph.model import AccountIn, IdentifierKey, Link

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+
 from ringfence.gnn.features import FeatureSchema
 from ringfence.graph.model import AccountRow
 

@@ -7,6 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+
 from ringfence.gnn import graphdata
 from ringfence.gnn.graphdata import GraphBatch, SparseMatrix, finalize, hop2_counts
 from ringfence.gnn.model import TypedLinear

@@ -15,13 +15,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch import Tensor
+from torch_geometric.nn import HeteroConv, SAGEConv
+
 from ringfence.gnn.graphdata import GraphBatch, assemble, raw_from_store
 from ringfence.gnn.model import AccountUpdate, IdentifierUpdate, ModelConfig, RingGNN
 from ringfence.gnn.testing import load_world
 from ringfence.graph.model import ID_TYPES
 from ringfence.graph.sqlite_store import SQLiteStore
-from torch import Tensor
-from torch_geometric.nn import HeteroConv, SAGEConv
 
 H = 8
 AS_OF = datetime(2027, 1, 1, tzinfo=UTC)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from ringfence.gnn.registry import Registry
 
 from ringfence.core.errors import InvalidInput, NotFound
+from ringfence.gnn.registry import Registry
 
 
 def _save(reg: Registry, name: str, value: float) -> str:

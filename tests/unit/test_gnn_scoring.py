@@ -10,6 +10,10 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from sklearn.metrics import average_precision_score
+
+from ringfence.core.errors import InvalidInput
+from ringfence.core.settings import Settings
 from ringfence.gnn.predictor import CANDIDATES
 from ringfence.gnn.registry import Registry
 from ringfence.gnn.score import Scorer, current_scorer
@@ -17,10 +21,6 @@ from ringfence.gnn.testing import load_world
 from ringfence.gnn.train import PREFERRED, TrainConfig, TrainReport, select, train
 from ringfence.graph.model import AccountIn, LabelIn, Link
 from ringfence.graph.sqlite_store import SQLiteStore
-from sklearn.metrics import average_precision_score
-
-from ringfence.core.errors import InvalidInput
-from ringfence.core.settings import Settings
 
 AS_OF = datetime(2027, 1, 1, tzinfo=UTC)
 CONFIG = TrainConfig(hidden=16, max_epochs=8, patience=8)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from ringfence.graph.detection import content_id
 from ringfence.graph.lineage import match_rings
 

@@ -15,9 +15,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+
+from ringfence.core.cards import contains_pan
 from ringfence.graph.loader import account_from_record
 from ringfence.graph.synthetic import WorldParams, generate, hex_tokens, identifier_tokens, params_for, write_jsonl
-from ringfence.graph.validation import ID_PATTERN, contains_pan
+from ringfence.graph.validation import ID_PATTERN
 
 RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 Record = dict[str, Any]

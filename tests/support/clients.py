@@ -1,5 +1,4 @@
-"""Shared by the `test_api_*` modules: a running app on a real SQLite store in `tmp_path`
-(with the in-process dispatcher), API keys per scope and error-shape assertions."""
+"""Clients of the API: an in-process app on a real SQLite store, and error-shape assertions."""
 
 from __future__ import annotations
 
@@ -11,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ringfence.api.app import create_app
 from starlette.exceptions import StarletteDeprecationWarning
 
-from ringfence.core.settings import Settings
+from ringfence.api.app import create_app
+from tests.support.settings import ADMIN, make_settings
 
 with warnings.catch_warnings():
     # Starlette prefers `httpx2` for its test client; `httpx` is what the project pins.
@@ -25,35 +24,14 @@ with warnings.catch_warnings():
 # that warning is the gnn module's to settle, not the API's.
 TORCH_SPARSE = pytest.mark.filterwarnings("ignore:Sparse (invariant checks|CSR tensor support):UserWarning")
 
-KEYS = {"admin": "adm_k3y", "score": "sco_k3y", "investigate": "inv_k3y", "label": "lab_k3y"}
-API_KEYS = ",".join(f"{key}:{scope}" for scope, key in KEYS.items())
-
-
-def auth(scope: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {KEYS[scope]}"}
-
-
-ADMIN = auth("admin")
-
-
-def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "data_dir": tmp_path, "api_keys": API_KEYS, "rate_limit_per_s": 1e6, "rate_limit_burst": 1_000_000,
-        "graph_url": "", "broker_url": None,
-    }
-    values.update(overrides)
-    return Settings(**values)
+__all__ = ["TORCH_SPARSE", "TestClient", "assert_error", "running_app", "wait_job"]
 
 
 @contextmanager
 def running_app(tmp_path: Path, **overrides: Any) -> Iterator[TestClient]:
-    """A client of an app whose lifespan runs for the block."""
+    """A client of an app whose lifespan runs for the block (in-process dispatcher)."""
     with TestClient(create_app(make_settings(tmp_path, **overrides))) as c:
         yield c
-
-
-def account(account_id: str, *links: tuple[str, str], **attributes: Any) -> dict[str, Any]:
-    return {"id": account_id, "attributes": attributes, "links": [{"type": t, "id": i} for t, i in links]}
 
 
 def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:

@@ -1,5 +1,9 @@
 """Batch sweeps: detect rings on the whole graph, score everything, publish atomically.
 
+`run_sweep_job` is what a worker runs for a sweep job (`services.jobs` owns the job's status
+and the lock handshake with `services.jobs.start_sweep`); `run_sweep` is the sweep itself,
+also run directly by `ringfence sweep` and `ringfence demo`.
+
 `run_sweep` holds the store's "sweep" lock for its whole run (owner: the job id when given,
 so a redelivered task of the same job re-takes its own lock; else a fresh owner). A stale
 lock of a killed worker expires after `settings.sweep_lock_ttl_s`; the lock is refreshed at
@@ -25,21 +29,31 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
+
+from ringfence.core.clock import utcnow
+from ringfence.core.errors import SweepRunning
+from ringfence.core.settings import Settings
 from ringfence.graph.arrays import AttributeSpec, GraphArrays, load_arrays
 from ringfence.graph.detection import DetectionParams, detect
 from ringfence.graph.lineage import match_rings
-from ringfence.graph.model import PublishedRing, SweepResult, utcnow
+from ringfence.graph.model import PublishedRing, SweepResult
 from ringfence.graph.ring_risk import ring_risk
 from ringfence.graph.store import GraphStore
-
-from ringfence.core.errors import SweepRunning
-from ringfence.core.settings import Settings
+from ringfence.services.jobs import (
+    SWEEP_LOCK,
+    TimeLimitExceeded,
+    job_guard,
+    mark_failed,
+    mark_running,
+    mark_succeeded,
+    run_recorded,
+)
 
 log = logging.getLogger(__name__)
-LOCK = "sweep"
+LOCK = SWEEP_LOCK
 Progress = Callable[[str, float], None]
 
 
@@ -92,7 +106,7 @@ def run_sweep(
         raise SweepRunning()
     try:
         if job_id:
-            store.update_job(job_id, "running")
+            mark_running(store, job_id)
         try:
             result = _sweep(store, settings, scorer, owner, ttl, progress, params)
         except BaseException as exc:
@@ -100,11 +114,9 @@ def run_sweep(
                 _record_failure(store, job_id, exc)
             raise
         if job_id:
-            store.update_job(
-                job_id, "succeeded",
-                result={"sweep_id": result.sweep_id, "rings": len(result.rings), "accounts": len(result.account_risks),
-                        "dissolved": len(result.dissolved), "seconds": result.stats.get("seconds")},
-            )
+            mark_succeeded(store, job_id, {
+                "sweep_id": result.sweep_id, "rings": len(result.rings), "accounts": len(result.account_risks),
+                "dissolved": len(result.dissolved), "seconds": result.stats.get("seconds")})
         return result
     finally:
         try:
@@ -116,9 +128,25 @@ def run_sweep(
 def _record_failure(store: GraphStore, job_id: str, exc: BaseException) -> None:
     code = getattr(exc, "code", "internal")
     try:
-        store.update_job(job_id, "failed", error=f"{code}: {type(exc).__name__}: {exc}")
+        mark_failed(store, job_id, code, f"{type(exc).__name__}: {exc}")
     except Exception:
         log.error("sweep job %s failed (%s) and the failure could not be recorded", job_id, code)
+
+
+def run_sweep_job(
+    store: GraphStore, settings: Settings, job_id: str, limit: float,
+    time_limit: tuple[type[BaseException], ...] = (TimeLimitExceeded,),
+) -> dict[str, Any]:
+    """Run the sweep of job `job_id` (a worker's task); `run_sweep` records running/succeeded/failed."""
+    with job_guard(store, job_id, limit) as mine:
+        if not mine:
+            return {"job_id": job_id, "skipped": True}
+        # Another job holding the sweep lock refuses this one; it is not postponed.
+        result = run_recorded(store, job_id, "the sweep", limit,
+                              lambda: run_sweep(store, settings, job_id=job_id), (SweepRunning,), time_limit)
+        if isinstance(result, dict):
+            return result
+    return {"job_id": job_id, "sweep_id": result.sweep_id}
 
 
 def _sweep(

@@ -1,0 +1,191 @@
+"""Jobs: sweeps and training started by the API or the beat, run by a worker, recorded in the store.
+
+This module owns a job's life: its status transitions (`queued` → `running` → `succeeded` or
+`failed`, and back to `queued` for a retry after a transient error) are written here and only
+here, and so is the sweep-lock handshake between the starter and the runner.
+
+- `start_sweep` creates the job and takes the sweep lock *as the job* before queueing it: of two
+  concurrent starts exactly one gets the lock, the other is refused (`SweepRunning`) and its job
+  recorded as failed. The sweep re-takes the lock as the same owner (`services.sweeps`), so a
+  redelivered message of the same job takes it over instead of failing.
+- `job_guard` and `run_recorded` are what every job runner (`services.sweeps.run_sweep_job`,
+  `services.training.run_train_job`) wraps its work in, so each is idempotent: a job that
+  already finished is not run again, and a job runs in one place at a time (the lock
+  `job:<id>`, whose TTL is the job's time limit).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ringfence.core.errors import RingfenceError, StoreUnavailable, SweepRunning, Unavailable
+from ringfence.core.settings import Settings
+from ringfence.graph.model import Job, JobStatus
+from ringfence.graph.store import GraphStore
+
+if TYPE_CHECKING:
+    from ringfence.services.dispatch import Dispatcher
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+FINISHED: tuple[JobStatus, ...] = ("succeeded", "failed")
+SWEEP_LOCK = "sweep"
+
+
+# -- status transitions ------------------------------------------------------------------
+
+
+def mark_running(store: GraphStore, job_id: str) -> Job:
+    return store.update_job(job_id, "running")
+
+
+def mark_succeeded(store: GraphStore, job_id: str, result: dict[str, Any]) -> Job:
+    return store.update_job(job_id, "succeeded", result=_jsonable(result))
+
+
+def mark_failed(store: GraphStore, job_id: str, code: str, message: str) -> None:
+    """Mark the job failed unless it finished meanwhile; best effort when the store is down."""
+    try:
+        job = store.get_job(job_id)
+        if job is not None and job.status not in FINISHED:
+            store.update_job(job_id, "failed", error=f"{code}: {message}")
+    except StoreUnavailable:
+        log.error("job %s failed (%s) but the store is unavailable to record it", job_id, code)
+
+
+def mark_retrying(store: GraphStore, job_id: str, exc: StoreUnavailable, final: bool) -> None:
+    """Record a transient store error on the job: queued again for the retry, or failed if the last.
+
+    The sweep may already have marked the job failed for this error; the retry must still run
+    it, so anything short of success goes back to `queued`.
+    """
+    if final:
+        mark_failed(store, job_id, exc.code, f"gave up after retries: {exc.message}")
+        return
+    try:
+        job = store.get_job(job_id)
+        if job is not None and job.status != "succeeded":
+            store.update_job(job_id, "queued", error=f"{exc.code}: {exc.message} (retrying)")
+    except StoreUnavailable:
+        pass  # the store is what is down; the retry records the outcome
+
+
+def _jsonable(value: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(value, default=str))  # type: ignore[no-any-return]
+
+
+# -- starting ----------------------------------------------------------------------------
+
+
+def start_sweep(store: GraphStore, settings: Settings, dispatcher: Dispatcher, trigger: str) -> Job:
+    """Create a sweep job, take the sweep lock as that job and queue it.
+
+    Raises `SweepRunning` (the job recorded as failed) if another sweep holds the lock, and the
+    dispatcher's `Unavailable` (lock released, job failed) if the broker refuses the message.
+    """
+    job = store.create_job("sweep", {"trigger": trigger})
+    if not store.acquire_lock(SWEEP_LOCK, owner=job.id, ttl_s=settings.sweep_lock_ttl_s):
+        store.update_job(job.id, "failed", error="sweep_running: another sweep holds the lock")
+        raise SweepRunning()
+    try:
+        dispatcher.start_sweep(job.id)
+    except Unavailable as exc:
+        store.release_lock(SWEEP_LOCK, job.id)
+        store.update_job(job.id, "failed", error=f"{exc.code}: {exc.message}")
+        raise
+    return store.get_job(job.id) or job
+
+
+def start_training(store: GraphStore, dispatcher: Dispatcher, trigger: str) -> Job:
+    """Create a training job and queue it; the dispatcher's `Unavailable` fails the job."""
+    job = store.create_job("train", {"trigger": trigger})
+    try:
+        dispatcher.start_train(job.id)
+    except Unavailable as exc:
+        store.update_job(job.id, "failed", error=f"{exc.code}: {exc.message}")
+        raise
+    return store.get_job(job.id) or job
+
+
+def schedule_sweep(store: GraphStore, send: Callable[[str], object]) -> Job:
+    """The beat's tick: a sweep job queued with `send` (the lock is the runner's to take)."""
+    job = store.create_job("sweep", {"trigger": "schedule"})
+    try:
+        send(job.id)
+    except Exception as exc:
+        mark_failed(store, job.id, "broker_unavailable", str(exc))
+        raise
+    return job
+
+
+# -- running -----------------------------------------------------------------------------
+
+
+@contextmanager
+def job_guard(store: GraphStore, job_id: str, ttl_s: float) -> Iterator[bool]:
+    """Yield whether this process may run the job: it exists, is unfinished, runs nowhere else.
+
+    The lock's TTL is the job's time limit, which the broker's visibility timeout exceeds:
+    a redelivery after a crashed worker finds the dead worker's lock expired.
+    """
+    job = store.get_job(job_id)
+    if job is None:
+        log.warning("job %s does not exist; dropping the message", job_id)
+        yield False
+        return
+    if job.status in FINISHED:
+        log.info("job %s already %s; nothing to do", job_id, job.status)
+        yield False
+        return
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    if not store.acquire_lock(f"job:{job_id}", owner, ttl_s):
+        log.info("job %s is running elsewhere; dropping the duplicate message", job_id)
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        try:
+            store.release_lock(f"job:{job_id}", owner)
+        except StoreUnavailable:
+            log.warning("could not release job:%s; it expires in %.0fs", job_id, ttl_s)
+
+
+class TimeLimitExceeded(Exception):
+    """What a runner raises when the job ran past its limit (Celery's soft limit maps to it)."""
+
+
+def run_recorded(
+    store: GraphStore,
+    job_id: str,
+    what: str,
+    limit: float,
+    work: Callable[[], T],
+    refused: tuple[type[RingfenceError], ...] = (),
+    time_limit: tuple[type[BaseException], ...] = (TimeLimitExceeded,),
+) -> T | dict[str, Any]:
+    """Run a job's work, recording how it ended if it did not succeed.
+
+    A refusal (`refused`) fails the job and is answered, not retried. Transient store errors
+    pass untouched so the caller retries them; a time-out or a crash fails the job and propagates.
+    """
+    try:
+        return work()
+    except refused as exc:
+        mark_failed(store, job_id, exc.code, exc.message)
+        return {"job_id": job_id, "error": exc.code}
+    except StoreUnavailable:
+        raise
+    except time_limit:
+        mark_failed(store, job_id, "time_limit", f"{what} ran past its {limit:.0f}s limit")
+        raise
+    except Exception as exc:
+        mark_failed(store, job_id, "internal", f"{type(exc).__name__}: {exc}")
+        raise
