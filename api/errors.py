@@ -149,6 +149,14 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unexpected)
 
 
+# The graph exports' 200s besides JSON (`format=graphml|gexf`): documented so clients and
+# schemathesis know the content types.
+FILE_RESPONSES: dict[int | str, dict[str, Any]] = {200: {"content": {
+    "application/graphml+xml": {"schema": {"type": "string"}},
+    "application/gexf+xml": {"schema": {"type": "string"}},
+}}}
+
+
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI documentation of the error statuses a route can answer."""
     described = {

@@ -315,6 +315,38 @@ class SubgraphPublic(Strict):
     truncated: bool
 
 
+class PathNode(Strict):
+    id: str
+    kind: Literal["account", "card", "device", "bank_account"]
+
+
+class PathTarget(Strict):
+    account_id: str
+    label: Label | None
+    ring_id: str | None
+
+
+class PathPublic(Strict):
+    hops: int = Field(description="Account-to-account steps (account, identifier, account is one)")
+    nodes: list[PathNode] = Field(description="From the account to the target, identifiers between")
+    target: PathTarget
+
+
+class PathsPublic(Strict):
+    data: list[PathPublic]
+    truncated: bool = Field(description="More targets than `limit`, or a hub identifier was capped on the way")
+
+
+class NodeLinkGraph(Strict):
+    """networkx's node-link JSON (`format=json` of the graph exports)."""
+
+    directed: bool
+    multigraph: bool
+    graph: dict[str, Any]
+    nodes: list[dict[str, Any]] = Field(description="`id`, `kind` and the node's attributes")
+    edges: list[dict[str, Any]] = Field(description="`source`, `target` (node ids) and `type`")
+
+
 class LabelsApplied(Strict):
     applied: int
 

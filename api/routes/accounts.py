@@ -18,7 +18,7 @@ from ringfence.api.deps import (
     WriteServices,
     WriteServicesDep,
 )
-from ringfence.api.errors import responses
+from ringfence.api.errors import FILE_RESPONSES, responses
 from ringfence.api.jsonbody import OrjsonRoute
 from ringfence.api.pagination import Cursor, Limit, MinRisk, checked_cursor
 from ringfence.api.schemas import (
@@ -29,15 +29,21 @@ from ringfence.api.schemas import (
     AccountPublic,
     BatchResult,
     Label,
+    NodeLinkGraph,
+    PathNode,
+    PathPublic,
+    PathsPublic,
+    PathTarget,
     RiskPublic,
     SubgraphEdge,
     SubgraphNode,
     SubgraphPublic,
 )
 from ringfence.core.errors import NotFound, found
+from ringfence.graph.investigation import MEDIA_TYPES, ExportFormat
 from ringfence.graph.store import GraphStore
 from ringfence.graph.validation import ID_PATTERN
-from ringfence.services import ingest, scoring
+from ringfence.services import ingest, investigation, scoring
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"], route_class=OrjsonRoute)
@@ -112,17 +118,21 @@ def get_risk(
     return RiskPublic.of(score, scoring.ring_of(store, score))
 
 
-@router.get("/{id}/subgraph", dependencies=[RequireInvestigate], responses=_READ, response_model_exclude_none=True)
+@router.get("/{id}/subgraph", dependencies=[RequireInvestigate], responses=_READ | FILE_RESPONSES,
+            response_model=SubgraphPublic | NodeLinkGraph, response_model_exclude_none=True)
 def get_subgraph(
     id: AccountId,  # noqa: A002
     store: StoreDep,
     settings: SettingsDep,
     hops: Annotated[int, Query(ge=1, le=3)] = 1,
     limit: Annotated[int | None, Query(ge=1, le=1000, description="Hub cap; default: the server's")] = None,
-) -> SubgraphPublic:
+    format: Annotated[ExportFormat | None, Query(description="A file instead of the JSON object")] = None,  # noqa: A002
+) -> SubgraphPublic | Response:
     sub = store.neighbourhood([id], hops, hub_cap=limit or settings.hub_cap)
     if id not in sub.accounts:
         raise NotFound(f"account {id} not found")
+    if format is not None:
+        return Response(investigation.subgraph_file(store, sub, format), media_type=MEDIA_TYPES[format])
     # the subgraph carries its accounts' rings; their risks in one store call (not one per node)
     risks = {a.id: a.risk for a in store.get_accounts(list(sub.accounts))}
     nodes: list[SubgraphNode] = []
@@ -138,3 +148,20 @@ def get_subgraph(
                                   benign=key in sub.benign))
     edges = [SubgraphEdge(source=a, target=k.id, type=k.type) for a, k, _ in sub.edges]
     return SubgraphPublic(nodes=nodes, edges=edges, truncated=bool(sub.capped))
+
+
+@router.get("/{id}/paths", dependencies=[RequireInvestigate], responses=_READ,
+            summary="Shortest paths through shared identifiers to labelled fraud or flagged rings")
+def get_paths(
+    id: AccountId,  # noqa: A002
+    store: StoreDep,
+    settings: SettingsDep,
+    to: Annotated[Literal["fraud", "ring"], Query(description="Labelled fraud, or members of flagged rings")] = "fraud",
+    max_hops: Annotated[int, Query(ge=2, le=4)] = 3,
+    limit: Limit = 100,
+) -> PathsPublic:
+    found_paths, truncated = investigation.paths(store, settings, id, to, max_hops, limit)
+    return PathsPublic(truncated=truncated, data=[
+        PathPublic(hops=f.path.hops, nodes=[PathNode(id=n.id, kind=n.kind) for n in f.path.steps],  # type: ignore[arg-type]
+                   target=PathTarget(account_id=f.path.target, label=f.label, ring_id=f.ring_id))
+        for f in found_paths])

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query, Response
 
-from ringfence.api.deps import RequireInvestigate, StoreDep
-from ringfence.api.errors import responses
+from ringfence.api.deps import RequireInvestigate, SettingsDep, StoreDep
+from ringfence.api.errors import FILE_RESPONSES, responses
 from ringfence.api.pagination import Cursor, Limit, MinRisk, checked_cursor
-from ringfence.api.schemas import RingPage, RingPublic, RingSummaryPublic
+from ringfence.api.schemas import NodeLinkGraph, RingPage, RingPublic, RingSummaryPublic
 from ringfence.core.errors import found
+from ringfence.graph.investigation import MEDIA_TYPES, ExportFormat
 from ringfence.graph.validation import ID_PATTERN
+from ringfence.services import investigation
 
 router = APIRouter(prefix="/v1/rings", tags=["rings"])
 
@@ -25,3 +27,14 @@ def list_rings(store: StoreDep, min_risk: MinRisk = None, cursor: Cursor = None,
 @router.get("/{id}", dependencies=[RequireInvestigate], responses=responses(401, 403, 404, 422, 429, 503))
 def get_ring(id: Annotated[str, Path(pattern=ID_PATTERN)], store: StoreDep) -> RingPublic:  # noqa: A002
     return RingPublic.of_ring(found(store.get_ring(id), f"ring {id} not found in the current sweep"))
+
+
+@router.get("/{id}/graph", dependencies=[RequireInvestigate], responses=responses(401, 403, 404, 422, 429, 503)
+            | FILE_RESPONSES, response_model=NodeLinkGraph, summary="The ring as a file for Gephi, yEd or Linkurious")
+def get_ring_graph(
+    id: Annotated[str, Path(pattern=ID_PATTERN)],  # noqa: A002
+    store: StoreDep,
+    settings: SettingsDep,
+    format: Annotated[ExportFormat, Query()] = "graphml",  # noqa: A002
+) -> Response:
+    return Response(investigation.ring_file(store, settings, id, format), media_type=MEDIA_TYPES[format])

@@ -429,3 +429,39 @@ def test_schema_objects_hold_the_contract_fields_and_forbid_others(client: TestC
         assert schema.get("additionalProperties") is False, name
     assert schemas["JobPublic"]["properties"]["status"]["enum"] == ["queued", "running", "succeeded", "failed"]
     assert schemas["JobPublic"]["properties"]["kind"]["enum"] == ["sweep", "train"]
+
+
+def test_paths_and_graph_files_through_the_api(client: TestClient) -> None:
+    # given a ring of four around one device, two members labelled fraud, and an outsider on a card
+    accounts = [account_json(f"p{n}", ("device", "dev-p"), ("card", f"own-p{n}")) for n in range(4)]
+    accounts.append(account_json("outsider", ("card", "own-p0")))
+    client.post("/v1/accounts/batch", json={"accounts": accounts}, headers=ADMIN)
+    client.post("/v1/labels", json={"labels": [{"account_id": "p1", "label": "fraud", "source": "t"},
+                                               {"account_id": "p2", "label": "fraud", "source": "t"}]}, headers=ADMIN)
+    sweep = wait_job(client, client.post("/v1/sweeps", headers=ADMIN).json()["id"])
+    assert sweep["status"] == "succeeded", sweep
+    # when the outsider asks how it reaches fraud
+    paths = client.get("/v1/accounts/outsider/paths", params={"to": "fraud", "max_hops": 2}, headers=ADMIN)
+    # then two paths of two hops, through p0's card and the ring's device, ties by id
+    assert paths.status_code == 200, paths.text
+    body = paths.json()
+    assert [(p["target"]["account_id"], p["hops"]) for p in body["data"]] == [("p1", 2), ("p2", 2)]
+    assert body["data"][0]["nodes"] == [{"id": "outsider", "kind": "account"}, {"id": "own-p0", "kind": "card"},
+                                        {"id": "p0", "kind": "account"}, {"id": "dev-p", "kind": "device"},
+                                        {"id": "p1", "kind": "account"}]
+    assert body["data"][0]["target"]["label"] == "fraud" and body["truncated"] is False
+    assert_error(client.get("/v1/accounts/nobody/paths", headers=ADMIN), 404, "not_found")
+    assert_error(client.get("/v1/accounts/p0/paths?max_hops=5", headers=ADMIN), 422, "invalid_input")
+    # and the ring and the subgraph come as files in each format, with their content type
+    ring_id = client.get("/v1/rings", headers=ADMIN).json()["data"][0]["id"]
+    for fmt, media in (("graphml", "application/graphml+xml"), ("gexf", "application/gexf+xml"),
+                       ("json", "application/json")):
+        for path in (f"/v1/rings/{ring_id}/graph", "/v1/accounts/p0/subgraph"):
+            response = client.get(path, params={"format": fmt}, headers=ADMIN)
+            assert response.status_code == 200 and response.headers["content-type"].startswith(media), path
+    graph = client.get(f"/v1/rings/{ring_id}/graph?format=json", headers=ADMIN).json()
+    assert {n["id"] for n in graph["nodes"]} >= {f"account:p{n}" for n in range(4)}
+    assert client.get("/v1/accounts/p0/subgraph", headers=ADMIN).json()["truncated"] is False  # default unchanged
+    assert_error(client.get(f"/v1/rings/{ring_id}/graph?format=png", headers=ADMIN), 422, "invalid_input")
+    assert_error(client.get("/v1/rings/nope/graph", headers=ADMIN), 404, "not_found")
+

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ringfence.core.clock import utcnow
-from ringfence.graph.model import AccountIn, Link
+from ringfence.graph.model import AccountIn, Link, PublishedRing, RingIdentifier, SweepResult
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 LinkSpec = tuple[str, str]
@@ -38,3 +38,21 @@ def ring_world(rings: int, size: int, singles: int, prefix: str = "acc") -> list
            for r in range(rings) for m in range(size)]
     out += [account_in(f"{prefix}_s{s}", ("card", f"card_{prefix}_s{s}"), at=t0, country="FR") for s in range(singles)]
     return out
+
+
+def at(minutes: float) -> datetime:
+    """`T0` plus `minutes`: the time axis of hand-made graphs."""
+    return T0 + timedelta(minutes=minutes)
+
+
+def sweep_result(
+    sid: str, minute: float, rings: dict[str, list[str]], risks: dict[str, float], events: dict[str, str] | None = None
+) -> SweepResult:
+    """A sweep publishing `rings` (each tied by one card, risk = its riskiest member's) and `risks`."""
+    published = [
+        PublishedRing(rid, max(risks[m] for m in members), members,
+                      [RingIdentifier("card", f"k-{rid}", len(members))], at(0),
+                      (events or {}).get(rid, "created"))  # type: ignore[arg-type]
+        for rid, members in rings.items()
+    ]
+    return SweepResult(sid, at(minute - 1), at(minute), "m1", risks, published)

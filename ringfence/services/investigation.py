@@ -1,0 +1,64 @@
+"""Investigators' questions on a small graph: paths to fraud, and a ring or subgraph as a file.
+
+The store answers with the capped subgraph around the question; `graph.investigation` does the
+graph work with networkx.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from ringfence.core.errors import found
+from ringfence.core.settings import Settings
+from ringfence.graph.investigation import AccountPath, ExportFormat, serialize, shortest_paths, to_networkx
+from ringfence.graph.model import IdentifierKey, LabelValue, Subgraph
+from ringfence.graph.store import GraphStore
+
+PathTarget = Literal["fraud", "ring"]
+FLAGGED_RING_RISK = 0.5  # a ring at or above this risk is "flagged" (the sweep's high_risk_rings)
+
+
+@dataclass(frozen=True, slots=True)
+class FoundPath:
+    path: AccountPath
+    label: LabelValue | None
+    ring_id: str | None
+
+
+def paths(
+    store: GraphStore, settings: Settings, account_id: str, to: PathTarget, max_hops: int, limit: int,
+    hub_cap: int | None = None,
+) -> tuple[list[FoundPath], bool]:
+    """Shortest paths from the account to labelled fraud (`fraud`) or to members of flagged rings
+    (`ring`), at most `limit`; the flag says whether more were found or a hub was capped."""
+    sub = store.neighbourhood([account_id], max_hops, hub_cap=hub_cap or settings.hub_cap)
+    found(sub.accounts.get(account_id), f"account {account_id} not found")
+    if to == "fraud":
+        targets = {a for a, row in sub.accounts.items() if row.label == "fraud"}
+    else:
+        flagged = {r for r in set(sub.rings.values())
+                   if (summary := store.ring_summary(r)) is not None and summary.risk >= FLAGGED_RING_RISK}
+        targets = {a for a, r in sub.rings.items() if r in flagged}
+    walked = shortest_paths(sub, account_id, targets.__contains__, max_hops)
+    out = [FoundPath(p, sub.accounts[p.target].label, sub.rings.get(p.target)) for p in walked[:limit]]
+    return out, len(walked) > limit or bool(sub.capped)
+
+
+def subgraph_file(store: GraphStore, sub: Subgraph, fmt: ExportFormat) -> bytes:
+    risks = {a.id: a.risk for a in store.get_accounts(list(sub.accounts))}
+    accounts = {a: (risks.get(a), row.label, sub.rings.get(a)) for a, row in sub.accounts.items()}
+    g = to_networkx(accounts, sub.identifiers, ((a, k) for a, k, _ in sub.edges), sub.benign)
+    return serialize(g, fmt)
+
+
+def ring_file(store: GraphStore, settings: Settings, ring_id: str, fmt: ExportFormat) -> bytes:
+    """The ring's members, its identifiers and who uses which, as a file."""
+    ring = found(store.get_ring(ring_id), f"ring {ring_id} not found in the current sweep")
+    members = [m.account_id for m in ring.members]
+    keys = {IdentifierKey(i.type, i.id): i.accounts for i in ring.identifiers}
+    # Members' own links are never capped; the hub cap only bounds who else is read.
+    sub = store.neighbourhood(members, 1, hub_cap=settings.hub_cap)
+    accounts = {m.account_id: (m.risk, m.label, ring.summary.id) for m in ring.members}
+    edges = [(a, k) for a, k, _ in sub.edges if a in accounts and k in keys]
+    return serialize(to_networkx(accounts, keys, edges, sub.benign), fmt)
