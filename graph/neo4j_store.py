@@ -27,8 +27,10 @@ import logging
 import math
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit
 
 import neo4j
 from neo4j import GraphDatabase, ManagedTransaction
@@ -42,6 +44,7 @@ from neo4j.exceptions import (
     TransientError,
 )
 from ringfence.graph import cursor as cursors
+from ringfence.graph.arrays import AttributeSpec, GraphArrays, gc_paused
 from ringfence.graph.model import (
     Account,
     AccountIn,
@@ -67,6 +70,7 @@ from ringfence.graph.model import (
     utcnow,
 )
 from ringfence.graph.neighbourhood import Edge, expand
+from ringfence.graph.neo4j_arrays import arrays_from_pages
 from ringfence.graph.neo4j_queries import (
     account_row,
     dt,
@@ -86,35 +90,64 @@ from ringfence.graph.neo4j_queries import (
 from ringfence.graph.store import AccountOrder
 
 from ringfence.core.errors import NotFound, StoreUnavailable
-from ringfence.core.settings import Neo4jConfig
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 _KEEP_SWEEPS = 3  # current, previous, and one more for cursors pinned during a flip
 _PUBLISH_CHUNK = 20_000  # rows per transaction when publishing a sweep
-_DELETE_CHUNK = 10_000  # nodes per transaction when deleting
+DELETE_CHUNK = 10_000  # nodes per transaction when deleting
 _INF = math.inf
 # Driver errors that mean "the store did not answer" (IncompleteCommit, a ServiceUnavailable,
 # is retried once first; TransientError arrives only after the driver's own retries ran out).
 _UNAVAILABLE = (ServiceUnavailable, SessionExpired, TransientError, ConnectionAcquisitionTimeoutError, OSError)
-_GENERATION_DELETES = ("delete_sweep_risks", "delete_sweep_rings", "delete_ring_members", "delete_ring_idents")
+GENERATION_DELETES = ("delete_sweep_risks", "delete_sweep_rings", "delete_ring_members", "delete_ring_idents")
+
+
+@dataclass(frozen=True)
+class Neo4jConfig:
+    """Where the Neo4j 5 store lives and how long it waits for it.
+
+    `retry_time_s`: how long the driver retries a transaction that meets an unavailable server
+    before the caller sees `StoreUnavailable`; `connect_timeout_s`: per connection attempt.
+    """
+
+    uri: str  # scheme://host:port, without credentials
+    user: str = "neo4j"
+    password: str = field(default="", repr=False)
+    database: str = "neo4j"
+    retry_time_s: float = 5.0
+    connect_timeout_s: float = 3.0
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> Neo4jConfig:
+        """From a `neo4j://user:password@host:port` (or bolt) URL; `options` set the other fields."""
+        parts = urlsplit(url)
+        return cls(f"{parts.scheme}://{parts.hostname}:{parts.port or 7687}", unquote(parts.username or "neo4j"),
+                   unquote(parts.password or ""), **options)
+
+
+def open_driver(config: Neo4jConfig) -> neo4j.Driver:
+    """The driver a `Neo4jStore` of `config` opens for itself."""
+    return GraphDatabase.driver(
+        config.uri,
+        auth=(config.user, config.password),
+        max_transaction_retry_time=config.retry_time_s,
+        connection_timeout=config.connect_timeout_s,
+        connection_acquisition_timeout=max(config.connect_timeout_s * 2, 10.0),
+        notifications_min_severity="OFF",
+        warn_notification_severity="OFF",
+    )
 
 
 class Neo4jStore:
     backend = "neo4j"
 
-    def __init__(self, config: Neo4jConfig, *, retry_time_s: float = 5.0, connect_timeout_s: float = 3.0) -> None:
+    def __init__(self, config: Neo4jConfig, *, driver: neo4j.Driver | None = None) -> None:
+        """`driver`: one already open for `config` (tests wrap one to inject driver failures);
+        the store closes it. By default the store opens its own (`open_driver`)."""
         self.config = config
         self._database = config.database
-        self._driver = GraphDatabase.driver(
-            config.uri,
-            auth=(config.user, config.password),
-            max_transaction_retry_time=retry_time_s,
-            connection_timeout=connect_timeout_s,
-            connection_acquisition_timeout=max(connect_timeout_s * 2, 10.0),
-            notifications_min_severity="OFF",
-            warn_notification_severity="OFF",
-        )
+        self._driver = driver if driver is not None else open_driver(config)
 
     # -- transactions: the one place driver errors become StoreUnavailable -------------
     def _run(self, write: bool, work: Callable[[ManagedTransaction], T]) -> T:
@@ -163,7 +196,7 @@ class Neo4jStore:
         self._driver.close()
 
     def reset(self) -> None:
-        while self._write("reset_batch", limit=_DELETE_CHUNK)[0]["deleted"]:
+        while self._write("reset_batch", limit=DELETE_CHUNK)[0]["deleted"]:
             pass
 
     # -- accounts and links ------------------------------------------------------------
@@ -209,46 +242,38 @@ class Neo4jStore:
         return self._run(False, lambda tx: _neighbourhood(tx, seeds, hops, hub_cap))
 
     def stream_accounts(self, chunk_size: int = 50_000) -> Iterator[list[AccountRow]]:
-        for rows in self.account_pages(chunk_size):
+        for rows in self._id_pages("stream_accounts", chunk_size):
             yield [account_row(r) for r in rows]
 
     def stream_links(self, chunk_size: int = 200_000) -> Iterator[list[LinkRow]]:
-        for rows in self.link_pages(chunk_size):
-            yield [LinkRow(a, t, i, dtn(f)) for a, t, i, f in rows]
-
-    def account_pages(self, chunk_size: int = 50_000) -> Iterator[list[list[Any]]]:
-        """`stream_accounts` as the driver returns it: [id, created_at, attributes (JSON),
-        label, labelled_at] lists, times as epoch seconds. Whole-graph loads (`graph.arrays`)
-        read this to skip building a datetime and a dict per account."""
-        after = ""
-        while True:
-            rows = self._read("stream_accounts", after=after, limit=chunk_size)[0]["rows"]
-            if not rows:
-                return
-            yield rows
-            after = rows[-1][0]
-
-    def graph_pages(self, chunk_size: int = 50_000) -> Iterator[list[list[Any]]]:
-        """Accounts by id as `account_pages`, each row ending with the account's links as
-        [type, id, first_seen] lists (unordered): the whole graph in one pass (`graph.arrays`)."""
-        after = ""
-        while True:
-            rows = self._read("stream_graph", after=after, limit=chunk_size)[0]["rows"]
-            if not rows:
-                return
-            yield rows
-            after = rows[-1][0]
-
-    def link_pages(self, chunk_size: int = 200_000) -> Iterator[list[list[Any]]]:
-        """`stream_links` as [account_id, type, id, first_seen (epoch seconds)] lists."""
         after = ("", "", "")
         while True:
             rows = self._read("stream_links", account_id=after[0], type=after[1], id=after[2], limit=chunk_size)
             rows = rows[0]["rows"]
             if not rows:
                 return
-            yield rows
+            yield [LinkRow(a, t, i, dtn(f)) for a, t, i, f in rows]
             after = (rows[-1][0], rows[-1][1], rows[-1][2])
+
+    @gc_paused()
+    def load_arrays(self, attributes: bool | AttributeSpec = False, chunk_size: int = 200_000) -> GraphArrays:
+        # Accounts with their links in one pass over the driver's raw rows (epoch floats, attribute
+        # JSON text: no datetime or dict per account); pages of at most 50,000 accounts keep each
+        # read transaction short.
+        benign = self.benign_identifiers()
+        return arrays_from_pages(self._id_pages("stream_graph", min(chunk_size, 50_000)), benign, attributes)
+
+    def _id_pages(self, name: str, chunk_size: int) -> Iterator[list[list[Any]]]:
+        """The rows of the keyset query `name` (accounts after `$after` by id, at most `$limit`, as
+        lists starting with the id), one read per page: `stream_accounts`, or `stream_graph`, whose
+        rows end with the account's links as [type, id, first_seen] lists."""
+        after = ""
+        while True:
+            rows = self._read(name, after=after, limit=chunk_size)[0]["rows"]
+            if not rows:
+                return
+            yield rows
+            after = rows[-1][0]
 
     def identifier_degrees(self, keys: Sequence[IdentifierKey]) -> dict[IdentifierKey, int]:
         by_key = {key_of(k): k for k in keys}
@@ -367,8 +392,8 @@ class Neo4jStore:
         earlier publications), chunk by chunk, then forget the generation."""
         for rec in self._read("stale_publications", sweep_id=sweep_id):
             gen = rec["gen"]
-            for name in _GENERATION_DELETES:
-                while self._write(name, gen=gen, limit=_DELETE_CHUNK)[0]["deleted"]:
+            for name in GENERATION_DELETES:
+                while self._write(name, gen=gen, limit=DELETE_CHUNK)[0]["deleted"]:
                     pass
             self._write("publication_delete", gen=gen)
 
@@ -525,6 +550,38 @@ class Neo4jStore:
     def release_lock(self, name: str, owner: str) -> None:
         self._write("lock_release", name=name, owner=owner)
 
+    # -- diagnostics: Neo4j-only checks for tests/contract/test_neo4j_store.py -------------
+    # Not part of `GraphStore`: they expose how this backend stores things (schema rules, query
+    # plans, node counts), which the shared contract deliberately cannot see.
+    def explain(self, name: str, /, **params: Any) -> str:
+        """The plan Neo4j would run for the named query, as text; nothing is executed. Raises the
+        driver's error if the query does not compile. Runs in a write transaction, which any
+        query may plan in."""
+
+        def plan(tx: ManagedTransaction) -> str:
+            return repr(tx.run("EXPLAIN " + query(name), params).consume().plan)
+
+        return self._run(True, plan)
+
+    def schema_rules(self) -> tuple[dict[str, tuple[str, list[str], list[str]]], dict[str, str]]:
+        """(constraint name -> (type, labels, properties), index name -> state)."""
+        constraints = {r["name"]: (r["type"], r["labels"], r["properties"]) for r in self._read("schema_constraints")}
+        return constraints, {r["name"]: r["state"] for r in self._read("schema_indexes")}
+
+    def publication_counts(self) -> dict[str, int]:
+        """Published-sweep nodes of each kind in all generations (risks, rings, members, idents,
+        sweeps, publications, history): what publishing and its garbage collection leave behind."""
+        return dict(self._read("sweep_row_counts")[0])
+
+    def graph_size(self) -> dict[str, int]:
+        """Every node and relationship in the database: {"nodes": n, "relationships": m}."""
+        return dict(self._read("count_nodes")[0])
+
+    def neighbourhood_hop_by_hop(self, seeds: Sequence[str], hops: int, hub_cap: int) -> Subgraph:
+        """`neighbourhood` as the per-hop queries build it (what it does for hops > 1), at any
+        depth and without `rings`: the reference its one-statement path for one hop is tested against."""
+        return self._run(False, lambda tx: expand(_Expansion(tx), seeds, hops, hub_cap))
+
 
 class _Expansion:
     """`graph.neighbourhood.ExpansionSource` over one read transaction."""
@@ -613,4 +670,4 @@ def _account(r: Any) -> Account:
                    dt(scored_at), model, r["ring_id"])
 
 
-__all__ = ["Neo4jStore", "identifier_key"]
+__all__ = ["Neo4jConfig", "Neo4jStore", "identifier_key", "open_driver"]

@@ -8,6 +8,7 @@ import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.resources import files
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 
 import orjson
 from ringfence.graph import cursor as cursors
+from ringfence.graph.arrays import AttributeSpec, GraphArrays, gc_paused
 from ringfence.graph.model import (
     Account,
     AccountIn,
@@ -40,6 +42,7 @@ from ringfence.graph.model import (
     utcnow,
 )
 from ringfence.graph.neighbourhood import Edge, expand
+from ringfence.graph.sqlite_arrays import read_arrays
 from ringfence.graph.store import AccountOrder
 
 from ringfence.core.errors import NotFound, StoreUnavailable
@@ -99,11 +102,20 @@ class _Checkpointer:
         self._thread.join()
 
 
+@dataclass(frozen=True)
+class SQLiteConfig:
+    """Where the embedded store keeps its file (created with its folder if missing)."""
+
+    path: Path
+
+
 class SQLiteStore:
     backend = "sqlite"
 
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
+    def __init__(self, config: SQLiteConfig | Path | str) -> None:
+        """`config`, or the database file's path as shorthand for `SQLiteConfig(path)`."""
+        self.config = config if isinstance(config, SQLiteConfig) else SQLiteConfig(Path(config))
+        self.path = self.config.path
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
@@ -172,6 +184,11 @@ class SQLiteStore:
                 conn.close()
             self._all.clear()
         self._local = threading.local()
+
+    def checkpoint(self) -> None:
+        """Copy the whole WAL into the database file and empty it, so that the file alone is the
+        database: for a caller about to copy or move the file (the benchmarks cache their worlds)."""
+        self._conn().execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def reset(self) -> None:
         tables = [r[0] for r in self._read("SELECT name FROM sqlite_master WHERE type='table'")]
@@ -329,6 +346,12 @@ class SQLiteStore:
                 return
             yield [LinkRow(a, t, i, _dtn(f)) for a, t, i, f in rows]
             after = rows[-1][:3]
+
+    @gc_paused()
+    def load_arrays(self, attributes: bool | AttributeSpec = False, chunk_size: int = 200_000) -> GraphArrays:
+        # Two plain ordered scans in one read transaction (a consistent snapshot), attributes
+        # extracted by SQLite's JSON functions.
+        return read_arrays(self._conn(), attributes, chunk_size)
 
     def identifier_degrees(self, keys: Sequence[IdentifierKey]) -> dict[IdentifierKey, int]:
         degrees, _ = self._identifier_accounts(keys, 0)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from ringfence.graph.factory import neo4j_config
 from ringfence.graph.model import utcnow
 from ringfence.graph.neo4j_store import Neo4jStore
 
@@ -49,7 +50,7 @@ def test_neo4j_stopped_during_writes_answers_503_writes_nothing_half_and_recover
     port = free_port()
     server = start_neo4j(neo4j_home, port)
     graph_url = server.graph_url
-    store = Neo4jStore(Settings(graph_url=graph_url).neo4j, retry_time_s=1.0)
+    store = Neo4jStore(neo4j_config(Settings(graph_url=graph_url, neo4j_retry_time_s=1.0)))
     processes: list[Worker] = []
     clients: list[httpx.Client] = []
     try:
