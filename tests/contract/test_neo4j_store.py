@@ -1,4 +1,4 @@
-"""Neo4j-only behaviour of `Neo4jStore`; the shared contract is in test_store_contract.py."""
+"""Neo4j-only behaviour of `Neo4jStore`; the shared contract is in test_*_contract.py."""
 
 from __future__ import annotations
 
