@@ -468,6 +468,14 @@ class SQLiteStore:
                 for table in ("sweep_risks", "rings", "ring_members", "ring_identifiers", "sweeps"):
                     conn.execute(f"DELETE FROM {table} WHERE sweep_id = ?", (old_sid,))
 
+    def publication_counts(self) -> dict[str, int]:
+        """Rows of published sweeps in all kept sweeps (risks, rings, members, idents, sweeps, history),
+        as `Neo4jStore.publication_counts` counts nodes: for tests of what publishing leaves behind.
+        Not part of `GraphStore`, which shows the current sweep only."""
+        tables = {"risks": "sweep_risks", "rings": "rings", "members": "ring_members", "idents": "ring_identifiers",
+                  "sweeps": "sweeps", "history": "ring_history"}
+        return {k: int(self._read(f"SELECT count(*) FROM {t}")[0][0]) for k, t in tables.items()}  # names are literals
+
     @staticmethod
     def _last_updated(conn: sqlite3.Connection, ring_id: str, default: float) -> float:
         row = conn.execute(
