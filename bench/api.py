@@ -34,26 +34,30 @@ import contextlib
 import os
 import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 if __name__ == "__main__":
-    # Run as `python bench/api.py`, this directory comes first on sys.path and this file would
-    # shadow the `api` package.
+    # Run as `python bench/api.py`: the repository root instead of bench/ on sys.path, so that
+    # `devservices` (development tooling, not installed) imports and no bench module shadows one.
     here = Path(__file__).resolve().parent
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
     sys.path.insert(0, str(here.parent))
 
 import numpy as np  # noqa: E402
 import orjson  # noqa: E402
+
+from devservices.services import free_port  # noqa: E402
+
+if TYPE_CHECKING:
+    from ringfence.graph.store import GraphStore
 
 KEY = "bench_admin_key"
 ROOT = Path(__file__).resolve().parents[1]
@@ -116,24 +120,25 @@ def prepare(args: argparse.Namespace, data_dir: Path, graph_url: str) -> list[di
     return bodies
 
 
-def _records(store: Any, only: set[str] | None) -> Iterator[dict[str, Any]]:
+def _records(store: GraphStore, only: set[str] | None) -> Iterator[dict[str, Any]]:
     """Loader records of the SQLite world (all accounts, or those in `only`), links dated."""
-    conn = store._conn()
     links: dict[str, list[dict[str, Any]]] = {}
-    for a, t, i, f in conn.execute("SELECT account_id, type, id, first_seen FROM links"):
-        if only is None or a in only:
-            links.setdefault(a, []).append({"type": t, "id": i, "seen_at": _iso(f)})
-    for a, created, attrs, label in conn.execute("SELECT id, created_at, attributes, label FROM accounts ORDER BY id"):
-        if only is None or a in only:
-            record = {"id": a, "created_at": _iso(created), "attributes": orjson.loads(attrs),
-                      "links": links.get(a, [])}
-            if label is not None:
-                record["label"] = label
-            yield record
+    for chunk in store.stream_links():
+        for x in chunk:
+            if only is None or x.account_id in only:
+                links.setdefault(x.account_id, []).append({"type": x.type, "id": x.id, "seen_at": _iso(x.first_seen)})
+    for accounts in store.stream_accounts():
+        for a in accounts:
+            if only is None or a.id in only:
+                record = {"id": a.id, "created_at": _iso(a.created_at), "attributes": a.attributes,
+                          "links": links.get(a.id, [])}
+                if a.label is not None:
+                    record["label"] = a.label
+                yield record
 
 
-def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
+def _iso(t: datetime) -> str:
+    return t.isoformat().replace("+00:00", "Z")
 
 
 def _body(record: dict[str, Any]) -> dict[str, Any]:
@@ -156,10 +161,6 @@ class Bodies:
 
 
 # -- the server ------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def serve(data_dir: Path, graph_url: str, port: int, workers: int, log: Path) -> subprocess.Popen[bytes]:

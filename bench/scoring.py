@@ -127,7 +127,7 @@ def existing(db: Path, data_dir: Path, online: int, repeats: int, batch_repeats:
     n = store.count_accounts()
     if online:
         scorer = Scorer.load(Settings(data_dir=data_dir))
-        ids = [r[0] for r in store._conn().execute("SELECT id FROM accounts")]
+        ids = [a.id for chunk in store.stream_accounts() for a in chunk]
         print(f"[{n}] " + online_latency(store, scorer, ids, online, repeats), flush=True)
     store.close()
     if batch_repeats:

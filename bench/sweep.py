@@ -73,7 +73,7 @@ def world_db(size: int, preset: str = "default", seed: int = 1, fresh: bool = Fa
 
     for _ in load_records(store, records(), batch_size=10_000):
         pass
-    store._conn().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.checkpoint()
     store.close()
     for suffix in ("-wal", "-shm"):
         Path(str(tmp_db) + suffix).unlink(missing_ok=True)

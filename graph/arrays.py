@@ -1,9 +1,13 @@
 """The whole graph as integer-coded numpy arrays, read from the store once per sweep.
 
-`load_arrays` reads every account and link into a `GraphArrays`: accounts numbered in id
-order, identifiers in (type, id) order, links as int32 columns. Nothing per edge is kept as a
-Python object, so 1M accounts / 4M links fit in a few hundred MB. Ring detection
+`AccountStore.load_arrays` reads every account and link into a `GraphArrays`: accounts numbered
+in id order, identifiers in (type, id) order, links as int32 columns. Nothing per edge is kept
+as a Python object, so 1M accounts / 4M links fit in a few hundred MB. Ring detection
 (`graph.detection`) and batch scoring (`gnn`) both read it, so a sweep loads the graph once.
+
+Each backend reads its rows its own fastest way (`sqlite_arrays`, `neo4j_arrays`) and codes them
+with the builders here: `AccountColumns`, then `SortedLinks` (links arriving in identifier
+order) or `LinkColumns` (any order).
 
 Account attributes are optional: a caller that encodes them (the GNN's feature schema) passes
 an `AttributeSpec` and gets prepared per-attribute columns instead of parsed dicts.
@@ -13,20 +17,19 @@ from __future__ import annotations
 
 import bisect
 import gc
-import json
 import math
 import operator
-import re
-import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from ringfence.graph.model import ID_TYPES, IdentifierKey
-from ringfence.graph.store import GraphStore
+
+if TYPE_CHECKING:
+    from ringfence.graph.store import AccountStore
 
 TYPE_CODE: dict[str, int] = {t: k for k, t in enumerate(ID_TYPES)}
 
@@ -95,29 +98,25 @@ class GraphArrays:
         return np.where(late, -1, self.label).astype(np.int8)
 
 
-_LABEL_CODE = {"fraud": 1, "legit": 0}
-_SAFE_KEY = re.compile(r"^[A-Za-z0-9_\-.:/@ ]+$")
+LABEL_CODE = {"fraud": 1, "legit": 0}
 
 
 def load_arrays(
-    store: GraphStore, attributes: bool | AttributeSpec = False, chunk_size: int = 200_000
+    store: AccountStore, attributes: bool | AttributeSpec = False, chunk_size: int = 200_000
 ) -> GraphArrays:
-    """Read the whole graph into `GraphArrays`; memory O(accounts + links), no per-row objects kept.
+    """`store.load_arrays(attributes, chunk_size)`: the whole graph as `GraphArrays`.
 
     `attributes`: False (none), True (parsed attribute dicts, for fitting a schema) or an
     `AttributeSpec` (prepared columns, e.g. for `FeatureSchema.encode_columns`, without building dicts).
-
-    On the embedded SQLite store this is two plain ordered scans in one read transaction (a
-    consistent snapshot), attributes extracted by SQLite's JSON functions; every other backend
-    goes through `stream_accounts` / `stream_links`.
     """
-    with _gc_paused():
-        return _load(store, attributes, chunk_size)
+    return store.load_arrays(attributes, chunk_size)
 
 
 @contextmanager
-def _gc_paused() -> Iterator[None]:
-    """The load allocates millions of short-lived row tuples while holding few long-lived
+def gc_paused() -> Iterator[None]:
+    """Used by each backend's `load_arrays` (as a decorator, `@gc_paused()`).
+
+    The load allocates millions of short-lived row tuples while holding few long-lived
     containers: the cyclic collector's repeated passes over them cost as much as the load
     itself (28 s vs 14 s for 3.7M links), and there are no cycles to find."""
     enabled = gc.isenabled()
@@ -129,61 +128,13 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _load(store: GraphStore, attributes: bool | AttributeSpec, chunk_size: int) -> GraphArrays:
-    from ringfence.graph.sqlite_store import SQLiteStore
-
-    if isinstance(store, SQLiteStore):
-        try:
-            return _load_sqlite(store, attributes, chunk_size)
-        except sqlite3.OperationalError:
-            if isinstance(attributes, bool):
-                raise
-            # An attribute SQLite's JSON functions cannot read (NaN, odd key): parse in Python.
-            g = _load_sqlite(store, True, chunk_size)
-            assert g.attributes is not None
-            g.columns = attributes.columns_from_dicts(g.attributes)
-            g.attributes = None
-            return g
-    from ringfence.graph.neo4j_store import Neo4jStore
-
-    if isinstance(store, Neo4jStore):
-        return _load_neo4j(store, attributes, chunk_size)
-    return _load_generic(store, attributes, chunk_size)
-
-
-def _load_neo4j(store: Any, attributes: bool | AttributeSpec, chunk_size: int) -> GraphArrays:
-    """Accounts and their links in one pass over the driver's raw pages (epoch floats,
-    attribute JSON text); each page is one read, consistent in itself."""
-    ids: list[str] = []
-    created: list[float] = []
-    label: list[int] = []
-    labelled: list[float | None] = []
-    attrs: list[dict[str, Any]] = []
-    links = _LinkColumns({})
-    for rows in store.graph_pages(chunk_size=min(chunk_size, 50_000)):
-        cols = list(zip(*rows, strict=True))
-        base = len(ids)
-        ids.extend(cols[0])
-        created.extend(cols[1])
-        label.extend(_LABEL_CODE.get(x, -1) if x else -1 for x in cols[3])
-        labelled.extend(cols[4])
-        if attributes is not False:
-            attrs.extend(map(json.loads, cols[2]))
-        counts = [len(x) for x in cols[5]]
-        flat = [link for account_links in cols[5] for link in account_links]
-        if flat:
-            t, v, f = zip(*flat, strict=True)
-            acc_codes = np.repeat(np.arange(base, base + len(counts), dtype=np.int32), counts)
-            links.add_coded(acc_codes, t, v, f)
-    acc = _AccountColumns(ids, created, label, labelled)
-    if not isinstance(attributes, bool):
-        acc.columns = attributes.columns_from_dicts(attrs)
-    elif attributes:
-        acc.attributes = attrs
-    return links.finish(acc, store.benign_identifiers())
-
-
-def _load_generic(store: GraphStore, attributes: bool | AttributeSpec, chunk_size: int) -> GraphArrays:
+@gc_paused()
+def arrays_from_streams(
+    store: AccountStore, attributes: bool | AttributeSpec = False, chunk_size: int = 200_000
+) -> GraphArrays:
+    """`GraphArrays` built from `stream_accounts` / `stream_links` and `benign_identifiers`: the
+    reference the backends' bulk reads are tested against, and what a backend without a faster
+    path may return from its `load_arrays`."""
     ids: list[str] = []
     created: list[float] = []
     label: list[int] = []
@@ -193,84 +144,19 @@ def _load_generic(store: GraphStore, attributes: bool | AttributeSpec, chunk_siz
         for r in rows:
             ids.append(r.id)
             created.append(r.created_at.timestamp())
-            label.append(_LABEL_CODE.get(r.label, -1) if r.label else -1)
+            label.append(LABEL_CODE.get(r.label, -1) if r.label else -1)
             labelled.append(r.labelled_at.timestamp() if r.labelled_at is not None else math.nan)
         if attributes is not False:
             attrs.extend(r.attributes for r in rows)
-    acc = _AccountColumns(ids, created, label, labelled)
-    if not isinstance(attributes, bool):
-        acc.columns = attributes.columns_from_dicts(attrs)
-    elif attributes:
-        acc.attributes = attrs
-    links = _LinkColumns(acc.index())
-    for chunk in store.stream_links():
+    acc = AccountColumns(ids, created, label, labelled)
+    acc.attach(attributes, attrs)
+    links = LinkColumns(acc.index())
+    for chunk in store.stream_links(chunk_size=chunk_size):
         links.add([(r.account_id, r.type, r.id, r.first_seen.timestamp()) for r in chunk])
     return links.finish(acc, store.benign_identifiers())
 
 
-def _load_sqlite(store: Any, attributes: bool | AttributeSpec, chunk_size: int) -> GraphArrays:
-    conn = store._conn()
-    extra, params, keys = "", [], []
-    if not isinstance(attributes, bool):
-        keys = [key for _, key, _ in attributes.attribute_kinds()]
-        for key in keys:
-            if not _SAFE_KEY.match(key):
-                raise sqlite3.OperationalError(f"attribute key {key!r} read in Python")
-        if keys:
-            # One JSON parse per account: with several paths json_extract returns a JSON array of
-            # the values (null when missing), decoded below by Python's json in one call per chunk,
-            # so values read exactly as an online call's json.loads reads them.
-            params = [f'$."{key}"' for key in keys]
-            if len(params) == 1:
-                params.append(params[0])  # one path would return the bare value, not an array
-            extra = f", json_extract(attributes, {', '.join('?' for _ in params)})"
-    elif attributes:
-        extra = ", attributes"
-    conn.execute("BEGIN")
-    try:
-        ids: list[str] = []
-        created: list[float] = []
-        label: list[int] = []
-        labelled: list[float] = []
-        values: list[Sequence[Any]] = []
-        attrs: list[dict[str, Any]] = []
-        cur = conn.execute(
-            "SELECT id, created_at, CASE label WHEN 'fraud' THEN 1 WHEN 'legit' THEN 0 ELSE -1 END, labelled_at"
-            f"{extra} FROM accounts ORDER BY id", params)
-        while rows := cur.fetchmany(chunk_size):
-            cols = list(zip(*rows, strict=True))
-            ids.extend(cols[0])
-            created.extend(cols[1])
-            label.extend(cols[2])
-            labelled.extend(cols[3])
-            if attributes is True:
-                attrs.extend(json.loads(x) for x in cols[4])
-            elif keys:
-                values.extend(json.loads("[" + ",".join(cols[4]) + "]"))
-        acc = _AccountColumns(ids, created, label, labelled)
-        if not isinstance(attributes, bool):
-            by_key = list(zip(*values, strict=True)) if values else [() for _ in params]
-            del values
-            acc.columns = attributes.columns_from_values(dict(zip(keys, by_key, strict=False)))
-        elif attributes is True:
-            acc.attributes = attrs
-        # Links in identifier order (the covering index links_by_identifier, no sort): identifier
-        # codes are runs of equal (type, id), found with numpy instead of a dict per link.
-        links = _SortedLinks(acc.index())
-        cases = " ".join("WHEN ? THEN ?" for _ in ID_TYPES)
-        cur = conn.execute(
-            f"SELECT account_id, CASE type {cases} ELSE -1 END, id, first_seen FROM links ORDER BY type, id",
-            [x for k, t in enumerate(ID_TYPES) for x in (t, k)],
-        )
-        while rows := cur.fetchmany(chunk_size):
-            links.add(rows)
-        benign = {IdentifierKey(t, i) for t, i in conn.execute("SELECT type, id FROM benign")}
-    finally:
-        conn.execute("COMMIT")
-    return links.finish(acc, benign)
-
-
-class _SortedLinks:
+class SortedLinks:
     """Link rows (account id, type code, id, first_seen) ordered by (type name, id), to codes."""
 
     def __init__(self, index: dict[str, int]) -> None:
@@ -305,7 +191,7 @@ class _SortedLinks:
         self.acc.append(acc)
         self.first.append(np.array(f, dtype=np.float64))
 
-    def finish(self, acc: _AccountColumns, benign: set[IdentifierKey]) -> GraphArrays:
+    def finish(self, acc: AccountColumns, benign: set[IdentifierKey]) -> GraphArrays:
         e_acc = np.concatenate(self.acc) if self.acc else np.zeros(0, dtype=np.int32)
         e_code = np.concatenate(self.code) if self.code else np.zeros(0, dtype=np.int64)
         e_first = np.concatenate(self.first) if self.first else np.zeros(0)
@@ -334,7 +220,7 @@ class _SortedLinks:
         return _arrays(acc, id_type, id_value, bmask, e_acc[ok], e_id[ok], e_first[ok])
 
 
-def _arrays(acc: _AccountColumns, id_type: np.ndarray, id_value: list[str], benign: np.ndarray, e_acc: np.ndarray,
+def _arrays(acc: AccountColumns, id_type: np.ndarray, id_value: list[str], benign: np.ndarray, e_acc: np.ndarray,
             e_id: np.ndarray, e_first: np.ndarray) -> GraphArrays:
     labelled = np.array([math.nan if x is None else x for x in acc.labelled], dtype=np.float64)
     return GraphArrays(
@@ -354,7 +240,7 @@ def _arrays(acc: _AccountColumns, id_type: np.ndarray, id_value: list[str], beni
 
 
 @dataclass
-class _AccountColumns:
+class AccountColumns:
     ids: list[str]
     created: list[float]
     label: list[int]
@@ -365,8 +251,15 @@ class _AccountColumns:
     def index(self) -> dict[str, int]:
         return dict(zip(self.ids, range(len(self.ids)), strict=True))
 
+    def attach(self, attributes: bool | AttributeSpec, dicts: list[dict[str, Any]]) -> None:
+        """Keep the accounts' parsed attribute `dicts` as `attributes` asks: columns, dicts or nothing."""
+        if not isinstance(attributes, bool):
+            self.columns = attributes.columns_from_dicts(dicts)
+        elif attributes:
+            self.attributes = dicts
 
-class _LinkColumns:
+
+class LinkColumns:
     """Link rows (account id, type, id, first_seen) to integer codes, chunk by chunk."""
 
     def __init__(self, index: dict[str, int]) -> None:
@@ -400,7 +293,7 @@ class _LinkColumns:
         self.code.append(np.array(codes, dtype=np.int64))
         self.first.append(np.array(f, dtype=np.float64))
 
-    def finish(self, acc: _AccountColumns, benign: set[IdentifierKey]) -> GraphArrays:
+    def finish(self, acc: AccountColumns, benign: set[IdentifierKey]) -> GraphArrays:
         e_acc = np.concatenate(self.acc) if self.acc else np.zeros(0, dtype=np.int32)
         e_typ = np.concatenate(self.typ) if self.typ else np.zeros(0, dtype=np.int8)
         e_code = np.concatenate(self.code) if self.code else np.zeros(0, dtype=np.int64)

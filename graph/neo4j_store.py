@@ -27,8 +27,10 @@ import logging
 import math
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit
 
 import neo4j
 from neo4j import GraphDatabase, ManagedTransaction
@@ -44,32 +46,11 @@ from neo4j.exceptions import (
 
 from ringfence.core.clock import utcnow
 from ringfence.core.errors import NotFound, StoreUnavailable
-from ringfence.core.settings import Neo4jConfig
 from ringfence.graph import cursor as cursors
-from ringfence.graph.model import (
-    Account,
-    AccountIn,
-    AccountRow,
-    IdentifierKey,
-    Job,
-    JobKind,
-    LabelEvent,
-    LabelIn,
-    LabelValue,
-    LinkRow,
-    Page,
-    Ring,
-    RingHistoryEntry,
-    RingIdentifier,
-    RingMember,
-    RingSummary,
-    Score,
-    StoredLink,
-    Subgraph,
-    SweepInfo,
-    SweepResult,
-)
+from ringfence.graph import model
+from ringfence.graph.arrays import AttributeSpec, GraphArrays, gc_paused
 from ringfence.graph.neighbourhood import Edge, expand
+from ringfence.graph.neo4j_arrays import arrays_from_pages
 from ringfence.graph.neo4j_queries import (
     account_row,
     dt,
@@ -92,29 +73,59 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 _KEEP_SWEEPS = 3  # current, previous, and one more for cursors pinned during a flip
 _PUBLISH_CHUNK = 20_000  # rows per transaction when publishing a sweep
-_DELETE_CHUNK = 10_000  # nodes per transaction when deleting
+DELETE_CHUNK = 10_000  # nodes per transaction when deleting
 _INF = math.inf
 # Driver errors that mean "the store did not answer" (IncompleteCommit, a ServiceUnavailable,
 # is retried once first; TransientError arrives only after the driver's own retries ran out).
 _UNAVAILABLE = (ServiceUnavailable, SessionExpired, TransientError, ConnectionAcquisitionTimeoutError, OSError)
-_GENERATION_DELETES = ("delete_sweep_risks", "delete_sweep_rings", "delete_ring_members", "delete_ring_idents")
+GENERATION_DELETES = ("delete_sweep_risks", "delete_sweep_rings", "delete_ring_members", "delete_ring_idents")
+
+
+@dataclass(frozen=True)
+class Neo4jConfig:
+    """Where the Neo4j 5 store lives and how long it waits for it.
+
+    `retry_time_s`: how long the driver retries a transaction that meets an unavailable server
+    before the caller sees `StoreUnavailable`; `connect_timeout_s`: per connection attempt.
+    """
+
+    uri: str  # scheme://host:port, without credentials
+    user: str = "neo4j"
+    password: str = field(default="", repr=False)
+    database: str = "neo4j"
+    retry_time_s: float = 5.0
+    connect_timeout_s: float = 3.0
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> Neo4jConfig:
+        """From a `neo4j://user:password@host:port` (or bolt) URL; `options` set the other fields."""
+        parts = urlsplit(url)
+        return cls(f"{parts.scheme}://{parts.hostname}:{parts.port or 7687}", unquote(parts.username or "neo4j"),
+                   unquote(parts.password or ""), **options)
+
+
+def open_driver(config: Neo4jConfig) -> neo4j.Driver:
+    """The driver a `Neo4jStore` of `config` opens for itself."""
+    return GraphDatabase.driver(
+        config.uri,
+        auth=(config.user, config.password),
+        max_transaction_retry_time=config.retry_time_s,
+        connection_timeout=config.connect_timeout_s,
+        connection_acquisition_timeout=max(config.connect_timeout_s * 2, 10.0),
+        notifications_min_severity="OFF",
+        warn_notification_severity="OFF",
+    )
 
 
 class Neo4jStore:
     backend = "neo4j"
 
-    def __init__(self, config: Neo4jConfig, *, retry_time_s: float = 5.0, connect_timeout_s: float = 3.0) -> None:
+    def __init__(self, config: Neo4jConfig, *, driver: neo4j.Driver | None = None) -> None:
+        """`driver`: one already open for `config` (tests wrap one to inject driver failures);
+        the store closes it. By default the store opens its own (`open_driver`)."""
         self.config = config
         self._database = config.database
-        self._driver = GraphDatabase.driver(
-            config.uri,
-            auth=(config.user, config.password),
-            max_transaction_retry_time=retry_time_s,
-            connection_timeout=connect_timeout_s,
-            connection_acquisition_timeout=max(connect_timeout_s * 2, 10.0),
-            notifications_min_severity="OFF",
-            warn_notification_severity="OFF",
-        )
+        self._driver = driver if driver is not None else open_driver(config)
 
     # -- transactions: the one place driver errors become StoreUnavailable -------------
     def _run(self, write: bool, work: Callable[[ManagedTransaction], T]) -> T:
@@ -163,23 +174,23 @@ class Neo4jStore:
         self._driver.close()
 
     def reset(self) -> None:
-        while self._write("reset_batch", limit=_DELETE_CHUNK)[0]["deleted"]:
+        while self._write("reset_batch", limit=DELETE_CHUNK)[0]["deleted"]:
             pass
 
     # -- accounts and links ------------------------------------------------------------
-    def upsert_accounts(self, accounts: Sequence[AccountIn], request_scores: bool = False) -> tuple[int, int]:
+    def upsert_accounts(self, accounts: Sequence[model.AccountIn], request_scores: bool = False) -> tuple[int, int]:
         upsert, link_count = _upsert_work(accounts)
         if accounts:  # the whole batch is one transaction: all or nothing
             self._run(True, lambda tx: upsert(tx, ts(utcnow()) if request_scores else None))
         return len(accounts), link_count
 
     def upsert_and_neighbourhood(
-        self, accounts: Sequence[AccountIn], hops: int, hub_cap: int
-    ) -> tuple[Subgraph, datetime]:
+        self, accounts: Sequence[model.AccountIn], hops: int, hub_cap: int
+    ) -> tuple[model.Subgraph, datetime]:
         upsert, _ = _upsert_work(accounts)
         seeds = [a.id for a in accounts]
 
-        def work(tx: ManagedTransaction) -> tuple[Subgraph, datetime]:
+        def work(tx: ManagedTransaction) -> tuple[model.Subgraph, datetime]:
             # Read in the write's own transaction (an online score saves a commit and a round
             # trip), after the request time: the subgraph is at least as new as the as_of.
             as_of = utcnow()
@@ -188,14 +199,14 @@ class Neo4jStore:
 
         return self._run(True, work)
 
-    def get_account(self, account_id: str) -> Account | None:
+    def get_account(self, account_id: str) -> model.Account | None:
         found = self._accounts([account_id], None)
         return found[0] if found else None
 
-    def get_accounts(self, account_ids: Sequence[str]) -> list[Account]:
+    def get_accounts(self, account_ids: Sequence[str]) -> list[model.Account]:
         return self._accounts(list(dict.fromkeys(account_ids)), None)
 
-    def _accounts(self, account_ids: Sequence[str], sweep_id: str | None) -> list[Account]:
+    def _accounts(self, account_ids: Sequence[str], sweep_id: str | None) -> list[model.Account]:
         return [_account(r) for r in self._read("account_view", ids=list(account_ids), sweep_id=sweep_id)]
 
     def missing_accounts(self, account_ids: Sequence[str]) -> list[str]:
@@ -205,69 +216,61 @@ class Neo4jStore:
     def count_accounts(self) -> int:
         return int(self._read("count_accounts")[0]["n"])
 
-    def neighbourhood(self, seeds: Sequence[str], hops: int, hub_cap: int) -> Subgraph:
+    def neighbourhood(self, seeds: Sequence[str], hops: int, hub_cap: int) -> model.Subgraph:
         return self._run(False, lambda tx: _neighbourhood(tx, seeds, hops, hub_cap))
 
-    def stream_accounts(self, chunk_size: int = 50_000) -> Iterator[list[AccountRow]]:
-        for rows in self.account_pages(chunk_size):
+    def stream_accounts(self, chunk_size: int = 50_000) -> Iterator[list[model.AccountRow]]:
+        for rows in self._id_pages("stream_accounts", chunk_size):
             yield [account_row(r) for r in rows]
 
-    def stream_links(self, chunk_size: int = 200_000) -> Iterator[list[LinkRow]]:
-        for rows in self.link_pages(chunk_size):
-            yield [LinkRow(a, t, i, dtn(f)) for a, t, i, f in rows]
-
-    def account_pages(self, chunk_size: int = 50_000) -> Iterator[list[list[Any]]]:
-        """`stream_accounts` as the driver returns it: [id, created_at, attributes (JSON),
-        label, labelled_at] lists, times as epoch seconds. Whole-graph loads (`graph.arrays`)
-        read this to skip building a datetime and a dict per account."""
-        after = ""
-        while True:
-            rows = self._read("stream_accounts", after=after, limit=chunk_size)[0]["rows"]
-            if not rows:
-                return
-            yield rows
-            after = rows[-1][0]
-
-    def graph_pages(self, chunk_size: int = 50_000) -> Iterator[list[list[Any]]]:
-        """Accounts by id as `account_pages`, each row ending with the account's links as
-        [type, id, first_seen] lists (unordered): the whole graph in one pass (`graph.arrays`)."""
-        after = ""
-        while True:
-            rows = self._read("stream_graph", after=after, limit=chunk_size)[0]["rows"]
-            if not rows:
-                return
-            yield rows
-            after = rows[-1][0]
-
-    def link_pages(self, chunk_size: int = 200_000) -> Iterator[list[list[Any]]]:
-        """`stream_links` as [account_id, type, id, first_seen (epoch seconds)] lists."""
+    def stream_links(self, chunk_size: int = 200_000) -> Iterator[list[model.LinkRow]]:
         after = ("", "", "")
         while True:
             rows = self._read("stream_links", account_id=after[0], type=after[1], id=after[2], limit=chunk_size)
             rows = rows[0]["rows"]
             if not rows:
                 return
-            yield rows
+            yield [model.LinkRow(a, t, i, dtn(f)) for a, t, i, f in rows]
             after = (rows[-1][0], rows[-1][1], rows[-1][2])
 
-    def identifier_degrees(self, keys: Sequence[IdentifierKey]) -> dict[IdentifierKey, int]:
+    @gc_paused()
+    def load_arrays(self, attributes: bool | AttributeSpec = False, chunk_size: int = 200_000) -> GraphArrays:
+        # Accounts with their links in one pass over the driver's raw rows (epoch floats, attribute
+        # JSON text: no datetime or dict per account); pages of at most 50,000 accounts keep each
+        # read transaction short.
+        benign = self.benign_identifiers()
+        return arrays_from_pages(self._id_pages("stream_graph", min(chunk_size, 50_000)), benign, attributes)
+
+    def _id_pages(self, name: str, chunk_size: int) -> Iterator[list[list[Any]]]:
+        """The rows of the keyset query `name` (accounts after `$after` by id, at most `$limit`, as
+        lists starting with the id), one read per page: `stream_accounts`, or `stream_graph`, whose
+        rows end with the account's links as [type, id, first_seen] lists."""
+        after = ""
+        while True:
+            rows = self._read(name, after=after, limit=chunk_size)[0]["rows"]
+            if not rows:
+                return
+            yield rows
+            after = rows[-1][0]
+
+    def identifier_degrees(self, keys: Sequence[model.IdentifierKey]) -> dict[model.IdentifierKey, int]:
         by_key = {key_of(k): k for k in keys}
         if not by_key:
             return {}
         rows = self._read("identifier_degrees", keys=list(by_key))
         return {by_key[r["key"]]: int(r["degree"]) for r in rows if r["degree"] > 0}
 
-    def set_benign(self, key: IdentifierKey, benign: bool) -> None:
+    def set_benign(self, key: model.IdentifierKey, benign: bool) -> None:
         if benign:
             self._write("set_benign", key=key_of(key), type=key.type, id=key.id)
         else:
             self._write("unset_benign", key=key_of(key))
 
-    def benign_identifiers(self) -> set[IdentifierKey]:
-        return {IdentifierKey(r["type"], r["id"]) for r in self._read("benign_identifiers")}
+    def benign_identifiers(self) -> set[model.IdentifierKey]:
+        return {model.IdentifierKey(r["type"], r["id"]) for r in self._read("benign_identifiers")}
 
     # -- labels ------------------------------------------------------------------------
-    def add_labels(self, labels: Sequence[LabelIn]) -> int:
+    def add_labels(self, labels: Sequence[model.LabelIn]) -> int:
         events, current = prepare_labels(labels, utcnow())
         ids = [x.account_id for x in labels]
 
@@ -284,20 +287,20 @@ class Neo4jStore:
             self._run(True, work)
         return len(labels)
 
-    def label_history(self, account_id: str) -> list[LabelEvent]:
+    def label_history(self, account_id: str) -> list[model.LabelEvent]:
         return [
-            LabelEvent(r["account_id"], r["label"], r["source"], r["note"], dtn(r["at"]))
+            model.LabelEvent(r["account_id"], r["label"], r["source"], r["note"], dtn(r["at"]))
             for r in self._read("label_history", account_id=account_id)
         ]
 
     # -- online scores -----------------------------------------------------------------
-    def write_scores(self, scores: Sequence[Score]) -> int:
+    def write_scores(self, scores: Sequence[model.Score]) -> int:
         if not scores:
             return 0
         return int(self._write("write_scores", rows=score_rows(scores))[0]["written"])
 
-    def write_score_and_read(self, score: Score) -> tuple[Account, RingSummary | None]:
-        def work(tx: ManagedTransaction) -> tuple[Account, RingSummary | None]:
+    def write_score_and_read(self, score: model.Score) -> tuple[model.Account, model.RingSummary | None]:
+        def work(tx: ManagedTransaction) -> tuple[model.Account, model.RingSummary | None]:
             # One transaction for what the API answers after an online score: a commit and two
             # round trips less than write_scores, get_account and ring_summary one by one.
             tx.run(query("write_scores"), rows=score_rows([score])).consume()
@@ -315,16 +318,16 @@ class Neo4jStore:
     def pending_scores(self, requested_before: datetime, limit: int) -> list[str]:
         return [r["id"] for r in self._read("pending_scores", before=ts(requested_before), limit=limit)]
 
-    def get_score(self, account_id: str) -> Score | None:
+    def get_score(self, account_id: str) -> model.Score | None:
         rows = self._read("get_score", account_id=account_id)
         if not rows:
             return None
         r = rows[0]
-        return Score(r["account_id"], r["risk"], r["model_version"], dtn(r["scored_at"]), dtn(r["as_of"]),
+        return model.Score(r["account_id"], r["risk"], r["model_version"], dtn(r["scored_at"]), dtn(r["as_of"]),
                      json.loads(r["reasons"]), r["ring_id"])
 
     # -- sweeps ------------------------------------------------------------------------
-    def publish_sweep(self, result: SweepResult) -> None:
+    def publish_sweep(self, result: model.SweepResult) -> None:
         sid, at, gen = result.sweep_id, ts(result.finished_at), uuid.uuid4().hex
         self._collect_garbage(sid)  # a retried publish: drop the partial rows of the failed attempt
         self._write("publication_start", gen=gen, sweep_id=sid)
@@ -367,19 +370,19 @@ class Neo4jStore:
         earlier publications), chunk by chunk, then forget the generation."""
         for rec in self._read("stale_publications", sweep_id=sweep_id):
             gen = rec["gen"]
-            for name in _GENERATION_DELETES:
-                while self._write(name, gen=gen, limit=_DELETE_CHUNK)[0]["deleted"]:
+            for name in GENERATION_DELETES:
+                while self._write(name, gen=gen, limit=DELETE_CHUNK)[0]["deleted"]:
                     pass
             self._write("publication_delete", gen=gen)
 
     def _resolve(self, sweep_id: str | None) -> neo4j.Record:
         return self._read("sweep_resolve", sweep_id=sweep_id)[0]
 
-    def current_sweep(self) -> SweepInfo | None:
+    def current_sweep(self) -> model.SweepInfo | None:
         r = self._resolve(None)
         if r["gen"] is None:
             return None
-        return SweepInfo(r["sid"], dtn(r["finished_at"]), r["model_version"], json.loads(r["stats"]))
+        return model.SweepInfo(r["sid"], dtn(r["finished_at"]), r["model_version"], json.loads(r["stats"]))
 
     def rings_of(self, account_ids: Sequence[str]) -> dict[str, str]:
         if not account_ids:
@@ -399,8 +402,9 @@ class Neo4jStore:
         return (r["sid"] if r["sid"] is not None else ""), r["gen"]
 
     def list_accounts(
-        self, order: AccountOrder, min_risk: float | None, label: LabelValue | None, cursor: str | None, limit: int
-    ) -> Page[Account]:
+        self, order: AccountOrder, min_risk: float | None, label: model.LabelValue | None, cursor: str | None,
+        limit: int,
+    ) -> model.Page[model.Account]:
         cur = cursors.decode(cursor)
         sid, gen = self._pinned_sweep(cur)
         want = limit + 1
@@ -416,7 +420,7 @@ class Neo4jStore:
         if more:
             last_id, last_risk = rows[-1]
             nxt = cursors.encode(s=sid, r=last_risk if last_risk is not None else -1, i=last_id)
-        return Page(data, nxt)
+        return model.Page(data, nxt)
 
     def _risk_order_page(
         self, gen: str | None, min_risk: float | None, label: str | None, cur: dict[str, Any] | None, want: int
@@ -458,11 +462,11 @@ class Neo4jStore:
         )
         return [(r["id"], r["risk"]) for r in found]
 
-    def list_rings(self, min_risk: float | None, cursor: str | None, limit: int) -> Page[RingSummary]:
+    def list_rings(self, min_risk: float | None, cursor: str | None, limit: int) -> model.Page[model.RingSummary]:
         cur = cursors.decode(cursor)
         sid, gen = self._pinned_sweep(cur)
         if gen is None:
-            return Page([], None)
+            return model.Page([], None)
         rows = self._read(
             "list_rings", gen=gen, min_risk=-_INF if min_risk is None else float(min_risk),
             upper=float(cur["r"]) if cur else _INF, after_id=str(cur["i"]) if cur else None, limit=limit + 1,
@@ -470,31 +474,31 @@ class Neo4jStore:
         more = len(rows) > limit
         data = [_summary(r) for r in rows[:limit]]
         nxt = cursors.encode(s=sid, r=data[-1].risk, i=data[-1].id) if more else None
-        return Page(data, nxt)
+        return model.Page(data, nxt)
 
-    def ring_summary(self, ring_id: str) -> RingSummary | None:
+    def ring_summary(self, ring_id: str) -> model.RingSummary | None:
         rows = self._read("ring_summary", ring_id=ring_id)
         return _summary(rows[0]) if rows else None
 
-    def get_ring(self, ring_id: str) -> Ring | None:
+    def get_ring(self, ring_id: str) -> model.Ring | None:
         rows = self._read("get_ring", ring_id=ring_id)
         if not rows:
             return None
         r = rows[0]
-        members = [RingMember(a, risk if risk is not None else 0.0, lab) for a, risk, lab in r["members"]]
-        identifiers = [RingIdentifier(t, i, n) for t, i, n in r["identifiers"]]
-        history = [RingHistoryEntry(s, dtn(at), ev, n) for s, at, ev, n in r["history"]]
-        return Ring(_summary(r), members, identifiers, history)
+        members = [model.RingMember(a, risk if risk is not None else 0.0, lab) for a, risk, lab in r["members"]]
+        identifiers = [model.RingIdentifier(t, i, n) for t, i, n in r["identifiers"]]
+        history = [model.RingHistoryEntry(s, dtn(at), ev, n) for s, at, ev, n in r["history"]]
+        return model.Ring(_summary(r), members, identifiers, history)
 
     # -- jobs and locks ----------------------------------------------------------------
-    def create_job(self, kind: JobKind, params: dict[str, object] | None = None) -> Job:
-        job = Job(uuid.uuid4().hex, kind, "queued", utcnow(), params=dict(params or {}))
+    def create_job(self, kind: model.JobKind, params: dict[str, object] | None = None) -> model.Job:
+        job = model.Job(uuid.uuid4().hex, kind, "queued", utcnow(), params=dict(params or {}))
         self._write("job_create", id=job.id, kind=kind, created_at=ts(job.created_at), params=json.dumps(job.params))
         return job
 
     def update_job(
         self, job_id: str, status: str, result: dict[str, object] | None = None, error: str | None = None
-    ) -> Job:
+    ) -> model.Job:
         self._write(
             "job_update", id=job_id, status=status, now=ts(utcnow()),
             result=None if result is None else json.dumps(result), error=error,
@@ -507,12 +511,12 @@ class Neo4jStore:
     def count_jobs(self) -> dict[tuple[str, str], int]:
         return {(r["kind"], r["status"]): r["n"] for r in self._read("count_jobs")}
 
-    def get_job(self, job_id: str) -> Job | None:
+    def get_job(self, job_id: str) -> model.Job | None:
         rows = self._read("job_get", id=job_id)
         if not rows:
             return None
         r = rows[0]
-        return Job(
+        return model.Job(
             r["id"], r["kind"], r["status"], dtn(r["created_at"]), dt(r["started_at"]), dt(r["finished_at"]),
             json.loads(r["result"]) if r["result"] else None, r["error"], json.loads(r["params"]),
         )
@@ -525,6 +529,38 @@ class Neo4jStore:
     def release_lock(self, name: str, owner: str) -> None:
         self._write("lock_release", name=name, owner=owner)
 
+    # -- diagnostics: Neo4j-only checks for tests/contract/test_neo4j_store.py -------------
+    # Not part of `GraphStore`: they expose how this backend stores things (schema rules, query
+    # plans, node counts), which the shared contract deliberately cannot see.
+    def explain(self, name: str, /, **params: Any) -> str:
+        """The plan Neo4j would run for the named query, as text; nothing is executed. Raises the
+        driver's error if the query does not compile. Runs in a write transaction, which any
+        query may plan in."""
+
+        def plan(tx: ManagedTransaction) -> str:
+            return repr(tx.run("EXPLAIN " + query(name), params).consume().plan)
+
+        return self._run(True, plan)
+
+    def schema_rules(self) -> tuple[dict[str, tuple[str, list[str], list[str]]], dict[str, str]]:
+        """(constraint name -> (type, labels, properties), index name -> state)."""
+        constraints = {r["name"]: (r["type"], r["labels"], r["properties"]) for r in self._read("schema_constraints")}
+        return constraints, {r["name"]: r["state"] for r in self._read("schema_indexes")}
+
+    def publication_counts(self) -> dict[str, int]:
+        """Published-sweep nodes of each kind in all generations (risks, rings, members, idents,
+        sweeps, publications, history): what publishing and its garbage collection leave behind."""
+        return dict(self._read("sweep_row_counts")[0])
+
+    def graph_size(self) -> dict[str, int]:
+        """Every node and relationship in the database: {"nodes": n, "relationships": m}."""
+        return dict(self._read("count_nodes")[0])
+
+    def neighbourhood_hop_by_hop(self, seeds: Sequence[str], hops: int, hub_cap: int) -> model.Subgraph:
+        """`neighbourhood` as the per-hop queries build it (what it does for hops > 1), at any
+        depth and without `rings`: the reference its one-statement path for one hop is tested against."""
+        return self._run(False, lambda tx: expand(_Expansion(tx), seeds, hops, hub_cap))
+
 
 class _Expansion:
     """`graph.neighbourhood.ExpansionSource` over one read transaction."""
@@ -536,13 +572,13 @@ class _Expansion:
         if not account_ids:
             return []
         rows = self.tx.run(query("links_of"), ids=list(account_ids)).single(strict=True)["rows"]
-        return [(a, IdentifierKey(t, i), dtn(f)) for a, t, i, f in rows]
+        return [(a, model.IdentifierKey(t, i), dtn(f)) for a, t, i, f in rows]
 
     def _identifier_accounts(
-        self, keys: Sequence[IdentifierKey], cap: int
-    ) -> tuple[dict[IdentifierKey, int], list[Edge]]:
+        self, keys: Sequence[model.IdentifierKey], cap: int
+    ) -> tuple[dict[model.IdentifierKey, int], list[Edge]]:
         by_key = {key_of(k): k for k in keys}
-        degrees: dict[IdentifierKey, int] = dict.fromkeys(keys, 0)
+        degrees: dict[model.IdentifierKey, int] = dict.fromkeys(keys, 0)
         edges: list[Edge] = []
         if not keys:
             return degrees, edges
@@ -552,17 +588,17 @@ class _Expansion:
             edges.extend((account_id, key, dtn(first_seen)) for account_id, first_seen in r["firsts"])
         return degrees, edges
 
-    def _account_rows(self, account_ids: Sequence[str]) -> dict[str, AccountRow]:
+    def _account_rows(self, account_ids: Sequence[str]) -> dict[str, model.AccountRow]:
         if not account_ids:
             return {}
         rows = self.tx.run(query("account_rows"), ids=list(account_ids)).single(strict=True)["rows"]
         return {r[0]: account_row(r) for r in rows}
 
-    def benign_identifiers(self) -> set[IdentifierKey]:
-        return {IdentifierKey(r["type"], r["id"]) for r in self.tx.run(query("benign_identifiers"))}
+    def benign_identifiers(self) -> set[model.IdentifierKey]:
+        return {model.IdentifierKey(r["type"], r["id"]) for r in self.tx.run(query("benign_identifiers"))}
 
 
-def _upsert_work(accounts: Sequence[AccountIn]) -> tuple[Callable[[ManagedTransaction, float | None], None], int]:
+def _upsert_work(accounts: Sequence[model.AccountIn]) -> tuple[Callable[[ManagedTransaction, float | None], None], int]:
     """The upsert of `accounts` as a function of (transaction, score request time or None), and
     the batch's link count."""
     rows, link_count = prepare_upsert(accounts)
@@ -588,7 +624,7 @@ def _upsert_work(accounts: Sequence[AccountIn]) -> tuple[Callable[[ManagedTransa
     return work, link_count
 
 
-def _neighbourhood(tx: ManagedTransaction, seeds: Sequence[str], hops: int, hub_cap: int) -> Subgraph:
+def _neighbourhood(tx: ManagedTransaction, seeds: Sequence[str], hops: int, hub_cap: int) -> model.Subgraph:
     if hops == 1:  # what online scoring asks: one statement, one round trip
         record = tx.run(query("neighbourhood"), ids=list(dict.fromkeys(seeds)), cap=max(hub_cap, 0))
         return neighbourhood_of(seeds, record.single(strict=True), hub_cap)
@@ -599,18 +635,18 @@ def _neighbourhood(tx: ManagedTransaction, seeds: Sequence[str], hops: int, hub_
     return sub
 
 
-def _summary(r: Any) -> RingSummary:
-    return RingSummary(r["id"], r["risk"], r["size"], dtn(r["created_at"]), dtn(r["updated_at"]), r["sweep_id"])
+def _summary(r: Any) -> model.RingSummary:
+    return model.RingSummary(r["id"], r["risk"], r["size"], dtn(r["created_at"]), dtn(r["updated_at"]), r["sweep_id"])
 
 
-def _account(r: Any) -> Account:
+def _account(r: Any) -> model.Account:
     """Sweep risk when the sweep covers the account, else its latest online score."""
-    links = [StoredLink(t, i, dtn(f), dtn(la)) for t, i, f, la in r["links"]]
-    risk, scored_at, model = r["score_risk"], r["scored_at"], r["score_model"]
+    links = [model.StoredLink(t, i, dtn(f), dtn(la)) for t, i, f, la in r["links"]]
+    risk, scored_at, version = r["score_risk"], r["scored_at"], r["score_model"]
     if r["sweep_risk"] is not None:
-        risk, scored_at, model = r["sweep_risk"], r["sweep_at"], r["sweep_model"]
-    return Account(r["id"], dtn(r["created_at"]), json.loads(r["attributes"]), links, r["label"], risk,
-                   dt(scored_at), model, r["ring_id"])
+        risk, scored_at, version = r["sweep_risk"], r["sweep_at"], r["sweep_model"]
+    return model.Account(r["id"], dtn(r["created_at"]), json.loads(r["attributes"]), links, r["label"], risk,
+                         dt(scored_at), version, r["ring_id"])
 
 
-__all__ = ["Neo4jStore", "identifier_key"]
+__all__ = ["Neo4jConfig", "Neo4jStore", "identifier_key", "open_driver"]

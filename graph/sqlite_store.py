@@ -8,6 +8,7 @@ import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.resources import files
 from pathlib import Path
@@ -18,30 +19,10 @@ import orjson
 from ringfence.core.clock import utcnow
 from ringfence.core.errors import NotFound, StoreUnavailable
 from ringfence.graph import cursor as cursors
-from ringfence.graph.model import (
-    Account,
-    AccountIn,
-    AccountRow,
-    IdentifierKey,
-    Job,
-    JobKind,
-    LabelEvent,
-    LabelIn,
-    LabelValue,
-    LinkRow,
-    Page,
-    Ring,
-    RingHistoryEntry,
-    RingIdentifier,
-    RingMember,
-    RingSummary,
-    Score,
-    StoredLink,
-    Subgraph,
-    SweepInfo,
-    SweepResult,
-)
+from ringfence.graph import model
+from ringfence.graph.arrays import AttributeSpec, GraphArrays, gc_paused
 from ringfence.graph.neighbourhood import Edge, expand
+from ringfence.graph.sqlite_arrays import read_arrays
 from ringfence.graph.store import AccountOrder
 
 _SCHEMA = files("ringfence.graph") / "sqlite_schema.sql"
@@ -99,11 +80,20 @@ class _Checkpointer:
         self._thread.join()
 
 
+@dataclass(frozen=True)
+class SQLiteConfig:
+    """Where the embedded store keeps its file (created with its folder if missing)."""
+
+    path: Path
+
+
 class SQLiteStore:
     backend = "sqlite"
 
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
+    def __init__(self, config: SQLiteConfig | Path | str) -> None:
+        """`config`, or the database file's path as shorthand for `SQLiteConfig(path)`."""
+        self.config = config if isinstance(config, SQLiteConfig) else SQLiteConfig(Path(config))
+        self.path = self.config.path
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
@@ -173,6 +163,11 @@ class SQLiteStore:
             self._all.clear()
         self._local = threading.local()
 
+    def checkpoint(self) -> None:
+        """Copy the whole WAL into the database file and empty it, so that the file alone is the
+        database: for a caller about to copy or move the file (the benchmarks cache their worlds)."""
+        self._conn().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def reset(self) -> None:
         tables = [r[0] for r in self._read("SELECT name FROM sqlite_master WHERE type='table'")]
         with self._write() as conn:
@@ -180,7 +175,7 @@ class SQLiteStore:
                 conn.execute(f"DELETE FROM {table}")  # names come from sqlite_master, not input
 
     # -- accounts and links ------------------------------------------------------------
-    def upsert_accounts(self, accounts: Sequence[AccountIn], request_scores: bool = False) -> tuple[int, int]:
+    def upsert_accounts(self, accounts: Sequence[model.AccountIn], request_scores: bool = False) -> tuple[int, int]:
         account_rows = [(a.id, a.created_at.timestamp(), json.dumps(a.attributes, sort_keys=True)) for a in accounts]
         # A link without seen_at is dated by its account's created_at in the same batch:
         # min/max merges then stay order-independent, and a repeated body changes nothing.
@@ -213,11 +208,11 @@ class SQLiteStore:
                 )
         return len(accounts), len(link_rows)
 
-    def get_accounts(self, account_ids: Sequence[str]) -> list[Account]:
+    def get_accounts(self, account_ids: Sequence[str]) -> list[model.Account]:
         # In-process reads cost tens of microseconds: one query shape for one and many.
         return [a for i in dict.fromkeys(account_ids) if (a := self.get_account(i)) is not None]
 
-    def get_account(self, account_id: str) -> Account | None:
+    def get_account(self, account_id: str) -> model.Account | None:
         rows = self._read(
             "SELECT a.id, a.created_at, a.attributes, a.label, r.risk, r.ring_id, s.risk, s.scored_at, "
             "s.model_version, sw.finished_at, sw.model_version "
@@ -231,7 +226,7 @@ class SQLiteStore:
         if not rows:
             return None
         links = [
-            StoredLink(t, i, _dtn(f), _dtn(la))
+            model.StoredLink(t, i, _dtn(f), _dtn(la))
             for t, i, f, la in self._read(
                 "SELECT type, id, first_seen, last_seen FROM links WHERE account_id = ? ORDER BY type, id",
                 (account_id,),
@@ -249,14 +244,14 @@ class SQLiteStore:
     def count_accounts(self) -> int:
         return int(self._read("SELECT count(*) FROM accounts")[0][0])
 
-    def neighbourhood(self, seeds: Sequence[str], hops: int, hub_cap: int) -> Subgraph:
+    def neighbourhood(self, seeds: Sequence[str], hops: int, hub_cap: int) -> model.Subgraph:
         sub = expand(self, seeds, hops, hub_cap)
         sub.rings = self.rings_of(list(sub.accounts))
         return sub
 
     def upsert_and_neighbourhood(
-        self, accounts: Sequence[AccountIn], hops: int, hub_cap: int
-    ) -> tuple[Subgraph, datetime]:
+        self, accounts: Sequence[model.AccountIn], hops: int, hub_cap: int
+    ) -> tuple[model.Subgraph, datetime]:
         # Embedded, a transaction costs microseconds: two of them, the clock read in between.
         self.upsert_accounts(accounts, request_scores=True)
         as_of = utcnow()
@@ -267,7 +262,7 @@ class SQLiteStore:
         for chunk in _chunks(account_ids):
             marks = ",".join("?" * len(chunk))
             out.extend(
-                (a, IdentifierKey(t, i), _dtn(f))
+                (a, model.IdentifierKey(t, i), _dtn(f))
                 for a, t, i, f in self._read(
                     f"SELECT account_id, type, id, first_seen FROM links WHERE account_id IN ({marks})", chunk
                 )
@@ -275,9 +270,9 @@ class SQLiteStore:
         return out
 
     def _identifier_accounts(
-        self, keys: Sequence[IdentifierKey], cap: int
-    ) -> tuple[dict[IdentifierKey, int], list[Edge]]:
-        degrees: dict[IdentifierKey, int] = {}
+        self, keys: Sequence[model.IdentifierKey], cap: int
+    ) -> tuple[dict[model.IdentifierKey, int], list[Edge]]:
+        degrees: dict[model.IdentifierKey, int] = {}
         edges: list[Edge] = []
         conn = self._conn()
         for key in keys:
@@ -295,8 +290,8 @@ class SQLiteStore:
             )
         return degrees, edges
 
-    def _account_rows(self, account_ids: Sequence[str]) -> dict[str, AccountRow]:
-        out: dict[str, AccountRow] = {}
+    def _account_rows(self, account_ids: Sequence[str]) -> dict[str, model.AccountRow]:
+        out: dict[str, model.AccountRow] = {}
         for chunk in _chunks(account_ids):
             marks = ",".join("?" * len(chunk))
             for row in self._read(
@@ -305,7 +300,7 @@ class SQLiteStore:
                 out[row[0]] = _account_row(row)
         return out
 
-    def stream_accounts(self, chunk_size: int = 50_000) -> Iterator[list[AccountRow]]:
+    def stream_accounts(self, chunk_size: int = 50_000) -> Iterator[list[model.AccountRow]]:
         after = ""
         while True:
             rows = self._read(
@@ -317,7 +312,7 @@ class SQLiteStore:
             yield [_account_row(r) for r in rows]
             after = rows[-1][0]
 
-    def stream_links(self, chunk_size: int = 200_000) -> Iterator[list[LinkRow]]:
+    def stream_links(self, chunk_size: int = 200_000) -> Iterator[list[model.LinkRow]]:
         after: tuple[str, str, str] = ("", "", "")
         while True:
             rows = self._read(
@@ -327,25 +322,31 @@ class SQLiteStore:
             )
             if not rows:
                 return
-            yield [LinkRow(a, t, i, _dtn(f)) for a, t, i, f in rows]
+            yield [model.LinkRow(a, t, i, _dtn(f)) for a, t, i, f in rows]
             after = rows[-1][:3]
 
-    def identifier_degrees(self, keys: Sequence[IdentifierKey]) -> dict[IdentifierKey, int]:
+    @gc_paused()
+    def load_arrays(self, attributes: bool | AttributeSpec = False, chunk_size: int = 200_000) -> GraphArrays:
+        # Two plain ordered scans in one read transaction (a consistent snapshot), attributes
+        # extracted by SQLite's JSON functions.
+        return read_arrays(self._conn(), attributes, chunk_size)
+
+    def identifier_degrees(self, keys: Sequence[model.IdentifierKey]) -> dict[model.IdentifierKey, int]:
         degrees, _ = self._identifier_accounts(keys, 0)
         return {k: d for k, d in degrees.items() if d > 0}
 
-    def set_benign(self, key: IdentifierKey, benign: bool) -> None:
+    def set_benign(self, key: model.IdentifierKey, benign: bool) -> None:
         with self._write() as conn:
             if benign:
                 conn.execute("INSERT OR IGNORE INTO benign(type, id) VALUES (?, ?)", (key.type, key.id))
             else:
                 conn.execute("DELETE FROM benign WHERE type = ? AND id = ?", (key.type, key.id))
 
-    def benign_identifiers(self) -> set[IdentifierKey]:
-        return {IdentifierKey(t, i) for t, i in self._read("SELECT type, id FROM benign")}
+    def benign_identifiers(self) -> set[model.IdentifierKey]:
+        return {model.IdentifierKey(t, i) for t, i in self._read("SELECT type, id FROM benign")}
 
     # -- labels ------------------------------------------------------------------------
-    def add_labels(self, labels: Sequence[LabelIn]) -> int:
+    def add_labels(self, labels: Sequence[model.LabelIn]) -> int:
         now = utcnow()
         rows = [(x.account_id, x.label, x.source, x.note, (x.at or now).timestamp()) for x in labels]
         with self._write() as conn:
@@ -363,9 +364,9 @@ class SQLiteStore:
             )
         return len(rows)
 
-    def label_history(self, account_id: str) -> list[LabelEvent]:
+    def label_history(self, account_id: str) -> list[model.LabelEvent]:
         return [
-            LabelEvent(a, lab, s, n, _dtn(at))
+            model.LabelEvent(a, lab, s, n, _dtn(at))
             for a, lab, s, n, at in self._read(
                 "SELECT account_id, label, source, note, at FROM labels WHERE account_id = ? ORDER BY at, rowid",
                 (account_id,),
@@ -373,11 +374,11 @@ class SQLiteStore:
         ]
 
     # -- online scores -----------------------------------------------------------------
-    def write_scores(self, scores: Sequence[Score]) -> int:
+    def write_scores(self, scores: Sequence[model.Score]) -> int:
         with self._write() as conn:
             return _write_scores(conn, scores)
 
-    def write_score_and_read(self, score: Score) -> tuple[Account, RingSummary | None]:
+    def write_score_and_read(self, score: model.Score) -> tuple[model.Account, model.RingSummary | None]:
         with self._write() as conn:
             _write_scores(conn, [score])
             account = self.get_account(score.account_id)  # the same connection: reads the write
@@ -392,15 +393,15 @@ class SQLiteStore:
         )
         return [r[0] for r in rows]
 
-    def get_score(self, account_id: str) -> Score | None:
+    def get_score(self, account_id: str) -> model.Score | None:
         rows = self._read("SELECT * FROM scores WHERE account_id = ?", (account_id,))
         if not rows:
             return None
         a, risk, mv, scored, as_of, reasons, ring = rows[0]
-        return Score(a, risk, mv, _dtn(scored), _dtn(as_of), json.loads(reasons), ring)
+        return model.Score(a, risk, mv, _dtn(scored), _dtn(as_of), json.loads(reasons), ring)
 
     # -- sweeps ------------------------------------------------------------------------
-    def publish_sweep(self, result: SweepResult) -> None:
+    def publish_sweep(self, result: model.SweepResult) -> None:
         sid = result.sweep_id
         at = result.finished_at.timestamp()
         ring_of = {m: r.id for r in result.rings for m in r.members}
@@ -445,6 +446,14 @@ class SQLiteStore:
                 for table in ("sweep_risks", "rings", "ring_members", "ring_identifiers", "sweeps"):
                     conn.execute(f"DELETE FROM {table} WHERE sweep_id = ?", (old_sid,))
 
+    def publication_counts(self) -> dict[str, int]:
+        """Rows of published sweeps in all kept sweeps (risks, rings, members, idents, sweeps, history),
+        as `Neo4jStore.publication_counts` counts nodes: for tests of what publishing leaves behind.
+        Not part of `GraphStore`, which shows the current sweep only."""
+        tables = {"risks": "sweep_risks", "rings": "rings", "members": "ring_members", "idents": "ring_identifiers",
+                  "sweeps": "sweeps", "history": "ring_history"}
+        return {k: int(self._read(f"SELECT count(*) FROM {t}")[0][0]) for k, t in tables.items()}  # names are literals
+
     @staticmethod
     def _last_updated(conn: sqlite3.Connection, ring_id: str, default: float) -> float:
         row = conn.execute(
@@ -458,7 +467,7 @@ class SQLiteStore:
         rows = self._read("SELECT value FROM meta WHERE key = 'current_sweep'")
         return rows[0][0] if rows else None
 
-    def current_sweep(self) -> SweepInfo | None:
+    def current_sweep(self) -> model.SweepInfo | None:
         rows = self._read(
             "SELECT s.sweep_id, s.finished_at, s.model_version, s.stats FROM sweeps s "
             "JOIN meta m ON m.key = 'current_sweep' AND m.value = s.sweep_id"
@@ -466,7 +475,7 @@ class SQLiteStore:
         if not rows:
             return None
         sid, fin, mv, stats = rows[0]
-        return SweepInfo(sid, _dtn(fin), mv, json.loads(stats))
+        return model.SweepInfo(sid, _dtn(fin), mv, json.loads(stats))
 
     def rings_of(self, account_ids: Sequence[str]) -> dict[str, str]:
         sid = self._current_sweep_id()
@@ -495,16 +504,25 @@ class SQLiteStore:
             return str(cur["s"])
         return self._current_sweep_id() or ""
 
-    def list_accounts(
-        self, order: AccountOrder, min_risk: float | None, label: LabelValue | None, cursor: str | None, limit: int
-    ) -> Page[Account]:
+    def _page_query(
+        self, cursor: str | None, sweep_clause: str, risk_column: str, min_risk: float | None
+    ) -> tuple[dict[str, Any] | None, str, list[str], list[Any]]:
+        """A list page's start: the cursor, the sweep it pins, and the WHERE clauses and parameters
+        so far (the pinned sweep id first, for `sweep_clause` or a join; then the risk floor)."""
         cur = cursors.decode(cursor)
         sid = self._pinned_sweep(cur)
-        where: list[str] = ["1=1"]
+        where: list[str] = [sweep_clause]
         params: list[Any] = [sid]
         if min_risk is not None:
-            where.append("r.risk >= ?")
+            where.append(f"{risk_column} >= ?")
             params.append(min_risk)
+        return cur, sid, where, params
+
+    def list_accounts(
+        self, order: AccountOrder, min_risk: float | None, label: model.LabelValue | None, cursor: str | None,
+        limit: int,
+    ) -> model.Page[model.Account]:
+        cur, sid, where, params = self._page_query(cursor, "1=1", "r.risk", min_risk)
         if label is not None:
             where.append("a.label = ?")
             params.append(label)
@@ -534,10 +552,10 @@ class SQLiteStore:
         if more:
             last = rows[-1]
             nxt = cursors.encode(s=sid, r=last[4] if last[4] is not None else -1, i=last[0])
-        return Page(data, nxt)
+        return model.Page(data, nxt)
 
-    def _links_by_account(self, account_ids: Sequence[str]) -> dict[str, list[StoredLink]]:
-        out: dict[str, list[StoredLink]] = {}
+    def _links_by_account(self, account_ids: Sequence[str]) -> dict[str, list[model.StoredLink]]:
+        out: dict[str, list[model.StoredLink]] = {}
         for chunk in _chunks(account_ids):
             marks = ",".join("?" * len(chunk))
             for a, t, i, f, la in self._read(
@@ -545,17 +563,11 @@ class SQLiteStore:
                 "ORDER BY account_id, type, id",
                 chunk,
             ):
-                out.setdefault(a, []).append(StoredLink(t, i, _dtn(f), _dtn(la)))
+                out.setdefault(a, []).append(model.StoredLink(t, i, _dtn(f), _dtn(la)))
         return out
 
-    def list_rings(self, min_risk: float | None, cursor: str | None, limit: int) -> Page[RingSummary]:
-        cur = cursors.decode(cursor)
-        sid = self._pinned_sweep(cur)
-        where: list[str] = ["sweep_id = ?"]
-        params: list[Any] = [sid]
-        if min_risk is not None:
-            where.append("risk >= ?")
-            params.append(min_risk)
+    def list_rings(self, min_risk: float | None, cursor: str | None, limit: int) -> model.Page[model.RingSummary]:
+        cur, sid, where, params = self._page_query(cursor, "sweep_id = ?", "risk", min_risk)
         if cur:
             where.append("(risk < ? OR (risk = ? AND ring_id > ?))")
             params += [cur["r"], cur["r"], cur["i"]]
@@ -565,11 +577,11 @@ class SQLiteStore:
             (*params, limit + 1),
         )
         more = len(rows) > limit
-        data = [RingSummary(r[0], r[1], r[2], _dtn(r[3]), _dtn(r[4]), r[5]) for r in rows[:limit]]
+        data = [model.RingSummary(r[0], r[1], r[2], _dtn(r[3]), _dtn(r[4]), r[5]) for r in rows[:limit]]
         nxt = cursors.encode(s=sid, r=data[-1].risk, i=data[-1].id) if more else None
-        return Page(data, nxt)
+        return model.Page(data, nxt)
 
-    def ring_summary(self, ring_id: str) -> RingSummary | None:
+    def ring_summary(self, ring_id: str) -> model.RingSummary | None:
         rows = self._read(
             "SELECT ring_id, risk, size, created_at, updated_at, sweep_id FROM rings "
             "WHERE sweep_id = (SELECT value FROM meta WHERE key = 'current_sweep') AND ring_id = ?",
@@ -578,9 +590,9 @@ class SQLiteStore:
         if not rows:
             return None
         r = rows[0]
-        return RingSummary(r[0], r[1], r[2], _dtn(r[3]), _dtn(r[4]), r[5])
+        return model.RingSummary(r[0], r[1], r[2], _dtn(r[3]), _dtn(r[4]), r[5])
 
-    def get_ring(self, ring_id: str) -> Ring | None:
+    def get_ring(self, ring_id: str) -> model.Ring | None:
         sid = self._current_sweep_id()
         rows = self._read(
             "SELECT ring_id, risk, size, created_at, updated_at, sweep_id FROM rings "
@@ -591,7 +603,7 @@ class SQLiteStore:
             return None
         r = rows[0]
         members = [
-            RingMember(a, risk if risk is not None else 0.0, lab)
+            model.RingMember(a, risk if risk is not None else 0.0, lab)
             for a, risk, lab in self._read(
                 "SELECT m.account_id, r.risk, a.label FROM ring_members m "
                 "LEFT JOIN sweep_risks r ON r.sweep_id = m.sweep_id AND r.account_id = m.account_id "
@@ -601,7 +613,7 @@ class SQLiteStore:
             )
         ]
         identifiers = [
-            RingIdentifier(t, i, n)
+            model.RingIdentifier(t, i, n)
             for t, i, n in self._read(
                 "SELECT type, id, accounts FROM ring_identifiers WHERE sweep_id = ? AND ring_id = ? "
                 "ORDER BY accounts DESC, type, id",
@@ -609,16 +621,17 @@ class SQLiteStore:
             )
         ]
         history = [
-            RingHistoryEntry(s, _dtn(at), ev, n)
+            model.RingHistoryEntry(s, _dtn(at), ev, n)
             for s, at, ev, n in self._read(
                 "SELECT sweep_id, at, event, size FROM ring_history WHERE ring_id = ? ORDER BY at, sweep_id", (ring_id,)
             )
         ]
-        return Ring(RingSummary(r[0], r[1], r[2], _dtn(r[3]), _dtn(r[4]), r[5]), members, identifiers, history)
+        summary = model.RingSummary(r[0], r[1], r[2], _dtn(r[3]), _dtn(r[4]), r[5])
+        return model.Ring(summary, members, identifiers, history)
 
     # -- jobs and locks ----------------------------------------------------------------
-    def create_job(self, kind: JobKind, params: dict[str, object] | None = None) -> Job:
-        job = Job(uuid.uuid4().hex, kind, "queued", utcnow(), params=dict(params or {}))
+    def create_job(self, kind: model.JobKind, params: dict[str, object] | None = None) -> model.Job:
+        job = model.Job(uuid.uuid4().hex, kind, "queued", utcnow(), params=dict(params or {}))
         with self._write() as conn:
             conn.execute(
                 "INSERT INTO jobs(id, kind, status, created_at, params) VALUES (?, ?, ?, ?, ?)",
@@ -628,7 +641,7 @@ class SQLiteStore:
 
     def update_job(
         self, job_id: str, status: str, result: dict[str, object] | None = None, error: str | None = None
-    ) -> Job:
+    ) -> model.Job:
         now = utcnow().timestamp()
         with self._write() as conn:
             conn.execute(
@@ -647,12 +660,12 @@ class SQLiteStore:
         rows = self._read("SELECT kind, status, count(*) FROM jobs GROUP BY kind, status")
         return {(kind, status): n for kind, status, n in rows}
 
-    def get_job(self, job_id: str) -> Job | None:
+    def get_job(self, job_id: str) -> model.Job | None:
         rows = self._read("SELECT * FROM jobs WHERE id = ?", (job_id,))
         if not rows:
             return None
         i, kind, status, created, started, finished, result, error, params = rows[0]
-        return Job(
+        return model.Job(
             i,
             kind,
             status,
@@ -681,9 +694,9 @@ class SQLiteStore:
             conn.execute("DELETE FROM locks WHERE name = ? AND owner = ?", (name, owner))
 
 
-def _account_row(row: tuple[Any, ...]) -> AccountRow:
+def _account_row(row: tuple[Any, ...]) -> model.AccountRow:
     i, created, attrs, label, labelled = row
-    return AccountRow(i, _dtn(created), _attributes(attrs), label, _dt(labelled))
+    return model.AccountRow(i, _dtn(created), _attributes(attrs), label, _dt(labelled))
 
 
 def _attributes(text: str) -> dict[str, Any]:
@@ -695,15 +708,15 @@ def _attributes(text: str) -> dict[str, Any]:
         return json.loads(text)  # type: ignore[no-any-return]
 
 
-def _account(row: tuple[Any, ...], links: list[StoredLink]) -> Account:
+def _account(row: tuple[Any, ...], links: list[model.StoredLink]) -> model.Account:
     """Sweep risk when the current sweep covers the account, else its latest online score."""
     i, created, attrs, label, sweep_risk, ring_id, risk, scored_at, mv, sweep_at, sweep_mv = row
     if sweep_risk is not None:
         risk, scored_at, mv = sweep_risk, sweep_at, sweep_mv
-    return Account(i, _dtn(created), json.loads(attrs), links, label, risk, _dt(scored_at), mv, ring_id)
+    return model.Account(i, _dtn(created), json.loads(attrs), links, label, risk, _dt(scored_at), mv, ring_id)
 
 
-def _write_scores(conn: sqlite3.Connection, scores: Sequence[Score]) -> int:
+def _write_scores(conn: sqlite3.Connection, scores: Sequence[model.Score]) -> int:
     """`write_scores` inside the caller's write transaction."""
     rows = [
         (s.account_id, s.risk, s.model_version, s.scored_at.timestamp(), s.as_of.timestamp(), json.dumps(s.reasons),

@@ -1,5 +1,10 @@
 """The graph store interface, implemented by `sqlite_store` and `neo4j_store`.
 
+`GraphStore` is the whole interface, one Protocol per aggregate joined: `StoreLifecycle`,
+`AccountStore` (accounts, links, labels, subgraphs, the bulk read), `ScoreStore` (online scores
+and score requests), `ResultStore` (published sweeps: risks, rings, lists), `JobStore` (jobs and
+locks). Both backends implement all of it; code that needs one aggregate may ask for that one.
+
 Assumptions every backend honours:
 - Writes are batch-first and all-or-nothing per call; retrying a call is always safe
   (upserts merge, labels dedupe on (account, label, source, at), publication is keyed
@@ -21,47 +26,41 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Literal, Protocol, runtime_checkable
 
-from ringfence.graph.model import (
-    Account,
-    AccountIn,
-    AccountRow,
-    IdentifierKey,
-    Job,
-    JobKind,
-    LabelEvent,
-    LabelIn,
-    LabelValue,
-    LinkRow,
-    Page,
-    Ring,
-    RingSummary,
-    Score,
-    Subgraph,
-    SweepInfo,
-    SweepResult,
-)
+from ringfence.graph import model
+from ringfence.graph.arrays import AttributeSpec, GraphArrays
 
 AccountOrder = Literal["risk_desc", "id"]
 
 
 @runtime_checkable
-class GraphStore(Protocol):
+class StoreLifecycle(Protocol):
+    """Opening, schema and teardown. `backend` names the implementation ("sqlite", "neo4j")."""
+
     backend: str
 
-    # lifecycle
     def migrate(self) -> None:
         """Create schema, constraints and indexes; idempotent."""
 
     def ping(self) -> None:
         """Return if the store answers, else raise `StoreUnavailable`."""
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release connections and background threads; the store is not used afterwards."""
 
     def reset(self) -> None:
         """Delete everything (tests, demo re-generation)."""
 
-    # accounts and links
-    def upsert_accounts(self, accounts: Sequence[AccountIn], request_scores: bool = False) -> tuple[int, int]:
+
+@runtime_checkable
+class AccountStore(Protocol):
+    """Accounts, their links to identifiers, labels, and reads of the graph they form.
+
+    Accounts are keyed by id, identifiers by (type, id); an account's links merge and are never
+    removed. The graph is read three ways: by neighbourhood (online scoring), by stream (every
+    row once, in id order) and whole (`load_arrays`, for sweeps and training).
+    """
+
+    def upsert_accounts(self, accounts: Sequence[model.AccountIn], request_scores: bool = False) -> tuple[int, int]:
         """Merge accounts and links; returns (accounts, links) in the batch.
 
         With `request_scores`, the same transaction records that each account awaits an
@@ -73,17 +72,22 @@ class GraphStore(Protocol):
         every merge is a min or max and links do not depend on the order of batches.
         """
 
-    def get_account(self, account_id: str) -> Account | None: ...
+    def get_account(self, account_id: str) -> model.Account | None:
+        """The account with its links (by type, id), label and risk; `None` if unknown.
 
-    def get_accounts(self, account_ids: Sequence[str]) -> list[Account]:
+        `risk` is the current sweep's when the sweep covers the account, else the latest online score's.
+        """
+
+    def get_accounts(self, account_ids: Sequence[str]) -> list[model.Account]:
         """The stored ones of `account_ids`, in input order, without repeats (one round trip)."""
 
     def missing_accounts(self, account_ids: Sequence[str]) -> list[str]:
         """The ids in `account_ids` that are not stored, in input order."""
 
-    def count_accounts(self) -> int: ...
+    def count_accounts(self) -> int:
+        """How many accounts are stored (0 for an empty store)."""
 
-    def neighbourhood(self, seeds: Sequence[str], hops: int, hub_cap: int) -> Subgraph:
+    def neighbourhood(self, seeds: Sequence[str], hops: int, hub_cap: int) -> model.Subgraph:
         """Accounts within `hops` account-to-account steps of the seeds.
 
         An identifier with more than `hub_cap` accounts is included with its full degree,
@@ -93,8 +97,8 @@ class GraphStore(Protocol):
         """
 
     def upsert_and_neighbourhood(
-        self, accounts: Sequence[AccountIn], hops: int, hub_cap: int
-    ) -> tuple[Subgraph, datetime]:
+        self, accounts: Sequence[model.AccountIn], hops: int, hub_cap: int
+    ) -> tuple[model.Subgraph, datetime]:
         """`upsert_accounts(accounts, request_scores=True)`, then `neighbourhood` of the batch's
         ids (input order), which sees the upsert; a store may do both in one transaction.
 
@@ -102,36 +106,56 @@ class GraphStore(Protocol):
         requests (so such a score settles them) and at or before the subgraph was read.
         """
 
-    def stream_accounts(self, chunk_size: int = 50_000) -> Iterator[list[AccountRow]]:
+    def stream_accounts(self, chunk_size: int = 50_000) -> Iterator[list[model.AccountRow]]:
         """Every account once, ordered by id, in chunks; memory bounded by the chunk."""
 
-    def stream_links(self, chunk_size: int = 200_000) -> Iterator[list[LinkRow]]:
+    def stream_links(self, chunk_size: int = 200_000) -> Iterator[list[model.LinkRow]]:
         """Every link once, ordered by (account id, type, id), in chunks."""
 
-    def identifier_degrees(self, keys: Sequence[IdentifierKey]) -> dict[IdentifierKey, int]:
+    def load_arrays(self, attributes: bool | AttributeSpec = False, chunk_size: int = 200_000) -> GraphArrays:
+        """The whole graph as `GraphArrays` (`graph.arrays`), equal to what `stream_accounts`,
+        `stream_links` and `benign_identifiers` return; memory O(accounts + links), no object kept
+        per row.
+
+        `attributes`: False (none), True (parsed attribute dicts, for fitting a schema) or an
+        `AttributeSpec` (its columns, as `columns_from_dicts` of the parsed dicts would give them).
+        `chunk_size` bounds the rows fetched per round trip, not the result. Consistent as of one
+        moment where the backend can (SQLite: one read transaction); otherwise a link whose
+        account was created after the account scan passed it is dropped. Empty store: empty arrays.
+        """
+
+    def identifier_degrees(self, keys: Sequence[model.IdentifierKey]) -> dict[model.IdentifierKey, int]:
         """Accounts per identifier; unknown identifiers are absent from the result."""
 
-    def set_benign(self, key: IdentifierKey, benign: bool) -> None:
+    def set_benign(self, key: model.IdentifierKey, benign: bool) -> None:
         """Mark an identifier benign (it stops linking accounts in ring detection)."""
 
-    def benign_identifiers(self) -> set[IdentifierKey]: ...
+    def benign_identifiers(self) -> set[model.IdentifierKey]:
+        """Every identifier marked benign, linked to accounts or not."""
 
-    # labels
-    def add_labels(self, labels: Sequence[LabelIn]) -> int:
+    def add_labels(self, labels: Sequence[model.LabelIn]) -> int:
         """Append to each account's label history; unknown accounts: `NotFound`, nothing written."""
 
-    def label_history(self, account_id: str) -> list[LabelEvent]:
+    def label_history(self, account_id: str) -> list[model.LabelEvent]:
         """Oldest first."""
 
-    # online scores
-    def write_scores(self, scores: Sequence[Score]) -> int:
+
+@runtime_checkable
+class ScoreStore(Protocol):
+    """The latest online score per account, and the requests that await one.
+
+    A score carries the `as_of` of the data it was computed from; a stored score is only
+    replaced by one at least as new, so retried and reordered writes are harmless.
+    """
+
+    def write_scores(self, scores: Sequence[model.Score]) -> int:
         """Store the latest score per account unless a stored one has a newer `as_of`.
 
         Settles each account's score request made at or before the score's `as_of`.
         Returns how many were written.
         """
 
-    def write_score_and_read(self, score: Score) -> tuple[Account, RingSummary | None]:
+    def write_score_and_read(self, score: model.Score) -> tuple[model.Account, model.RingSummary | None]:
         """`write_scores([score])`, then the account as `get_account` reads it and
         `ring_summary(score.ring_id)`: what an answer to a fresh online score shows, read after
         the write (a store may do all of it in one transaction). Unknown account: `NotFound`,
@@ -147,13 +171,23 @@ class GraphStore(Protocol):
         unsettled requests, through an index.
         """
 
-    def get_score(self, account_id: str) -> Score | None: ...
+    def get_score(self, account_id: str) -> model.Score | None:
+        """The stored online score; `None` if the account has none (or is unknown)."""
 
-    # sweeps and published results
-    def publish_sweep(self, result: SweepResult) -> None:
+
+@runtime_checkable
+class ResultStore(Protocol):
+    """Published sweeps: per-account risks, rings and their history, and the lists over them.
+
+    Everything here reads the current sweep (or the one a cursor pinned); only `publish_sweep`
+    writes, and readers never see a half-published sweep.
+    """
+
+    def publish_sweep(self, result: model.SweepResult) -> None:
         """Write everything under `result.sweep_id`, then make it current, atomically."""
 
-    def current_sweep(self) -> SweepInfo | None: ...
+    def current_sweep(self) -> model.SweepInfo | None:
+        """The sweep readers see; `None` before the first publication."""
 
     def rings_of(self, account_ids: Sequence[str]) -> dict[str, str]:
         """Current-sweep ring id of each account that is in a ring."""
@@ -165,22 +199,34 @@ class GraphStore(Protocol):
         self,
         order: AccountOrder,
         min_risk: float | None,
-        label: LabelValue | None,
+        label: model.LabelValue | None,
         cursor: str | None,
         limit: int,
-    ) -> Page[Account]: ...
+    ) -> model.Page[model.Account]:
+        """Accounts riskiest first ("risk_desc": sweep risk, accounts without one last, ties by id)
+        or by id, filtered by `min_risk` (sweep risk) and current `label`; at most `limit`, and a
+        `next` cursor while more remain."""
 
-    def list_rings(self, min_risk: float | None, cursor: str | None, limit: int) -> Page[RingSummary]:
+    def list_rings(self, min_risk: float | None, cursor: str | None, limit: int) -> model.Page[model.RingSummary]:
         """Rings of the current sweep, riskiest first (ties by id)."""
 
-    def ring_summary(self, ring_id: str) -> RingSummary | None:
+    def ring_summary(self, ring_id: str) -> model.RingSummary | None:
         """`get_ring(ring_id).summary` without reading members, identifiers and history."""
 
-    def get_ring(self, ring_id: str) -> Ring | None:
+    def get_ring(self, ring_id: str) -> model.Ring | None:
         """The ring as in the current sweep, with its whole history; `None` if not current."""
 
-    # jobs and locks
-    def create_job(self, kind: JobKind, params: dict[str, object] | None = None) -> Job: ...
+
+@runtime_checkable
+class JobStore(Protocol):
+    """Long-running jobs (sweeps, training) and named leases, shared by every replica and worker.
+
+    Job ids are made by the store; an unknown job id reads as `None`. A lock is a lease that
+    expires after `ttl_s` unless its owner takes it again.
+    """
+
+    def create_job(self, kind: model.JobKind, params: dict[str, object] | None = None) -> model.Job:
+        """A new "queued" job with a fresh id."""
 
     def update_job(
         self,
@@ -188,9 +234,13 @@ class GraphStore(Protocol):
         status: str,
         result: dict[str, object] | None = None,
         error: str | None = None,
-    ) -> Job: ...
+    ) -> model.Job:
+        """Set the status ("running" stamps `started_at` once, "succeeded"/"failed" stamp
+        `finished_at`), keep the stored result unless one is given, replace the error; returns the
+        stored job. Unknown job id: `NotFound`."""
 
-    def get_job(self, job_id: str) -> Job | None: ...
+    def get_job(self, job_id: str) -> model.Job | None:
+        """The job; `None` if unknown."""
 
     def count_jobs(self) -> dict[tuple[str, str], int]:
         """How many jobs the store holds, by (kind, status): every replica's and worker's."""
@@ -198,4 +248,10 @@ class GraphStore(Protocol):
     def acquire_lock(self, name: str, owner: str, ttl_s: float, now: datetime | None = None) -> bool:
         """Take the named lock if free or expired; re-entrant for the same owner."""
 
-    def release_lock(self, name: str, owner: str) -> None: ...
+    def release_lock(self, name: str, owner: str) -> None:
+        """Free the lock if `owner` holds it; otherwise (not held, another owner) do nothing."""
+
+
+@runtime_checkable
+class GraphStore(StoreLifecycle, AccountStore, ScoreStore, ResultStore, JobStore, Protocol):
+    """The whole interface: what each backend implements and what the app holds."""

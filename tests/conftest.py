@@ -46,9 +46,10 @@ def neo4j_url(neo4j_server: object) -> str:
 
 @pytest.fixture(scope="session")
 def _neo4j_store(neo4j_url: str) -> Iterator[GraphStore]:
+    from ringfence.graph.factory import neo4j_config
     from ringfence.graph.neo4j_store import Neo4jStore
 
-    store = Neo4jStore(Settings(graph_url=neo4j_url).neo4j)
+    store = Neo4jStore(neo4j_config(Settings(graph_url=neo4j_url)))
     store.migrate()
     yield store
     store.close()

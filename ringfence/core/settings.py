@@ -4,23 +4,12 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SCOPES = ("score", "investigate", "label", "admin")
-
-
-class Neo4jConfig:
-    """Typed connection settings parsed from a `neo4j://` or `bolt://` URL."""
-
-    def __init__(self, url: str, database: str) -> None:
-        parts = urlsplit(url)
-        self.uri = f"{parts.scheme}://{parts.hostname}:{parts.port or 7687}"
-        self.user = unquote(parts.username or "neo4j")
-        self.password = unquote(parts.password or "")
-        self.database = database
 
 
 class Settings(BaseSettings):
@@ -86,10 +75,6 @@ class Settings(BaseSettings):
     @property
     def sqlite_path(self) -> Path:
         return Path(self.effective_graph_url.removeprefix("sqlite:///").removeprefix("sqlite://"))
-
-    @property
-    def neo4j(self) -> Neo4jConfig:
-        return Neo4jConfig(self.effective_graph_url, self.neo4j_database)
 
     @property
     def models_dir(self) -> Path:

@@ -13,7 +13,7 @@ from ringfence.graph.model import AccountIn, Link
 from ringfence.graph.sqlite_store import SQLiteStore
 from ringfence.graph.store import GraphStore
 from tests.conftest import make_store
-from tests.contract.test_store_contract import snapshot
+from tests.contract.snapshots import snapshot
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 ids = st.sampled_from([f"a{i}" for i in range(6)])

@@ -94,7 +94,9 @@ def pan_client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple
         # Every property of every node and relationship (a test-side read, not product Cypher).
         from neo4j import GraphDatabase
 
-        settings = make_settings(tmp_path, graph_url=url).neo4j
+        from ringfence.graph.factory import neo4j_config
+
+        settings = neo4j_config(make_settings(tmp_path, graph_url=url))
         with GraphDatabase.driver(settings.uri, auth=(settings.user, settings.password)) as driver:
             nodes, _, _ = driver.execute_query("MATCH (n) RETURN labels(n) AS l, properties(n) AS p",
                                               database_=settings.database)

@@ -11,7 +11,7 @@ import pytest
 
 from ringfence.core.settings import Settings
 from ringfence.graph.factory import open_store
-from tests.contract.test_store_contract import snapshot
+from tests.contract.snapshots import snapshot
 
 RINGFENCE = str(Path(sys.executable).with_name("ringfence"))
 

@@ -20,6 +20,7 @@ import pytest
 from devservices.services import LAUNCHER_DIR, Neo4jServer, _home_template, _home_template_valid, free_port
 from ringfence.core.clock import utcnow
 from ringfence.core.settings import Settings
+from ringfence.graph.factory import neo4j_config
 from ringfence.graph.neo4j_store import Neo4jStore
 from tests.conftest import _skip_neo4j
 from tests.integration.test_workers_faults import FAST_RESCORE, post_account
@@ -50,7 +51,7 @@ def test_neo4j_stopped_during_writes_answers_503_writes_nothing_half_and_recover
     port = free_port()
     server = start_neo4j(neo4j_home, port)
     graph_url = server.graph_url
-    store = Neo4jStore(Settings(graph_url=graph_url).neo4j, retry_time_s=1.0)
+    store = Neo4jStore(neo4j_config(Settings(graph_url=graph_url, neo4j_retry_time_s=1.0)))
     processes: list[Worker] = []
     clients: list[httpx.Client] = []
     try:

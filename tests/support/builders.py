@@ -45,6 +45,11 @@ def at(minutes: float) -> datetime:
     return T0 + timedelta(minutes=minutes)
 
 
+def acct(account_id: str, minute: float = 0, links: tuple[LinkSpec, ...] = (), **attributes: Any) -> AccountIn:
+    """`account_in` on the `at` axis with its links dated at creation: the contract tests' shorthand."""
+    return account_in(account_id, *links, at=at(minute), seen=True, **attributes)
+
+
 def sweep_result(
     sid: str, minute: float, rings: dict[str, list[str]], risks: dict[str, float], events: dict[str, str] | None = None
 ) -> SweepResult:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -15,12 +15,11 @@ from ringfence.graph.model import AccountIn, IdentifierKey, Link
 from ringfence.graph.ring_risk import ring_risk
 from ringfence.graph.sqlite_store import SQLiteStore
 from ringfence.graph.synthetic import WorldParams, generate
+from tests.support.builders import T0, LinkSpec, account_in
 
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
-
-def account(aid: str, hours: float, *links: tuple[str, str]) -> AccountIn:
-    return AccountIn(aid, T0 + timedelta(hours=hours), {}, tuple(Link(t, i) for t, i in links))  # type: ignore[arg-type]
+def account(aid: str, hours: float, *links: LinkSpec) -> AccountIn:
+    return account_in(aid, *links, at=T0 + timedelta(hours=hours))
 
 
 def ring(prefix: str, n: int, hours: float = 0.0) -> list[AccountIn]:

@@ -1,0 +1,103 @@
+"""The store contract for `ResultStore`: publishing sweeps, and the rings, risks and lists
+readers see.
+
+Every test runs on each backend (the `store` fixture) with identical assertions.
+"""
+
+from __future__ import annotations
+
+from ringfence.graph.model import (
+    LabelIn,
+)
+from ringfence.graph.store import GraphStore
+from tests.support.builders import acct, at, sweep_result
+
+
+def test_publish_sweep_makes_rings_and_risks_current(store: GraphStore) -> None:
+    store.upsert_accounts([acct(f"a{i}", i) for i in range(6)])
+    store.add_labels([LabelIn("a1", "fraud", "cb", None, at(1))])
+    assert store.current_sweep() is None and store.list_rings(None, None, 10).data == []
+    risks = {"a0": 0.9, "a1": 0.8, "a2": 0.7, "a3": 0.2, "a4": 0.1, "a5": 0.3}
+    store.publish_sweep(sweep_result("s1", 10, {"r1": ["a0", "a1", "a2"], "r2": ["a3", "a4", "a5"]}, risks))
+    info = store.current_sweep()
+    assert info is not None and info.sweep_id == "s1" and info.model_version == "m1"
+    rings = store.list_rings(None, None, 10).data
+    assert [(r.id, r.size, r.sweep_id) for r in rings] == [("r1", 3, "s1"), ("r2", 3, "s1")]
+    assert [r.id for r in store.list_rings(0.5, None, 10).data] == ["r1"]
+    ring = store.get_ring("r1")
+    assert ring is not None
+    assert [(m.account_id, m.risk, m.label) for m in ring.members] == [
+        ("a0", 0.9, None),
+        ("a1", 0.8, "fraud"),
+        ("a2", 0.7, None),
+    ]
+    assert [(i.type, i.id, i.accounts) for i in ring.identifiers] == [("card", "k-r1", 3)]
+    assert [(h.sweep_id, h.event, h.size) for h in ring.history] == [("s1", "created", 3)]
+    assert store.get_ring("nope") is None
+    assert store.current_rings() == {"r1": ["a0", "a1", "a2"], "r2": ["a3", "a4", "a5"]}
+    assert store.rings_of(["a0", "a4", "zz"]) == {"a0": "r1", "a4": "r2"}
+    a0 = store.get_account("a0")
+    assert a0 is not None and a0.risk == 0.9 and a0.ring_id == "r1" and a0.risk_scored_at == at(10)
+
+
+def test_subgraphs_and_ring_summaries_read_the_current_sweep(store: GraphStore) -> None:
+    # given: a ring r1 = {a0, a1}; a2 shares a card with a1 but is in no ring
+    store.upsert_accounts([acct("a0", 0, (("card", "c01"),)), acct("a1", 1, (("card", "c01"), ("card", "c12"))),
+                           acct("a2", 2, (("card", "c12"),))])
+    assert store.neighbourhood(["a1"], hops=1, hub_cap=10).rings == {}  # no sweep yet
+    store.publish_sweep(sweep_result("s1", 10, {"r1": ["a0", "a1"]}, {"a0": 0.9, "a1": 0.8, "a2": 0.1}))
+    # when / then: every subgraph carries the rings of its accounts, whatever its depth
+    assert store.neighbourhood(["a2"], hops=1, hub_cap=10).rings == {"a1": "r1"}
+    assert store.neighbourhood(["a2", "ghost"], hops=2, hub_cap=10).rings == {"a0": "r1", "a1": "r1"}
+    assert store.neighbourhood(["ghost"], hops=1, hub_cap=10).rings == {}
+    ring = store.get_ring("r1")
+    assert ring is not None and store.ring_summary("r1") == ring.summary
+    assert store.ring_summary("nope") is None
+
+
+def test_ring_history_accumulates_across_sweeps(store: GraphStore) -> None:
+    store.upsert_accounts([acct(f"a{i}", i) for i in range(5)])
+    risks = {f"a{i}": 0.5 for i in range(5)}
+    store.publish_sweep(sweep_result("s1", 10, {"r1": ["a0", "a1", "a2"]}, risks))
+    store.publish_sweep(sweep_result("s2", 20, {"r1": ["a0", "a1", "a2", "a3", "a4"]}, risks, {"r1": "grew"}))
+    ring = store.get_ring("r1")
+    assert ring is not None and ring.summary.size == 5 and ring.summary.updated_at == at(20)
+    assert [(h.sweep_id, h.event, h.size) for h in ring.history] == [("s1", "created", 3), ("s2", "grew", 5)]
+
+
+def test_pagination_walks_every_item_once_while_a_sweep_is_published(store: GraphStore) -> None:
+    store.upsert_accounts([acct(f"a{i:03d}", i) for i in range(57)])
+    risks = {f"a{i:03d}": round((i * 37 % 11) / 10, 2) for i in range(57)}
+    rings = {f"r{i:02d}": [f"a{3 * i:03d}", f"a{3 * i + 1:03d}", f"a{3 * i + 2:03d}"] for i in range(19)}
+    store.publish_sweep(sweep_result("s1", 10, rings, risks))
+    for order in ("risk_desc", "id"):
+        seen, cursor, flipped = [], None, False
+        while True:
+            page = store.list_accounts(order, None, None, cursor, 10)  # type: ignore[arg-type]
+            seen += [a.id for a in page.data]
+            if not flipped:  # a new sweep lands mid-walk: the walk stays on the sweep it began with
+                store.publish_sweep(sweep_result("s2", 20, rings, {k: 1 - v for k, v in risks.items()}))
+                flipped = True
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        assert sorted(seen) == sorted(risks) and len(seen) == len(set(seen))
+        store.publish_sweep(sweep_result("s1", 30, rings, risks))
+    ids, cursor = [], None
+    while True:
+        ring_page = store.list_rings(None, cursor, 4)
+        ids += [r.id for r in ring_page.data]
+        cursor = ring_page.next_cursor
+        if cursor is None:
+            break
+    assert sorted(ids) == sorted(rings) and len(ids) == 19
+    risky = store.list_accounts("risk_desc", 0.5, None, None, 1000).data
+    assert risky and all(a.risk is not None and a.risk >= 0.5 for a in risky)
+    assert [a.risk for a in risky] == sorted((a.risk for a in risky), reverse=True)
+
+
+def test_list_accounts_filters_by_label(store: GraphStore) -> None:
+    store.upsert_accounts([acct(f"a{i}", i) for i in range(4)])
+    store.add_labels([LabelIn("a2", "fraud", "cb", None, at(1)), LabelIn("a3", "legit", "kyc", None, at(1))])
+    assert [a.id for a in store.list_accounts("id", None, "fraud", None, 10).data] == ["a2"]
+    assert [a.id for a in store.list_accounts("id", None, None, None, 10).data] == ["a0", "a1", "a2", "a3"]
