@@ -1,1 +1,2 @@
-"""The graph layer: domain types, the store interface and its backends, ring detection."""
+"""The graph layer: domain types, the store interface and its two backends, ring detection, lineage,
+and the small-graph questions investigators ask (paths, exports). Imports only `ringfence.core`."""

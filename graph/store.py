@@ -231,7 +231,7 @@ class JobStore(Protocol):
     def update_job(
         self,
         job_id: str,
-        status: str,
+        status: model.JobStatus,
         result: dict[str, object] | None = None,
         error: str | None = None,
     ) -> model.Job:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ringfence.core.errors import RingfenceError, StoreUnavailable, SweepRunning, Unavailable
 from ringfence.core.settings import Settings
 from ringfence.graph.model import Job, JobStatus
-from ringfence.graph.store import GraphStore
+from ringfence.graph.store import JobStore
 
 if TYPE_CHECKING:
     from ringfence.services.dispatch import Dispatcher
@@ -42,15 +42,15 @@ SWEEP_LOCK = "sweep"
 # -- status transitions ------------------------------------------------------------------
 
 
-def mark_running(store: GraphStore, job_id: str) -> Job:
+def mark_running(store: JobStore, job_id: str) -> Job:
     return store.update_job(job_id, "running")
 
 
-def mark_succeeded(store: GraphStore, job_id: str, result: dict[str, Any]) -> Job:
+def mark_succeeded(store: JobStore, job_id: str, result: dict[str, Any]) -> Job:
     return store.update_job(job_id, "succeeded", result=_jsonable(result))
 
 
-def mark_failed(store: GraphStore, job_id: str, code: str, message: str) -> None:
+def mark_failed(store: JobStore, job_id: str, code: str, message: str) -> None:
     """Mark the job failed unless it finished meanwhile; best effort when the store is down."""
     try:
         job = store.get_job(job_id)
@@ -60,7 +60,7 @@ def mark_failed(store: GraphStore, job_id: str, code: str, message: str) -> None
         log.error("job %s failed (%s) but the store is unavailable to record it", job_id, code)
 
 
-def mark_retrying(store: GraphStore, job_id: str, exc: StoreUnavailable, final: bool) -> None:
+def mark_retrying(store: JobStore, job_id: str, exc: StoreUnavailable, final: bool) -> None:
     """Record a transient store error on the job: queued again for the retry, or failed if the last.
 
     The sweep may already have marked the job failed for this error; the retry must still run
@@ -84,7 +84,7 @@ def _jsonable(value: dict[str, Any]) -> dict[str, Any]:
 # -- starting ----------------------------------------------------------------------------
 
 
-def start_sweep(store: GraphStore, settings: Settings, dispatcher: Dispatcher, trigger: str) -> Job:
+def start_sweep(store: JobStore, settings: Settings, dispatcher: Dispatcher, trigger: str) -> Job:
     """Create a sweep job, take the sweep lock as that job and queue it.
 
     Raises `SweepRunning` (the job recorded as failed) if another sweep holds the lock, and the
@@ -103,7 +103,7 @@ def start_sweep(store: GraphStore, settings: Settings, dispatcher: Dispatcher, t
     return store.get_job(job.id) or job
 
 
-def start_training(store: GraphStore, dispatcher: Dispatcher, trigger: str) -> Job:
+def start_training(store: JobStore, dispatcher: Dispatcher, trigger: str) -> Job:
     """Create a training job and queue it; the dispatcher's `Unavailable` fails the job."""
     job = store.create_job("train", {"trigger": trigger})
     try:
@@ -114,7 +114,7 @@ def start_training(store: GraphStore, dispatcher: Dispatcher, trigger: str) -> J
     return store.get_job(job.id) or job
 
 
-def schedule_sweep(store: GraphStore, send: Callable[[str], object]) -> Job:
+def schedule_sweep(store: JobStore, send: Callable[[str], object]) -> Job:
     """The beat's tick: a sweep job queued with `send` (the lock is the runner's to take)."""
     job = store.create_job("sweep", {"trigger": "schedule"})
     try:
@@ -129,7 +129,7 @@ def schedule_sweep(store: GraphStore, send: Callable[[str], object]) -> Job:
 
 
 @contextmanager
-def job_guard(store: GraphStore, job_id: str, ttl_s: float) -> Iterator[bool]:
+def job_guard(store: JobStore, job_id: str, ttl_s: float) -> Iterator[bool]:
     """Yield whether this process may run the job: it exists, is unfinished, runs nowhere else.
 
     The lock's TTL is the job's time limit, which the broker's visibility timeout exceeds:
@@ -163,7 +163,7 @@ class TimeLimitExceeded(Exception):
 
 
 def run_recorded(
-    store: GraphStore,
+    store: JobStore,
     job_id: str,
     what: str,
     limit: float,

@@ -369,6 +369,8 @@ def test_openapi_and_docs_list_every_contract_route(client: TestClient) -> None:
         ("post", "/v1/models/train"), ("get", "/v1/models"), ("post", "/v1/models/{version}/activate"),
         ("get", "/v1/jobs/{id}"), ("get", "/healthz"), ("get", "/readyz"), ("get", "/metrics"),
         ("post", "/v1/identifiers/{type}/{id}/benign"),
+        # contract 1.2
+        ("get", "/v1/accounts/{id}/paths"), ("get", "/v1/rings/{id}/graph"),
     }
     assert {(m, p) for p, ops in paths.items() for m in ops} == contract
     for path, ops in paths.items():
