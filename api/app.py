@@ -20,7 +20,7 @@ from ringfence.api.logging import configure_logging
 from ringfence.api.metrics import ApiMetrics
 from ringfence.api.middleware import BodyLimit, Observe
 from ringfence.api.ratelimit import make_limiter
-from ringfence.api.routes import accounts, health, identifiers, jobs, labels, models, rings
+from ringfence.api.routes import accounts, health, identifiers, identity, jobs, labels, models, rings
 from ringfence.core.settings import Settings, get_settings
 from ringfence.graph.factory import open_store
 from ringfence.graph.store import GraphStore
@@ -68,7 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = metrics
     app.state.write_gate = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))
     errors.install(app)
-    for module in (accounts, labels, rings, jobs, models, identifiers, health):
+    for module in (accounts, labels, rings, jobs, models, identifiers, identity, health):
         app.include_router(module.router)
     # Added last = outermost: Observe sees every response, 413s included.
     app.add_middleware(BodyLimit)

@@ -23,8 +23,8 @@ class Principal:
     scopes: frozenset[str]
 
     def allows(self, scopes: tuple[str, ...]) -> bool:
-        """`admin` implies every scope; otherwise any one of `scopes` suffices."""
-        return ADMIN in self.scopes or any(s in self.scopes for s in scopes)
+        """`admin` implies every scope; otherwise any one of `scopes` suffices; no scopes: any key."""
+        return not scopes or ADMIN in self.scopes or any(s in self.scopes for s in scopes)
 
 
 def _digest(key: str) -> bytes:

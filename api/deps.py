@@ -1,10 +1,10 @@
 """Dependencies: the store, settings and dispatcher of the app, and one guard per scope.
 
 Every `/v1` route declares exactly one guard (`RequireScore`, `RequireInvestigate`,
-`RequireLabel`, `RequireAdmin`, `RequireReadAccount`), which in order authenticates the key
-(401), applies the key's rate limit (429), checks the scope (403) and refuses a raw card
-number anywhere in the path, query string or an undeclared body, an undeclared query
-parameter, or a body on a route that takes none (422).
+`RequireLabel`, `RequireAdmin`, `RequireReadAccount`, or `PrincipalDep` for any valid key),
+which in order authenticates the key (401), applies the key's rate limit (429), checks the scope
+(403) and refuses a raw card number anywhere in the path, query string or an undeclared body,
+an undeclared query parameter, or a body on a route that takes none (422).
 Handlers never check scopes themselves.
 """
 
@@ -141,7 +141,7 @@ def require_scope(*scopes: str) -> Callable[..., Awaitable[Principal]]:
         request.state.key_id = principal.key_id
         return principal
 
-    guard.__name__ = f"require_{'_or_'.join(scopes)}"
+    guard.__name__ = f"require_{'_or_'.join(scopes) or 'any_key'}"
     return guard
 
 
@@ -150,3 +150,4 @@ RequireInvestigate = Depends(require_scope("investigate"))
 RequireLabel = Depends(require_scope("label"))
 RequireAdmin = Depends(require_scope("admin"))
 RequireReadAccount = Depends(require_scope("investigate", "score"))
+PrincipalDep = Annotated[Principal, Depends(require_scope())]  # any valid key

@@ -233,7 +233,7 @@ class AccountPublic(Strict):
             id=a.id, created_at=a.created_at, attributes=a.attributes,
             links=[LinkPublic(type=x.type, id=x.id, seen_at=x.last_seen, first_seen=x.first_seen,
                               last_seen=x.last_seen) for x in a.links],
-            label=a.label, risk=_clamp(a.risk), risk_scored_at=a.risk_scored_at,
+            label=a.label, risk=clamp_risk(a.risk), risk_scored_at=a.risk_scored_at,
             model_version=a.model_version, ring_id=a.ring_id,
         )
 
@@ -269,9 +269,9 @@ class RiskPublic(Strict):
     @classmethod
     def of(cls, s: m.Score, ring: m.RingSummary | None) -> RiskPublic:
         return cls(
-            account_id=s.account_id, risk=_clamp(s.risk) or 0.0, model_version=s.model_version,
+            account_id=s.account_id, risk=clamp_risk(s.risk) or 0.0, model_version=s.model_version,
             scored_at=s.scored_at,
-            ring=RingRef(id=ring.id, risk=_clamp(ring.risk) or 0.0, size=ring.size) if ring else None,
+            ring=RingRef(id=ring.id, risk=clamp_risk(ring.risk) or 0.0, size=ring.size) if ring else None,
             reasons=[Reason.model_validate(r) for r in s.reasons],
         )
 
@@ -361,7 +361,7 @@ class RingSummaryPublic(Strict):
 
     @classmethod
     def of(cls, r: m.RingSummary) -> RingSummaryPublic:
-        return cls(id=r.id, risk=_clamp(r.risk) or 0.0, size=r.size, created_at=r.created_at,
+        return cls(id=r.id, risk=clamp_risk(r.risk) or 0.0, size=r.size, created_at=r.created_at,
                    updated_at=r.updated_at, sweep_id=r.sweep_id)
 
 
@@ -389,18 +389,26 @@ class RingHistoryPublic(Strict):
     size: int
 
 
+class RingLinkPublic(Strict):
+    account_id: str
+    type: IdType
+    id: str
+
+
 class RingPublic(RingSummaryPublic):
     members: list[RingMemberPublic]
     identifiers: list[RingIdentifierPublic]
     history: list[RingHistoryPublic]
+    links: list[RingLinkPublic] = Field(description="Which member uses which of the ring's identifiers (contract 1.1)")
 
     @classmethod
-    def of_ring(cls, r: m.Ring) -> RingPublic:
+    def of_ring(cls, r: m.Ring, links: list[tuple[str, m.IdentifierKey]]) -> RingPublic:
         s = r.summary
         return cls(
-            id=s.id, risk=_clamp(s.risk) or 0.0, size=s.size, created_at=s.created_at,
+            links=[RingLinkPublic(account_id=a, type=k.type, id=k.id) for a, k in links],
+            id=s.id, risk=clamp_risk(s.risk) or 0.0, size=s.size, created_at=s.created_at,
             updated_at=s.updated_at, sweep_id=s.sweep_id,
-            members=[RingMemberPublic(account_id=x.account_id, risk=_clamp(x.risk) or 0.0, label=x.label)
+            members=[RingMemberPublic(account_id=x.account_id, risk=clamp_risk(x.risk) or 0.0, label=x.label)
                      for x in r.members],
             identifiers=[RingIdentifierPublic(type=x.type, id=x.id, accounts=x.accounts) for x in r.identifiers],
             history=[RingHistoryPublic(sweep_id=x.sweep_id, at=x.at, event=x.event, size=x.size) for x in r.history],
@@ -444,10 +452,38 @@ class BenignPublic(Strict):
     benign: bool
 
 
+class IdentifierAccountPublic(Strict):
+    account_id: str
+    risk: Risk01 | None
+    label: Label | None
+    ring_id: str | None
+    first_seen: Timestamp
+
+
+class IdentifierPublic(Strict):
+    """An identifier with a page of its accounts, earliest linked first (contract 1.1)."""
+
+    type: IdType
+    id: str
+    accounts: int = Field(description="Accounts sharing it (the full degree)")
+    benign: bool
+    first_seen: Timestamp
+    last_seen: Timestamp
+    ring_ids: list[str] = Field(description="Rings of the current sweep that this identifier ties")
+    data: list[IdentifierAccountPublic]
+    next_cursor: str | None
+
+
+class WhoAmI(Strict):
+    key_id: str = Field(description="The key's position in RINGFENCE_API_KEYS (key-0, ...), never the key")
+    scopes: list[str]
+
+
 class Status(Strict):
     status: str
     checks: dict[str, str] | None = None
 
 
-def _clamp(x: float | None) -> float | None:
+def clamp_risk(x: float | None) -> float | None:
+    """A stored risk as the API shows it: within [0, 1]."""
     return None if x is None else min(1.0, max(0.0, float(x)))

@@ -14,7 +14,8 @@ def encode(**fields: Any) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode(cursor: str | None) -> dict[str, Any] | None:
+def decode(cursor: str | None, **fields: type | tuple[type, ...]) -> dict[str, Any] | None:
+    """The cursor's fields; with `fields`, each must be present with that type (else `InvalidInput`)."""
     if cursor is None:
         return None
     try:
@@ -22,6 +23,6 @@ def decode(cursor: str | None) -> dict[str, Any] | None:
         value = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInput("cursor is not one this service issued") from exc
-    if not isinstance(value, dict):
+    if not isinstance(value, dict) or not all(isinstance(value.get(k), t) for k, t in fields.items()):
         raise InvalidInput("cursor is not one this service issued")
     return value

@@ -143,6 +143,25 @@ class Subgraph:
 
 
 @dataclass(frozen=True, slots=True)
+class IdentifierInfo:
+    """One identifier as an investigator reads it: how many accounts share it, since when, and
+    which rings of the current sweep it ties."""
+
+    key: IdentifierKey
+    accounts: int
+    benign: bool
+    first_seen: datetime
+    last_seen: datetime
+    ring_ids: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class LinkedAccount:
+    account_id: str
+    first_seen: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class RingMember:
     account_id: str
     risk: float

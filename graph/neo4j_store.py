@@ -269,6 +269,25 @@ class Neo4jStore:
     def benign_identifiers(self) -> set[model.IdentifierKey]:
         return {model.IdentifierKey(r["type"], r["id"]) for r in self._read("benign_identifiers")}
 
+    def identifier(self, key: model.IdentifierKey) -> model.IdentifierInfo | None:
+        rows = self._read("identifier_info", key=identifier_key(key.type, key.id), type=key.type, id=key.id)
+        if not rows or not rows[0]["accounts"]:
+            return None
+        r = rows[0]
+        return model.IdentifierInfo(key, r["accounts"], r["benign"], dtn(r["first_seen"]), dtn(r["last_seen"]),
+                                    list(r["ring_ids"]))
+
+    def identifier_accounts(
+        self, key: model.IdentifierKey, cursor: str | None, limit: int
+    ) -> model.Page[model.LinkedAccount]:
+        cur = cursors.decode(cursor, f=(int, float), i=str)
+        rows = self._read("identifier_page", key=identifier_key(key.type, key.id), limit=limit + 1,
+                          after_f=cur["f"] if cur else None, after_i=cur["i"] if cur else None)
+        data = [model.LinkedAccount(r["account_id"], dtn(r["first_seen"])) for r in rows[:limit]]
+        last = rows[limit - 1] if len(rows) > limit else None
+        nxt = None if last is None else cursors.encode(f=last["first_seen"], i=last["account_id"])
+        return model.Page(data, nxt)
+
     # -- labels ------------------------------------------------------------------------
     def add_labels(self, labels: Sequence[model.LabelIn]) -> int:
         events, current = prepare_labels(labels, utcnow())

@@ -86,6 +86,8 @@ CREATE TABLE IF NOT EXISTS ring_identifiers (
     accounts INTEGER NOT NULL,
     PRIMARY KEY (sweep_id, ring_id, type, id)
 ) WITHOUT ROWID;
+-- An identifier's rings (GET /v1/identifiers/{type}/{id}).
+CREATE INDEX IF NOT EXISTS ring_identifiers_by_key ON ring_identifiers(sweep_id, type, id);
 CREATE TABLE IF NOT EXISTS ring_history (
     ring_id TEXT NOT NULL, sweep_id TEXT NOT NULL, at REAL NOT NULL, event TEXT NOT NULL,
     size INTEGER NOT NULL,

@@ -345,6 +345,36 @@ class SQLiteStore:
     def benign_identifiers(self) -> set[model.IdentifierKey]:
         return {model.IdentifierKey(t, i) for t, i in self._read("SELECT type, id FROM benign")}
 
+    def identifier(self, key: model.IdentifierKey) -> model.IdentifierInfo | None:
+        ((accounts, first, last, benign),) = self._read(
+            "SELECT count(*), min(first_seen), max(last_seen), "
+            "EXISTS (SELECT 1 FROM benign WHERE type = ?1 AND id = ?2) FROM links WHERE type = ?1 AND id = ?2",
+            (key.type, key.id),
+        )
+        if not accounts:
+            return None
+        rings = self._read(
+            "SELECT ring_id FROM ring_identifiers WHERE sweep_id = (SELECT value FROM meta WHERE key = "
+            "'current_sweep') AND type = ? AND id = ? ORDER BY ring_id",
+            (key.type, key.id),
+        )
+        return model.IdentifierInfo(key, accounts, bool(benign), _dtn(first), _dtn(last), [r for (r,) in rings])
+
+    def identifier_accounts(
+        self, key: model.IdentifierKey, cursor: str | None, limit: int
+    ) -> model.Page[model.LinkedAccount]:
+        cur = cursors.decode(cursor, f=(int, float), i=str)
+        after = "AND (first_seen > ? OR (first_seen = ? AND account_id > ?))" if cur else ""
+        rows = self._read(
+            f"SELECT account_id, first_seen FROM links WHERE type = ? AND id = ? {after} "
+            "ORDER BY first_seen, account_id LIMIT ?",
+            (key.type, key.id, *((cur["f"], cur["f"], cur["i"]) if cur else ()), limit + 1),
+        )
+        data = [model.LinkedAccount(a, _dtn(f)) for a, f in rows[:limit]]
+        last = rows[limit - 1] if len(rows) > limit else None
+        nxt = None if last is None else cursors.encode(f=last[1], i=last[0])
+        return model.Page(data, nxt)
+
     # -- labels ------------------------------------------------------------------------
     def add_labels(self, labels: Sequence[model.LabelIn]) -> int:
         now = utcnow()

@@ -133,6 +133,16 @@ class AccountStore(Protocol):
     def benign_identifiers(self) -> set[model.IdentifierKey]:
         """Every identifier marked benign, linked to accounts or not."""
 
+    def identifier(self, key: model.IdentifierKey) -> model.IdentifierInfo | None:
+        """The identifier's degree, benign flag, earliest `first_seen` and latest `last_seen` of its
+        links, and the current sweep's rings that it ties (sorted); `None` if no account links it."""
+
+    def identifier_accounts(
+        self, key: model.IdentifierKey, cursor: str | None, limit: int
+    ) -> model.Page[model.LinkedAccount]:
+        """The accounts linked to `key`, earliest `first_seen` first (ties by id), `limit` a page;
+        an identifier nobody links is an empty page."""
+
     def add_labels(self, labels: Sequence[model.LabelIn]) -> int:
         """Append to each account's label history; unknown accounts: `NotFound`, nothing written."""
 

@@ -38,6 +38,7 @@ from ringfence.api.schemas import (
     SubgraphEdge,
     SubgraphNode,
     SubgraphPublic,
+    clamp_risk,
 )
 from ringfence.core.errors import NotFound, found
 from ringfence.graph.investigation import MEDIA_TYPES, ExportFormat
@@ -140,7 +141,7 @@ def get_subgraph(
         risk = risks.get(account_id)
         nodes.append(SubgraphNode(
             id=account_id, kind="account", label=row.label, ring_id=sub.rings.get(account_id),
-            risk=None if risk is None else min(1.0, max(0.0, risk)),
+            risk=clamp_risk(risk),
         ))
     capped = set(sub.capped)
     for key, degree in sub.identifiers.items():

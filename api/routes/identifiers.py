@@ -1,4 +1,5 @@
-"""Identifiers: mark one benign (a shared office wifi, a payroll card) so it links nobody."""
+"""Identifiers: read one with its accounts; mark one benign (a shared office wifi, a payroll card)
+so it links nobody."""
 
 from __future__ import annotations
 
@@ -6,13 +7,47 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Path
 
-from ringfence.api.deps import RequireLabel, StoreDep
+from ringfence.api.deps import RequireInvestigate, RequireLabel, StoreDep
 from ringfence.api.errors import responses
-from ringfence.api.schemas import BenignIn, BenignPublic, IdType
+from ringfence.api.pagination import Cursor, Limit, checked_cursor
+from ringfence.api.schemas import (
+    BenignIn,
+    BenignPublic,
+    IdentifierAccountPublic,
+    IdentifierPublic,
+    IdType,
+    clamp_risk,
+)
 from ringfence.graph.model import IdentifierKey
 from ringfence.graph.validation import ID_PATTERN
+from ringfence.services import investigation
 
 router = APIRouter(prefix="/v1/identifiers", tags=["identifiers"])
+IdentifierId = Annotated[str, Path(pattern=ID_PATTERN)]
+
+
+@router.get("/{type}/{id}", dependencies=[RequireInvestigate], responses=responses(401, 403, 404, 422, 429, 503),
+            summary="An identifier and its accounts, earliest linked first")
+def get_identifier(
+    type: IdType,  # noqa: A002 - the path's name
+    id: IdentifierId,  # noqa: A002
+    store: StoreDep,
+    cursor: Cursor = None,
+    limit: Limit = 100,
+) -> IdentifierPublic:
+    view = investigation.identifier_view(store, IdentifierKey(type, id), checked_cursor(cursor), limit)
+    info = view.info
+    data = []
+    for x in view.page.data:
+        account = view.accounts.get(x.account_id)
+        data.append(IdentifierAccountPublic(
+            account_id=x.account_id, first_seen=x.first_seen,
+            risk=None if account is None else clamp_risk(account.risk),
+            label=None if account is None else account.label,
+            ring_id=None if account is None else account.ring_id))
+    return IdentifierPublic(type=type, id=id, accounts=info.accounts, benign=info.benign, first_seen=info.first_seen,
+                            last_seen=info.last_seen, ring_ids=info.ring_ids, data=data,
+                            next_cursor=view.page.next_cursor)
 
 
 @router.post("/{type}/{id}/benign", dependencies=[RequireLabel],
@@ -20,7 +55,7 @@ router = APIRouter(prefix="/v1/identifiers", tags=["identifiers"])
              summary="Mark an identifier benign (body optional: `{\"benign\": true}`)")
 def set_benign(
     type: IdType,  # noqa: A002 - the path's name
-    id: Annotated[str, Path(pattern=ID_PATTERN)],  # noqa: A002
+    id: IdentifierId,  # noqa: A002
     store: StoreDep,
     body: Annotated[BenignIn | None, Body()] = None,
 ) -> BenignPublic:

@@ -10,7 +10,6 @@ from ringfence.api.deps import RequireInvestigate, SettingsDep, StoreDep
 from ringfence.api.errors import FILE_RESPONSES, responses
 from ringfence.api.pagination import Cursor, Limit, MinRisk, checked_cursor
 from ringfence.api.schemas import NodeLinkGraph, RingPage, RingPublic, RingSummaryPublic
-from ringfence.core.errors import found
 from ringfence.graph.investigation import MEDIA_TYPES, ExportFormat
 from ringfence.graph.validation import ID_PATTERN
 from ringfence.services import investigation
@@ -26,7 +25,7 @@ def list_rings(store: StoreDep, min_risk: MinRisk = None, cursor: Cursor = None,
 
 @router.get("/{id}", dependencies=[RequireInvestigate], responses=responses(401, 403, 404, 422, 429, 503))
 def get_ring(id: Annotated[str, Path(pattern=ID_PATTERN)], store: StoreDep) -> RingPublic:  # noqa: A002
-    return RingPublic.of_ring(found(store.get_ring(id), f"ring {id} not found in the current sweep"))
+    return RingPublic.of_ring(*investigation.ring_with_links(store, id))
 
 
 @router.get("/{id}/graph", dependencies=[RequireInvestigate], responses=responses(401, 403, 404, 422, 429, 503)

@@ -1,4 +1,5 @@
-"""Investigators' questions on a small graph: paths to fraud, and a ring or subgraph as a file.
+"""Investigators' questions on a small graph: a ring with its links, an identifier with its accounts,
+paths to fraud, and a ring or subgraph as a file.
 
 The store answers with the capped subgraph around the question; `graph.investigation` does the
 graph work with networkx.
@@ -12,7 +13,16 @@ from typing import Literal
 from ringfence.core.errors import found
 from ringfence.core.settings import Settings
 from ringfence.graph.investigation import AccountPath, ExportFormat, serialize, shortest_paths, to_networkx
-from ringfence.graph.model import IdentifierKey, LabelValue, Subgraph
+from ringfence.graph.model import (
+    Account,
+    IdentifierInfo,
+    IdentifierKey,
+    LabelValue,
+    LinkedAccount,
+    Page,
+    Ring,
+    Subgraph,
+)
 from ringfence.graph.store import GraphStore
 
 PathTarget = Literal["fraud", "ring"]
@@ -62,3 +72,31 @@ def ring_file(store: GraphStore, settings: Settings, ring_id: str, fmt: ExportFo
     accounts = {m.account_id: (m.risk, m.label, ring.summary.id) for m in ring.members}
     edges = [(a, k) for a, k, _ in sub.edges if a in accounts and k in keys]
     return serialize(to_networkx(accounts, keys, edges, sub.benign), fmt)
+
+
+def ring_with_links(store: GraphStore, ring_id: str) -> tuple[Ring, list[tuple[str, IdentifierKey]]]:
+    """The current ring and which member uses which of its identifiers, members and identifiers
+    in the ring's order (one read of the members' own links: never a hub's other accounts)."""
+    ring = found(store.get_ring(ring_id), f"ring {ring_id} not found in the current sweep")
+    keys = [IdentifierKey(i.type, i.id) for i in ring.identifiers]
+    position = {k: n for n, k in enumerate(keys)}
+    links = [(account.id, IdentifierKey(link.type, link.id))
+             for account in store.get_accounts([m.account_id for m in ring.members])
+             for link in account.links if IdentifierKey(link.type, link.id) in position]
+    links.sort(key=lambda x: position[x[1]])  # stable: members keep the ring's order per identifier
+    return ring, links
+
+
+@dataclass(frozen=True, slots=True)
+class IdentifierView:
+    info: IdentifierInfo
+    page: Page[LinkedAccount]
+    accounts: dict[str, Account]
+
+
+def identifier_view(store: GraphStore, key: IdentifierKey, cursor: str | None, limit: int) -> IdentifierView:
+    """An identifier with a page of its accounts (each with its current risk, label and ring)."""
+    info = found(store.identifier(key), f"identifier {key.type}:{key.id} not found")
+    page = store.identifier_accounts(key, cursor, limit)
+    accounts = {a.id: a for a in store.get_accounts([x.account_id for x in page.data])}
+    return IdentifierView(info, page, accounts)

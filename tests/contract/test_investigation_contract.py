@@ -11,7 +11,7 @@ import pytest
 from ringfence.core.errors import NotFound
 from ringfence.core.settings import Settings
 from ringfence.graph.investigation import serialize
-from ringfence.graph.model import LabelIn
+from ringfence.graph.model import IdentifierInfo, IdentifierKey, LabelIn, RingIdentifier
 from ringfence.graph.store import GraphStore
 from ringfence.services import investigation
 from tests.support.builders import account_in, at, sweep_result
@@ -121,3 +121,53 @@ def test_a_subgraph_exports_and_reads_back_the_same_graph(store: GraphStore, fmt
         (f"account:{a}", f"{k.type}:{k.id}") for a, k, _ in sub.edges}
     assert g.nodes["account:f"]["account_label" if fmt == "gexf" else "label"] == "fraud"
     assert serialize(nx.Graph(), fmt)  # an empty graph is still a valid file
+
+
+def test_an_identifier_reads_with_its_degree_span_rings_and_a_paged_walk_of_its_accounts(store: GraphStore) -> None:
+    # given a device shared by 7 accounts linked at different times (two at the same minute), benign,
+    # and tying a published ring
+    store.upsert_accounts([account_in(f"d{i}", ("device", "shared"), at=at(10 - i if i < 6 else 5), seen=True)
+                           for i in range(7)])
+    store.upsert_accounts([account_in("other", ("card", "c-other"), at=at(0), seen=True)])
+    store.set_benign(IdentifierKey("device", "shared"), True)
+    result = sweep_result("s1", 20, {"r1": ["d0", "d1", "d2"]}, {f"d{i}": 0.5 for i in range(7)})
+    result.rings[0].identifiers[:] = [RingIdentifier("device", "shared", 7)]
+    store.publish_sweep(result)
+    key = IdentifierKey("device", "shared")
+    # when
+    info = store.identifier(key)
+    # then
+    assert info is not None
+    assert (info.accounts, info.benign, info.ring_ids) == (7, True, ["r1"])
+    assert info.first_seen == at(5) and info.last_seen == at(10)
+    # and a walk in pages of 3 returns every account once, earliest first, ties by id
+    walked, cursor = [], None
+    while True:
+        page = store.identifier_accounts(key, cursor, 3)
+        walked += [(x.account_id, x.first_seen) for x in page.data]
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert walked == sorted(walked, key=lambda x: (x[1], x[0])) and len(walked) == 7
+    assert [a for a, _ in walked][:3] == ["d5", "d6", "d4"]
+    # and an identifier nobody links is None, its page empty
+    assert store.identifier(IdentifierKey("device", "nobody")) is None
+    assert store.identifier_accounts(IdentifierKey("device", "nobody"), None, 10).data == []
+    assert store.identifier(IdentifierKey("card", "c-other")) == IdentifierInfo(
+        IdentifierKey("card", "c-other"), 1, False, at(0), at(0), [])
+
+
+def test_a_ring_reads_with_which_member_uses_which_identifier(store: GraphStore) -> None:
+    store.upsert_accounts([account_in(m, ("device", "dev-r"), ("card", f"own-{m}"), at=at(i), seen=True)
+                           for i, m in enumerate(["m1", "m2", "m3"])])
+    store.publish_sweep(sweep_result("s1", 10, {"r1": ["m1", "m2", "m3"]}, {"m1": 0.9, "m2": 0.8, "m3": 0.7}))
+    ring, links = investigation.ring_with_links(store, "r1")
+    assert ring.summary.id == "r1"
+    assert links == []  # the published ring is tied by card k-r1, which nobody holds here
+    result = sweep_result("s2", 20, {"r1": ["m1", "m2", "m3"]}, {"m1": 0.9, "m2": 0.8, "m3": 0.7})
+    result.rings[0].identifiers[:] = [RingIdentifier("device", "dev-r", 3)]
+    store.publish_sweep(result)
+    _, links = investigation.ring_with_links(store, "r1")
+    assert sorted(links) == [(m, IdentifierKey("device", "dev-r")) for m in ("m1", "m2", "m3")]
+    with pytest.raises(NotFound):
+        investigation.ring_with_links(store, "nope")

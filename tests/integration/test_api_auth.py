@@ -38,6 +38,8 @@ ROUTES: list[tuple[str, str, str, Any, set[str], int]] = [
     ("POST", "/v1/models/{version}/activate", "/v1/models/{version}/activate", None, set(), 200),
     ("GET", "/v1/jobs/{id}", "/v1/jobs/{job}", None, set(), 200),
     ("POST", "/v1/identifiers/{type}/{id}/benign", "/v1/identifiers/card/tok-1/benign", None, {"label"}, 200),
+    ("GET", "/v1/identifiers/{type}/{id}", "/v1/identifiers/device/dev-ring", None, {"investigate"}, 200),
+    ("GET", "/v1/whoami", "/v1/whoami", None, {"score", "investigate", "label"}, 200),
 ]
 PUBLIC = [("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"), ("GET", "/openapi.json"), ("GET", "/docs")]
 NO_KEY = [{}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic YWRtOmFkbQ=="},

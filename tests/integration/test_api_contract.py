@@ -15,7 +15,7 @@ from ringfence.core.errors import StoreUnavailable
 from ringfence.graph.model import IdentifierKey
 from tests.support.builders import account_json
 from tests.support.clients import TORCH_SPARSE, TestClient, assert_error, wait_job
-from tests.support.settings import ADMIN, auth, make_settings
+from tests.support.settings import ADMIN, KEYS, auth, make_settings
 
 pytestmark = TORCH_SPARSE
 
@@ -369,7 +369,8 @@ def test_openapi_and_docs_list_every_contract_route(client: TestClient) -> None:
         ("post", "/v1/models/train"), ("get", "/v1/models"), ("post", "/v1/models/{version}/activate"),
         ("get", "/v1/jobs/{id}"), ("get", "/healthz"), ("get", "/readyz"), ("get", "/metrics"),
         ("post", "/v1/identifiers/{type}/{id}/benign"),
-        # contract 1.2
+        # contract 1.1 (so far) and 1.2
+        ("get", "/v1/whoami"), ("get", "/v1/identifiers/{type}/{id}"),
         ("get", "/v1/accounts/{id}/paths"), ("get", "/v1/rings/{id}/graph"),
     }
     assert {(m, p) for p, ops in paths.items() for m in ops} == contract
@@ -377,7 +378,8 @@ def test_openapi_and_docs_list_every_contract_route(client: TestClient) -> None:
         for op in ops.values():
             if path.startswith("/v1"):
                 assert op["security"] == [{"HTTPBearer": []}]
-                assert {"401", "403", "429", "503"} <= set(op["responses"])
+                # every key may ask who it is: that route alone answers no 403
+                assert {"401", "429", "503"} | ({"403"} if path != "/v1/whoami" else set()) <= set(op["responses"])
             for status, response in op["responses"].items():
                 if status >= "400":
                     assert response["content"]["application/json"]["schema"] == {
@@ -466,4 +468,36 @@ def test_paths_and_graph_files_through_the_api(client: TestClient) -> None:
     assert client.get("/v1/accounts/p0/subgraph", headers=ADMIN).json()["truncated"] is False  # default unchanged
     assert_error(client.get(f"/v1/rings/{ring_id}/graph?format=png", headers=ADMIN), 422, "invalid_input")
     assert_error(client.get("/v1/rings/nope/graph", headers=ADMIN), 404, "not_found")
+
+
+def test_whoami_names_the_key_by_position_and_its_scopes(client: TestClient) -> None:
+    for n, scope in enumerate(KEYS):
+        body = client.get("/v1/whoami", headers=auth(scope)).json()
+        assert body == {"key_id": f"key-{n}", "scopes": [scope]}
+        assert KEYS[scope] not in str(body)
+    assert_error(client.get("/v1/whoami"), 401, "unauthenticated")
+
+
+def test_a_ring_reads_with_its_links_and_an_identifier_with_its_accounts(client: TestClient) -> None:
+    # given a ring of four around one device (and their own cards), swept
+    accounts = [account_json(f"q{n}", ("device", "dev-q"), ("card", f"own-q{n}")) for n in range(4)]
+    client.post("/v1/accounts/batch", json={"accounts": accounts}, headers=ADMIN)
+    assert wait_job(client, client.post("/v1/sweeps", headers=ADMIN).json()["id"])["status"] == "succeeded"
+    ring = client.get("/v1/rings", headers=ADMIN).json()["data"][0]
+    # when the ring is read: every member's link to each of the ring's identifiers
+    detail = client.get(f"/v1/rings/{ring['id']}", headers=ADMIN).json()
+    ring_keys = {(i["type"], i["id"]) for i in detail["identifiers"]}
+    assert ("device", "dev-q") in ring_keys
+    assert {(x["account_id"], x["type"], x["id"]) for x in detail["links"]} >= {
+        (f"q{n}", "device", "dev-q") for n in range(4)}
+    assert all((x["type"], x["id"]) in ring_keys for x in detail["links"])
+    # and the device reads with its accounts, a page at a time, and the ring it ties
+    first = client.get("/v1/identifiers/device/dev-q?limit=3", headers=ADMIN).json()
+    assert (first["accounts"], first["benign"], first["ring_ids"]) == (4, False, [ring["id"]])
+    assert [x["account_id"] for x in first["data"]] == ["q0", "q1", "q2"] and first["next_cursor"]
+    assert all(x["ring_id"] == ring["id"] and 0 <= x["risk"] <= 1 for x in first["data"])
+    rest = client.get(f"/v1/identifiers/device/dev-q?limit=3&cursor={first['next_cursor']}", headers=ADMIN).json()
+    assert [x["account_id"] for x in rest["data"]] == ["q3"] and rest["next_cursor"] is None
+    assert_error(client.get("/v1/identifiers/device/nobody", headers=ADMIN), 404, "not_found")
+    assert_error(client.get("/v1/identifiers/phone/dev-q", headers=ADMIN), 422, "invalid_input")
 
