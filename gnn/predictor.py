@@ -13,7 +13,7 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 import torch
-from ringfence.gnn.baselines import hop1_features
+from ringfence.gnn.baselines import evidence_monotone, hop1_features
 from ringfence.gnn.features import FeatureSchema
 from ringfence.gnn.graphdata import HOP2_DIM, GraphBatch
 from ringfence.gnn.model import ModelConfig, RingGNN
@@ -30,10 +30,17 @@ class Predictor:
     kind: str  # one of CANDIDATES
     booster: lgb.Booster | None = None
     hub_cap: int | None = None
+    # Platt scaling (a > 0, b) fitted on validation: p -> sigmoid(a * logit(p) + b), strictly
+    # increasing, so rankings and monotonicity in the evidence are kept; None: uncalibrated.
+    calibration: tuple[float, float] | None = None
+
+    def predict(self, b: GraphBatch, rows: np.ndarray | None = None, threads: int = 1) -> np.ndarray:
+        """Calibrated fraud probabilities (float64) for the accounts `rows` of the batch (all by default)."""
+        return calibrate(self.predict_raw(b, rows, threads), self.calibration)
 
     @torch.no_grad()
-    def predict(self, b: GraphBatch, rows: np.ndarray | None = None, threads: int = 1) -> np.ndarray:
-        """Fraud probabilities (float64) for the accounts `rows` of the batch (all by default)."""
+    def predict_raw(self, b: GraphBatch, rows: np.ndarray | None = None, threads: int = 1) -> np.ndarray:
+        """Fraud probabilities (float64) before calibration."""
         if self.gnn.training:  # eval() walks every submodule: ~1 ms of an online score
             self.gnn.eval()
         if self.kind == "gnn":
@@ -55,7 +62,7 @@ class Predictor:
         if self.kind == "hybrid":
             return p_tree
         # "blend": the GNN's logit is one of the hybrid's features, so recomputing it is cheap.
-        p_gnn = 1.0 / (1.0 + np.exp(-feats[:, self.gnn.config.hidden].astype(np.float64)))
+        p_gnn = 1.0 / (1.0 + np.exp(-feats[:, self.gnn.config.hidden].astype(np.float64)))  # the full logit
         return 0.5 * (p_gnn + p_tree)
 
     @classmethod
@@ -66,8 +73,9 @@ class Predictor:
         gnn.load_state_dict(bundle.tensors)
         gnn.eval()
         booster = lgb.Booster(model_str=meta["booster"]) if meta.get("booster") else None
+        cal = meta.get("calibration")
         return cls(bundle.version, FeatureSchema.from_dict(meta["schema"]), gnn, meta["kind"], booster,
-                   meta.get("hub_cap"))
+                   meta.get("hub_cap"), (float(cal[0]), float(cal[1])) if cal else None)
 
 
 @torch.no_grad()
@@ -75,13 +83,48 @@ def hybrid_features(gnn: RingGNN, b: GraphBatch) -> np.ndarray:
     """GNN embedding, the GNN's own logit, and the 1-hop aggregates (all online-computable)."""
     if gnn.training:
         gnn.eval()
-    h = gnn.embed(b)
-    own = gnn.own_labels(b)
-    logit = gnn.head(torch.cat([h, b.x_acc, own], dim=1))
-    parts = [h.numpy(), logit.numpy(), hop1_features(b), b.x_acc.numpy()]
-    if gnn.config.hop2:
-        parts.append(own[:, -HOP2_DIM:].numpy())
+    h = gnn.embed(b)  # structure only: the embedding never reads label evidence
+    logit = gnn.structure_logit(b, h) + gnn.evidence(b)
+    parts = [h.numpy(), logit.unsqueeze(1).numpy(), hop1_features(b), b.x_acc.numpy()]
+    if gnn.config.hop2 and b.hop2 is not None:
+        parts.append(np.asarray(b.hop2, dtype=np.float32))
     return np.concatenate(parts, axis=1)
+
+
+def hybrid_monotone(gnn: RingGNN) -> list[int]:
+    """`monotone_constraints` of `hybrid_features`: +1 on the GNN's logit, the evidence columns and the 2-hop counts."""
+    c = gnn.config
+    return [0] * c.hidden + [1] + evidence_monotone(0, 2 * c.account_dim) + ([1] * HOP2_DIM if c.hop2 else [])
+
+
+def gbt_monotone(account_dim: int) -> list[int]:
+    """`monotone_constraints` of `gbt_features`."""
+    return evidence_monotone(account_dim, account_dim)
+
+
+def calibrate(p: np.ndarray, calibration: tuple[float, float] | None) -> np.ndarray:
+    if calibration is None:
+        return p
+    a, b = calibration
+    q = np.clip(p, 1e-7, 1 - 1e-7)
+    return np.asarray(1.0 / (1.0 + np.exp(-(a * np.log(q / (1 - q)) + b))), dtype=np.float64)
+
+
+def fit_platt(p: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Platt scaling on the logit of `p` by Newton steps on the log loss; the slope kept > 0."""
+    q = np.clip(np.asarray(p, dtype=np.float64), 1e-7, 1 - 1e-7)
+    x = np.log(q / (1 - q))
+    a, b = 1.0, 0.0
+    for _ in range(50):
+        z = 1.0 / (1.0 + np.exp(-(a * x + b)))
+        g = np.array([np.sum((z - y) * x), np.sum(z - y)])
+        w = z * (1 - z) + 1e-9
+        h = np.array([[np.sum(w * x * x), np.sum(w * x)], [np.sum(w * x), np.sum(w)]]) + 1e-6 * np.eye(2)
+        step = np.linalg.solve(h, g)
+        a, b = a - step[0], b - step[1]
+        if np.abs(step).max() < 1e-9:
+            break
+    return (max(float(a), 1e-3), float(b))
 
 
 def gbt_features(b: GraphBatch) -> np.ndarray:

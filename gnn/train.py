@@ -3,8 +3,9 @@
     report = train(store, settings, seed=7)
     print(report.format_table())
 
-Steps: stream the graph as of `as_of` (default now; links, accounts and labels recorded later
-are dropped), fit the feature schema, split the labelled accounts (stratified, seeded) into
+Steps: stream the graph as of `as_of` (default: the latest time recorded in the store, never the
+wall clock, so the same store, labels and seed give the same model; links, accounts and labels
+recorded later are dropped), fit the feature schema, split the labelled accounts (stratified, seeded) into
 train / validation, then train on the same split
 
 - `features`: LightGBM on the account's own features;
@@ -35,18 +36,28 @@ import contextlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import torch
-from ringfence.gnn.baselines import fit_lgb, hop2_label_counts, metrics
+from ringfence.gnn.baselines import evidence_monotone, fit_lgb, hop2_label_counts, metrics
 from ringfence.gnn.features import IDENTIFIER_DIM, FeatureSchema
-from ringfence.gnn.graphdata import GraphBatch, assemble, raw_from_store
+from ringfence.gnn.graphdata import GraphBatch, assemble, raw_from_arrays
 from ringfence.gnn.model import ModelConfig, RingGNN
-from ringfence.gnn.predictor import CANDIDATES, Predictor, gbt_features, hybrid_features
+from ringfence.gnn.predictor import (
+    CANDIDATES,
+    Predictor,
+    calibrate,
+    fit_platt,
+    gbt_features,
+    gbt_monotone,
+    hybrid_features,
+    hybrid_monotone,
+)
 from ringfence.gnn.registry import Registry
-from ringfence.graph.model import to_rfc3339, utcnow
+from ringfence.graph.arrays import GraphArrays, load_arrays
+from ringfence.graph.model import to_rfc3339
 from ringfence.graph.store import GraphStore
 from sklearn.metrics import average_precision_score
 
@@ -55,7 +66,7 @@ from ringfence.core.settings import Settings
 
 Progress = Callable[[str, float], None]
 SMALL_GRAPH = 20_000
-METRIC_KEYS = ("roc_auc", "ap", "recall@1%", "recall@5%")
+METRIC_KEYS = ("roc_auc", "ap", "recall@1%", "recall@5%", "brier", "ece")
 PREFERRED = "gnn_gbt"  # the default candidate of the selection rule (`select`)
 
 
@@ -91,6 +102,8 @@ class TrainReport:
     # With train(..., keep_predictions=True): every account's probability under each model
     # (aligned with predictions["account_ids"]), for benchmarks on held-out accounts.
     predictions: dict[str, Any] | None = None
+    # The shipped model after Platt scaling, on the validation split it was fitted on (2 parameters).
+    calibrated: dict[str, float] = field(default_factory=dict)
 
     def format_table(self) -> str:
         head = f"{'model':<16}" + "".join(f"{k:>11}" for k in METRIC_KEYS)
@@ -99,6 +112,9 @@ class TrainReport:
         for name, m in self.metrics.items():
             mark = " *" if name == self.shipped else ""
             lines.append(f"{name:<16}" + "".join(f"{m.get(k, float('nan')):>11.4f}" for k in METRIC_KEYS) + mark)
+        if self.calibrated:
+            lines.append(f"{'calibrated':<16}" + "".join(f"{self.calibrated.get(k, float('nan')):>11.4f}"
+                                                          for k in METRIC_KEYS))
         lines.append(f"version {self.version}, {self.epochs} epochs, {self.seconds:.1f}s")
         return "\n".join(lines)
 
@@ -116,6 +132,14 @@ def deterministic(seed: int, threads: int = 2) -> Iterator[None]:
     finally:
         torch.use_deterministic_algorithms(before)
         torch.set_num_threads(threads_before)
+
+
+def data_as_of(g: GraphArrays) -> datetime:
+    """The latest time recorded in the store (account creations, links first seen, dated labels):
+    the training snapshot, derived from the data so that retraining later gives the same model."""
+    times = [g.created, g.e_first, g.labelled_at[np.isfinite(g.labelled_at)]]
+    latest = max((float(t.max()) for t in times if t.size), default=0.0)
+    return datetime.fromtimestamp(latest, UTC)
 
 
 def split_labelled(labels: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -213,9 +237,15 @@ def train(
     if cfg.ship != "auto" and cfg.ship not in CANDIDATES:
         raise InvalidInput(f"unknown model kind {cfg.ship!r}: use 'auto' or one of {', '.join(CANDIDATES)}")
     started = time.perf_counter()
-    as_of = as_of or utcnow()
+    g = load_arrays(store, attributes=True)
+    # No wall clock: the same store, labels and seed train the same model whenever it runs.
+    as_of = as_of or data_as_of(g)
     with deterministic(seed):
-        raw, attrs = raw_from_store(store, None, as_of, time_filter=True)
+        raw = raw_from_arrays(g, as_of, time_filter=True)
+        assert g.attributes is not None
+        keep = (g.created <= as_of.timestamp()).tolist()
+        attrs = g.attributes if all(keep) else [a for a, k in zip(g.attributes, keep, strict=True) if k]
+        del g
         # Small graphs: one thread (OpenMP wake-ups cost more than they save on tiny tensors).
         threads = 2 if len(raw.account_ids) >= SMALL_GRAPH else 1
         torch.set_num_threads(threads)
@@ -236,11 +266,13 @@ def train(
         # Baseline 1: own features only.
         x_own = raw.x_acc
         b1 = fit_lgb(x_own[tr], y_tr, x_own[va], y_va, seed, threads=threads)
+        da = x_own.shape[1]
         results["features_gbt"] = metrics(y_va, np.asarray(b1.predict(x_own[va], num_threads=threads)))
         # Baseline 2: neighbour aggregates (1 and 2 hops), leave-self-out.
         x_1hop = gbt_features(batch)  # own features + 1-hop aggregates
         x_nb = np.concatenate([x_1hop, hop2_label_counts(raw, batch)], axis=1)
-        b2 = fit_lgb(x_nb[tr], y_tr, x_nb[va], y_va, seed, threads=threads)
+        b2 = fit_lgb(x_nb[tr], y_tr, x_nb[va], y_va, seed, threads=threads,
+                     monotone=evidence_monotone(da, da) + [1, 1])
         results["neighbour_gbt"] = metrics(y_va, np.asarray(b2.predict(x_nb[va], num_threads=threads)))
         if progress:
             progress("baselines", 1.0)
@@ -251,12 +283,12 @@ def train(
         results["gnn"], p_gnn_va = evaluate(gnn, batch, va, y_va)
         # Hybrid: trees on GNN embeddings + 1-hop aggregates.
         xh = hybrid_features(gnn, batch)
-        booster = fit_lgb(xh[tr], y_tr, xh[va], y_va, seed, threads=threads)
+        booster = fit_lgb(xh[tr], y_tr, xh[va], y_va, seed, threads=threads, monotone=hybrid_monotone(gnn))
         p_hyb_va = np.asarray(booster.predict(xh[va], num_threads=threads))
         results["hybrid"] = metrics(y_va, p_hyb_va)
         results["blend"] = metrics(y_va, 0.5 * (p_gnn_va + p_hyb_va))
         # GNN + trees that never saw the GNN (see the module docstring).
-        b3 = fit_lgb(x_1hop[tr], y_tr, x_1hop[va], y_va, seed, threads=threads)
+        b3 = fit_lgb(x_1hop[tr], y_tr, x_1hop[va], y_va, seed, threads=threads, monotone=gbt_monotone(da))
         p_va = {"gnn": p_gnn_va, "hybrid": p_hyb_va, "blend": 0.5 * (p_gnn_va + p_hyb_va),
                 "gnn_gbt": 0.5 * (p_gnn_va + np.asarray(b3.predict(x_1hop[va], num_threads=threads)))}
         results["gnn_gbt"] = metrics(y_va, p_va["gnn_gbt"])
@@ -275,8 +307,11 @@ def train(
             predictions["blend"] = 0.5 * (predictions["gnn"] + predictions["hybrid"])
             predictions["gnn_gbt"] = 0.5 * (p_gnn + b3.predict(x_1hop, num_threads=threads))
         shipped = select(y_va, p_va, seed) if cfg.ship == "auto" else cfg.ship
+        # Platt scaling on validation (strictly increasing: rankings and monotonicity are kept).
+        calibration = fit_platt(p_va[shipped], y_va)
+        calibrated = metrics(y_va, calibrate(p_va[shipped], calibration))
     tree = {"gnn": None, "hybrid": booster, "blend": booster, "gnn_gbt": b3}[shipped]
-    predictor = Predictor("", schema, gnn, shipped, tree, settings.hub_cap)
+    predictor = Predictor("", schema, gnn, shipped, tree, settings.hub_cap, calibration)
     data_stats = {
         "accounts": len(raw.account_ids),
         "identifiers": len(raw.id_keys),
@@ -297,6 +332,8 @@ def train(
         "metrics": results,
         "data": data_stats,
         "epochs": epochs,
+        "calibration": list(calibration),
+        "calibrated_metrics": calibrated,
         "booster": predictor.booster.model_to_string() if predictor.booster is not None else None,
     }
     registry = Registry(settings.models_dir)
@@ -304,4 +341,4 @@ def train(
     if activate:
         registry.activate(version)
     return TrainReport(version, shipped, results, len(tr), len(va), epochs, time.perf_counter() - started, data_stats,
-                       predictions)
+                       predictions, calibrated)
