@@ -45,6 +45,7 @@ from ringfence.gnn.baselines import evidence_monotone, fit_lgb, hop2_label_count
 from ringfence.gnn.features import IDENTIFIER_DIM, FeatureSchema
 from ringfence.gnn.graphdata import GraphBatch, assemble, raw_from_arrays
 from ringfence.gnn.model import ModelConfig, RingGNN
+from ringfence.gnn.pointintime import SIGNUP_WINDOW_S, point_in_time, union
 from ringfence.gnn.predictor import (
     CANDIDATES,
     Predictor,
@@ -84,6 +85,9 @@ class TrainConfig:
     # default: on the 100k default world it did not raise held-out AP (0.918 vs 0.923 without) and
     # 2-hop expansion through hub-capped identifiers costs ~33 ms CPU per online call (p99 0.7 s).
     hop2: bool = False
+    # Point-in-time examples (`gnn.pointintime`): each labelled account also as it looked at sign-up.
+    point_in_time: bool = True
+    signup_window_s: float = SIGNUP_WINDOW_S
     # torch threads for the GNN epochs: on a shared, loaded 2-core machine one thread costs half the
     # CPU of two (OpenMP barriers spin) and finishes sooner; LightGBM still uses `threads`.
     gnn_threads: int = 1
@@ -243,22 +247,43 @@ def train(
     with deterministic(seed):
         raw = raw_from_arrays(g, as_of, time_filter=True)
         assert g.attributes is not None
-        keep = (g.created <= as_of.timestamp()).tolist()
+        keep_mask = g.created <= as_of.timestamp()
+        keep = keep_mask.tolist()
         attrs = g.attributes if all(keep) else [a for a, k in zip(g.attributes, keep, strict=True) if k]
+        labelled_at = g.labelled_at[keep_mask]
         del g
         # Small graphs: one thread (OpenMP wake-ups cost more than they save on tiny tensors).
         threads = 2 if len(raw.account_ids) >= SMALL_GRAPH else 1
         torch.set_num_threads(threads)
         schema = FeatureSchema.fit_attributes(attrs)
         raw.x_acc = schema.encode_attributes(raw.created, attrs, as_of)
-        del attrs
         if progress:
             progress("load", 1.0)
         labelled = raw.label >= 0
         if int((raw.label == 1).sum()) < 2 or int((raw.label == 0).sum()) < 2:
             raise InvalidInput("training needs at least 2 fraud and 2 legit labels")
         tr, va = split_labelled(raw.label, cfg.val_fraction, seed)
-        y = raw.label.astype(np.float64)
+        na = len(raw.account_ids)
+        full_raw = raw
+        if cfg.point_in_time:
+            # Train as we serve: every labelled account also as the onboarding call saw it at its
+            # sign-up (its own subgraph as of created_at + window; `gnn.pointintime`), next to the
+            # snapshot examples that sweeps score. An account's two examples share its split side.
+            examples = np.flatnonzero(labelled)
+            pit = point_in_time(raw, labelled_at, schema, attrs, examples, settings.hub_cap,
+                                cfg.signup_window_s, as_of)
+            raw = union(raw, pit.raw, as_of)
+            side = np.zeros(na, dtype=np.int8)
+            side[va] = 1
+            pit_rows = na + pit.rows
+            tr = np.concatenate([tr, pit_rows[side[examples] == 0]])
+            va = np.concatenate([va, pit_rows[side[examples] == 1]])
+            y = np.full(len(raw.account_ids), -1.0)
+            y[:na] = full_raw.label
+            y[pit_rows] = full_raw.label[examples]
+        else:
+            y = raw.label.astype(np.float64)
+        del attrs
         y_tr, y_va = y[tr], y[va]
         batch = assemble(raw, settings.hub_cap, as_of)
 
@@ -298,14 +323,14 @@ def train(
             with torch.no_grad():
                 p_gnn = torch.sigmoid(gnn(batch).double()).numpy()
             predictions = {
-                "account_ids": raw.account_ids,
-                "features_gbt": b1.predict(x_own, num_threads=threads),
-                "neighbour_gbt": b2.predict(x_nb, num_threads=threads),
-                "gnn": p_gnn,
-                "hybrid": booster.predict(xh, num_threads=threads),
+                "account_ids": full_raw.account_ids,
+                "features_gbt": b1.predict(x_own[:na], num_threads=threads),
+                "neighbour_gbt": b2.predict(x_nb[:na], num_threads=threads),
+                "gnn": p_gnn[:na],
+                "hybrid": booster.predict(xh[:na], num_threads=threads),
             }
             predictions["blend"] = 0.5 * (predictions["gnn"] + predictions["hybrid"])
-            predictions["gnn_gbt"] = 0.5 * (p_gnn + b3.predict(x_1hop, num_threads=threads))
+            predictions["gnn_gbt"] = 0.5 * (p_gnn[:na] + b3.predict(x_1hop[:na], num_threads=threads))
         shipped = select(y_va, p_va, seed) if cfg.ship == "auto" else cfg.ship
         # Platt scaling on validation (strictly increasing: rankings and monotonicity are kept).
         calibration = fit_platt(p_va[shipped], y_va)
@@ -313,11 +338,12 @@ def train(
     tree = {"gnn": None, "hybrid": booster, "blend": booster, "gnn_gbt": b3}[shipped]
     predictor = Predictor("", schema, gnn, shipped, tree, settings.hub_cap, calibration)
     data_stats = {
-        "accounts": len(raw.account_ids),
-        "identifiers": len(raw.id_keys),
-        "links": len(raw.e_acc),
+        "accounts": na,
+        "point_in_time_examples": len(raw.account_ids) - na,
+        "identifiers": len(full_raw.id_keys),
+        "links": len(full_raw.e_acc),
         "labelled": int(labelled.sum()),
-        "fraud_labels": int((raw.label == 1).sum()),
+        "fraud_labels": int((full_raw.label == 1).sum()),
         "train": len(tr),
         "validation": len(va),
         "as_of": to_rfc3339(as_of),
