@@ -18,6 +18,7 @@ from ringfence.gnn.features import FeatureSchema
 from ringfence.gnn.graphdata import HOP2_DIM, GraphBatch
 from ringfence.gnn.model import ModelConfig, RingGNN
 from ringfence.gnn.registry import ModelBundle
+from scipy.special import expit
 
 CANDIDATES = ("gnn", "hybrid", "blend", "gnn_gbt")
 
@@ -107,24 +108,28 @@ def calibrate(p: np.ndarray, calibration: tuple[float, float] | None) -> np.ndar
         return p
     a, b = calibration
     q = np.clip(p, 1e-7, 1 - 1e-7)
-    return np.asarray(1.0 / (1.0 + np.exp(-(a * np.log(q / (1 - q)) + b))), dtype=np.float64)
+    return np.asarray(expit(a * np.log(q / (1 - q)) + b), dtype=np.float64)
 
 
 def fit_platt(p: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Platt scaling on the logit of `p` by Newton steps on the log loss; the slope kept > 0."""
+    """Platt scaling on the logit of `p` (Platt's smoothed targets, damped Newton steps on the log
+    loss, so a separable validation split cannot run away); the slope kept > 0."""
     q = np.clip(np.asarray(p, dtype=np.float64), 1e-7, 1 - 1e-7)
     x = np.log(q / (1 - q))
+    y = np.asarray(y, dtype=np.float64)
+    n_pos, n_neg = float(y.sum()), float(len(y) - y.sum())
+    t = np.where(y > 0, (n_pos + 1) / (n_pos + 2), 1 / (n_neg + 2))
     a, b = 1.0, 0.0
-    for _ in range(50):
-        z = 1.0 / (1.0 + np.exp(-(a * x + b)))
-        g = np.array([np.sum((z - y) * x), np.sum(z - y)])
+    for _ in range(100):
+        z = expit(a * x + b)
+        g = np.array([np.sum((z - t) * x), np.sum(z - t)])
         w = z * (1 - z) + 1e-9
-        h = np.array([[np.sum(w * x * x), np.sum(w * x)], [np.sum(w * x), np.sum(w)]]) + 1e-6 * np.eye(2)
-        step = np.linalg.solve(h, g)
+        h = np.array([[np.sum(w * x * x), np.sum(w * x)], [np.sum(w * x), np.sum(w)]]) + 1e-3 * np.eye(2)
+        step = np.clip(np.linalg.solve(h, g), -1.0, 1.0)
         a, b = a - step[0], b - step[1]
         if np.abs(step).max() < 1e-9:
             break
-    return (max(float(a), 1e-3), float(b))
+    return (min(max(float(a), 1e-3), 1e3), float(np.clip(b, -1e3, 1e3)))
 
 
 def gbt_features(b: GraphBatch) -> np.ndarray:
