@@ -288,7 +288,7 @@ TYPE_INDEX = {t: i for i, t in enumerate(ID_TYPES)}
 
 def encode_identifiers(
     types: np.ndarray, degrees: np.ndarray, first_seen_min: np.ndarray, created_std: np.ndarray, capped: np.ndarray,
-    as_of: datetime,
+    as_of: datetime | np.ndarray,
 ) -> np.ndarray:
     """Identifier feature matrix, float32 [n, IDENTIFIER_DIM].
 
