@@ -261,7 +261,7 @@ def evaluate_world(scorer: Scorer, preset: str, seed: int, accounts: int, holdou
     top[np.argsort(-p0, kind="stable")[: int(round(0.05 * len(ids)))]] = True
     out["unlabelled-ring recall@5%"] = float(top[unl].mean()) if unl.any() else float("nan")
     # sign-ups, one by one, scored sync
-    p_new, y_new = [], []
+    p_new, y_new, ev_new = [], [], []
     for r in late:
         for _ in load_records(store, [r]):
             pass
@@ -269,8 +269,14 @@ def evaluate_world(scorer: Scorer, preset: str, seed: int, accounts: int, holdou
         (s,) = scorer.score_accounts(store, [r["id"]], as_of=t)
         p_new.append(s.risk)
         y_new.append(int(truth[r["id"]]["fraud"]))
-    yn, pn = np.array(y_new), np.array(p_new)
+        ev_new.append(any(x["flagged_accounts"] > 0 for x in s.reasons))
+    yn, pn, evn = np.array(y_new), np.array(p_new), np.array(ev_new, dtype=bool)
     out["sign-up AUC (sync)"] = _auc(yn, pn)
+    # joiners that share an identifier with labelled fraud vs those joining rings without labels
+    for name, sel in (("with evidence", evn), ("no evidence", ~evn)):
+        keep = (yn == 0) | sel
+        out[f"sign-up AUC, joiners {name}"] = _auc(yn[keep], pn[keep])
+        out[f"joiners {name}"] = float(((yn == 1) & sel).sum())
     joiners = yn == 1
     out["sign-up ring members mean risk"] = float(pn[joiners].mean()) if joiners.any() else float("nan")
     out["sign-up legit mean risk"] = float(pn[~joiners].mean()) if (~joiners).any() else float("nan")
