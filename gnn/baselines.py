@@ -36,7 +36,7 @@ STRUCT_NAMES = [
 HOP1_NAMES = EVIDENCE_NAMES + STRUCT_NAMES
 
 
-def hop1_features(b: GraphBatch) -> np.ndarray:
+def hop1_features(b: GraphBatch, structural_timing: bool = True) -> np.ndarray:
     """[Na, len(HOP1_NAMES) + Da]: label evidence (leave-self-out; monotone), structure and timing of
     the identifiers without labelled fraud, and the mean input features of their accounts."""
     n = b.x_acc.shape[0]
@@ -82,7 +82,11 @@ def hop1_features(b: GraphBatch) -> np.ndarray:
         mean_edges = sp.csr_matrix((1.0 / cnt[ea], (ea, ei)), shape=(n, b.x_id.shape[0]), dtype=np.float64)
         mean_neigh = mean_edges @ neigh_at_id.astype(np.float64)
     cols.append(torch.from_numpy(mean_neigh.astype(np.float32)))
-    return torch.cat(cols, dim=1).numpy().astype(np.float32)
+    out = torch.cat(cols, dim=1).numpy().astype(np.float32)
+    if not structural_timing:  # structure without creation-time spreads and gaps (see ModelConfig)
+        for name in ("spread_min", "gap_min"):
+            out[:, HOP1_NAMES.index(name)] = 0.0
+    return out
 
 
 def evidence_monotone(n_before: int, n_after: int) -> list[int]:

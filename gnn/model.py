@@ -43,6 +43,9 @@ class ModelConfig:
     hidden: int = 32
     dropout: float = 0.1
     hop2: bool = False  # own 2-hop label counts as inputs (online scoring then needs hops=2)
+    # False: the structural path ignores creation-time spreads and gaps (a world written by others
+    # need not make rings bursty); they still tighten the evidence gate.
+    structural_timing: bool = True
 
     @property
     def label_dim(self) -> int:
@@ -157,6 +160,16 @@ class AccountUpdate(nn.Module):
         return torch.relu(out)
 
 
+SPREAD_COL = 5  # x_id: spread_log_mad_days
+GAP_COL = 4  # e_lab: gap_log_days
+
+
+def _mask(width: int, zero: list[int]) -> Tensor:
+    m = torch.ones(width)
+    m[zero] = 0.0
+    return m
+
+
 # The evidence gate never falls below this: timing and structure may discount the evidence of an
 # identifier shared with labelled fraud (a stolen card's owner), never switch it off.
 GATE_FLOOR = 0.25
@@ -210,10 +223,15 @@ class RingGNN(nn.Module):
             self.ev_raw.fill_(0.5)
             self.hop2_raw.fill_(-2.0)
 
+    def structural_x_id(self, b: GraphBatch) -> Tensor:
+        if self.config.structural_timing:
+            return b.x_id
+        return b.x_id * _mask(b.x_id.shape[1], [SPREAD_COL])
+
     def embed(self, b: GraphBatch) -> Tensor:
         assert b.a_id is not None and b.a_acc is not None and b.lab_acc is not None
         a0 = torch.relu(self.acc_in(b.x_acc))
-        i0 = torch.relu(self.id_in(b.x_id))
+        i0 = torch.relu(self.id_in(self.structural_x_id(b)))
         i1 = self.id1(i0, a0, b.a_id, b.type_offsets)
         a1 = self.acc1(a0, i0, b.a_acc, b.type_offsets)
         return self.acc2(a1, i1, b.a_acc, b.type_offsets, self.own_labels(b))
@@ -221,7 +239,11 @@ class RingGNN(nn.Module):
     def own_labels(self, b: GraphBatch) -> Tensor:
         """The account's own structural inputs (legit labels and timing over edges without labelled fraud)."""
         assert b.lab_acc is not None
-        return b.lab_acc[:, : self.config.label_dim]
+        lab = b.lab_acc[:, : self.config.label_dim]
+        if self.config.structural_timing:
+            return lab
+        gap = STRUCT_COLS.index(GAP_COL)
+        return lab * _mask(lab.shape[1], [gap, gap + len(STRUCT_COLS)])
 
     def evidence_weights(self) -> Tensor:
         """The non-negative weights of the evidence columns."""

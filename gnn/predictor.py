@@ -50,7 +50,7 @@ class Predictor:
             return p if rows is None else p[rows]
         if self.kind == "gnn_gbt":
             p_gnn = torch.sigmoid(self.gnn(b).double()).numpy()
-            x = gbt_features(b)
+            x = gbt_features(b, self.gnn.config.structural_timing)
             if rows is not None:
                 p_gnn, x = p_gnn[rows], x[rows]
             assert self.booster is not None
@@ -86,7 +86,7 @@ def hybrid_features(gnn: RingGNN, b: GraphBatch) -> np.ndarray:
         gnn.eval()
     h = gnn.embed(b)  # structure only: the embedding never reads label evidence
     logit = gnn.structure_logit(b, h) + gnn.evidence(b)
-    parts = [h.numpy(), logit.unsqueeze(1).numpy(), hop1_features(b), b.x_acc.numpy()]
+    parts = [h.numpy(), logit.unsqueeze(1).numpy(), hop1_features(b, gnn.config.structural_timing), b.x_acc.numpy()]
     if gnn.config.hop2 and b.hop2 is not None:
         parts.append(np.asarray(b.hop2, dtype=np.float32))
     return np.concatenate(parts, axis=1)
@@ -132,9 +132,9 @@ def fit_platt(p: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return (min(max(float(a), 1e-3), 1e3), float(np.clip(b, -1e3, 1e3)))
 
 
-def gbt_features(b: GraphBatch) -> np.ndarray:
+def gbt_features(b: GraphBatch, structural_timing: bool = True) -> np.ndarray:
     """[Na, Da + len(HOP1_NAMES) + Da]: own features and the 1-hop aggregates (online-computable)."""
-    return np.concatenate([b.x_acc.numpy(), hop1_features(b)], axis=1)
+    return np.concatenate([b.x_acc.numpy(), hop1_features(b, structural_timing)], axis=1)
 
 
 def meta_for(predictor: Predictor) -> dict[str, Any]:

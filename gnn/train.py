@@ -87,6 +87,8 @@ class TrainConfig:
     hop2: bool = False
     # Point-in-time examples (`gnn.pointintime`): each labelled account also as it looked at sign-up.
     point_in_time: bool = True
+    # Structure reads creation-time spreads and gaps (`ModelConfig.structural_timing`).
+    structural_timing: bool = True
     signup_window_s: float = SIGNUP_WINDOW_S
     # torch threads for the GNN epochs: on a shared, loaded 2-core machine one thread costs half the
     # CPU of two (OpenMP barriers spin) and finishes sooner; LightGBM still uses `threads`.
@@ -202,7 +204,8 @@ def fit_gnn(
     cfg: TrainConfig, seed: int, progress: Progress | None = None,
 ) -> tuple[RingGNN, int]:
     torch.manual_seed(seed)
-    model = RingGNN(ModelConfig(schema.account_dim, IDENTIFIER_DIM, cfg.hidden, cfg.dropout, cfg.hop2))
+    model = RingGNN(ModelConfig(schema.account_dim, IDENTIFIER_DIM, cfg.hidden, cfg.dropout, cfg.hop2,
+                                cfg.structural_timing))
     optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     pos = max(float(y_tr.sum()), 1.0)
     pos_weight = torch.tensor(np.sqrt((len(y_tr) - pos) / pos), dtype=torch.float32)
@@ -294,7 +297,7 @@ def train(
         da = x_own.shape[1]
         results["features_gbt"] = metrics(y_va, np.asarray(b1.predict(x_own[va], num_threads=threads)))
         # Baseline 2: neighbour aggregates (1 and 2 hops), leave-self-out.
-        x_1hop = gbt_features(batch)  # own features + 1-hop aggregates
+        x_1hop = gbt_features(batch, cfg.structural_timing)  # own features + 1-hop aggregates
         x_nb = np.concatenate([x_1hop, hop2_label_counts(raw, batch)], axis=1)
         b2 = fit_lgb(x_nb[tr], y_tr, x_nb[va], y_va, seed, threads=threads,
                      monotone=evidence_monotone(da, da) + [1, 1])
