@@ -180,13 +180,13 @@ def main() -> None:
     parser.add_argument("--skip-tolokers", action="store_true")
     parser.add_argument("--only", choices=["default", "second", "tolokers", "none"], default=None)
     parser.add_argument("--hop2", action="store_true", help="train with the 2-hop label-count inputs")
-    parser.add_argument("--no-structural-timing", action="store_true",
-                        help="train with ModelConfig.structural_timing off")
+    parser.add_argument("--structural-timing", action="store_true",
+                        help="train with ModelConfig.structural_timing on (structure reads spreads and gaps)")
     parser.add_argument("--cross", default=None, help="train presets for the cross-world run, comma-separated")
     parser.add_argument("--eval", default="default,second,recruiting,inverted", help="evaluation presets")
     args = parser.parse_args()
     global CONFIG
-    CONFIG = TrainConfig(hop2=args.hop2, structural_timing=not args.no_structural_timing)
+    CONFIG = TrainConfig(hop2=args.hop2, structural_timing=args.structural_timing)
     print(f"train config: {CONFIG}", flush=True)
     if args.cross:
         print(cross_world(args.cross.split(","), args.eval.split(","), args.accounts, args.holdout,
