@@ -178,12 +178,20 @@ def main() -> None:
     parser.add_argument("--train-seed", type=int, default=Settings().seed)
     parser.add_argument("--skip-second", action="store_true")
     parser.add_argument("--skip-tolokers", action="store_true")
-    parser.add_argument("--only", choices=["default", "second", "tolokers"], default=None)
+    parser.add_argument("--only", choices=["default", "second", "tolokers", "none"], default=None)
     parser.add_argument("--hop2", action="store_true", help="train with the 2-hop label-count inputs")
+    parser.add_argument("--structural-timing", action="store_true",
+                        help="train with ModelConfig.structural_timing on (structure reads spreads and gaps)")
+    parser.add_argument("--cross", default=None, help="train presets for the cross-world run, comma-separated")
+    parser.add_argument("--eval", default="default,second,recruiting,inverted", help="evaluation presets")
     args = parser.parse_args()
     global CONFIG
-    CONFIG = TrainConfig(hop2=args.hop2)
+    CONFIG = TrainConfig(hop2=args.hop2, structural_timing=args.structural_timing)
     print(f"train config: {CONFIG}", flush=True)
+    if args.cross:
+        print(cross_world(args.cross.split(","), args.eval.split(","), args.accounts, args.holdout,
+                          args.train_seed), flush=True)
+        return
     runs = []
     if args.only in (None, "default"):
         runs.append(lambda: synthetic("default", 1, args.accounts, args.holdout, args.train_seed))
@@ -193,6 +201,143 @@ def main() -> None:
         runs.append(lambda: tolokers(args.train_seed))
     for run in runs:
         print(run(), end="\n\n", flush=True)
+
+
+
+# -- cross-world: train on one preset, evaluate on fresh worlds of every preset through the API's paths --
+def _hide_labels(records: list[dict[str, Any]], holdout: float, seed: int) -> dict[str, dict[str, Any]]:
+    """Drop `holdout` of the labels and the truth from `records` (in place); returns the truth by id."""
+    truth = {r["id"]: r.pop("truth") for r in records}
+    labelled = [r["id"] for r in records if r.get("label")]
+    rng = np.random.default_rng(seed + 1000)
+    k = int(round(holdout * len(labelled)))
+    hidden = set(rng.choice(labelled, k, replace=False).tolist()) if labelled else set()
+    for r in records:
+        if r["id"] in hidden:
+            r["label"] = None
+    return truth
+
+
+def _world(preset: str, seed: int, accounts: int, holdout: float) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
+                                                                          dict[str, dict[str, Any]], datetime]:
+    """(main-world records, late-stream records in creation order, truth, end of the main world)."""
+    from ringfence.graph.synthetic import generate, params_for
+
+    params = params_for(preset, accounts=accounts, seed=seed)
+    records = list(generate(params))
+    truth = _hide_labels(records, holdout, seed)
+    main = [r for r in records if not truth[r["id"]]["late"]]
+    late = sorted((r for r in records if truth[r["id"]]["late"]), key=lambda r: r["created_at"])
+    for r in late:
+        r["label"] = None
+    return main, late, truth, params.start + timedelta(days=params.days)
+
+
+def _auc(y: np.ndarray, p: np.ndarray) -> float:
+    return metrics(y, p)["roc_auc"] if len(y) and 0 < y.sum() < len(y) else float("nan")
+
+
+def evaluate_world(scorer: Scorer, preset: str, seed: int, accounts: int, holdout: float,
+                   workdir: Path) -> dict[str, float]:
+    """One evaluation world, never seen in training or model selection, through the API's scoring paths:
+    sweep (`score_all`) for the existing accounts, sync (`score_accounts` right after each sign-up's upsert,
+    as of its creation plus the sign-up window) for the late stream, sweep again, then ring cleaning."""
+    from ringfence.gnn.pointintime import SIGNUP_WINDOW_S
+    from ringfence.graph.model import AccountIn, Link
+
+    main, late, truth, end = _world(preset, seed, accounts, holdout)
+    store = SQLiteStore(workdir / f"eval-{preset}-{seed}.db")
+    store.migrate()
+    for _ in load_records(store, main):
+        pass
+    stored_label = {r["id"]: r.get("label") for r in main}
+    ids = [r["id"] for r in main if stored_label[r["id"]] is None]
+    y = np.array([truth[a]["fraud"] for a in ids], dtype=int)
+    before = scorer.score_all(store, as_of=end)
+    p0 = np.array([before[a] for a in ids])
+    out: dict[str, float] = {"existing AUC": _auc(y, p0), "existing AP": metrics(y, p0)["ap"]}
+    # unlabelled rings: members in the top 5% of the accounts without a stored label
+    labelled_group = {truth[a]["group"] for a, lab in stored_label.items() if lab and truth[a]["kind"] == "ring"}
+    unl = np.array([truth[a]["kind"] == "ring" and truth[a]["group"] not in labelled_group for a in ids])
+    top = np.zeros(len(ids), dtype=bool)
+    top[np.argsort(-p0, kind="stable")[: int(round(0.05 * len(ids)))]] = True
+    out["unlabelled-ring recall@5%"] = float(top[unl].mean()) if unl.any() else float("nan")
+    # sign-ups, one by one, scored sync
+    p_new, y_new, ev_new = [], [], []
+    for r in late:
+        for _ in load_records(store, [r]):
+            pass
+        t = datetime.fromisoformat(r["created_at"].replace("Z", "+00:00")) + timedelta(seconds=SIGNUP_WINDOW_S)
+        (s,) = scorer.score_accounts(store, [r["id"]], as_of=t)
+        p_new.append(s.risk)
+        y_new.append(int(truth[r["id"]]["fraud"]))
+        ev_new.append(any(x["flagged_accounts"] > 0 for x in s.reasons))
+    yn, pn, evn = np.array(y_new), np.array(p_new), np.array(ev_new, dtype=bool)
+    out["sign-up AUC (sync)"] = _auc(yn, pn)
+    # joiners that share an identifier with labelled fraud vs those joining rings without labels
+    for name, sel in (("with evidence", evn), ("no evidence", ~evn)):
+        keep = (yn == 0) | sel
+        out[f"sign-up AUC, joiners {name}"] = _auc(yn[keep], pn[keep])
+        out[f"joiners {name}"] = float(((yn == 1) & sel).sum())
+    joiners = yn == 1
+    out["sign-up ring members mean risk"] = float(pn[joiners].mean()) if joiners.any() else float("nan")
+    out["sign-up legit mean risk"] = float(pn[~joiners].mean()) if (~joiners).any() else float("nan")
+    end_late = max((datetime.fromisoformat(r["created_at"].replace("Z", "+00:00")) for r in late), default=end)
+    after = scorer.score_all(store, as_of=end_late)
+    p1 = np.array([after[a] for a in ids])
+    out["existing AUC after sign-ups sweep"] = _auc(y, p1)
+    out["existing AUC change"] = out["existing AUC after sign-ups sweep"] - out["existing AUC"]
+    # ring cleaning: one late member with an odd creation date (a year before the ring) on each labelled ring
+    members: dict[str, list[str]] = {}
+    for a in stored_label:
+        if truth[a]["kind"] == "ring" and truth[a]["group"] in labelled_group:
+            members.setdefault(truth[a]["group"], []).append(a)
+    links = {r["id"]: list(r["links"]) for r in main if truth[r["id"]]["kind"] == "ring"}
+    cleaners = []
+    for k, (_g, ms) in enumerate(sorted(members.items())):
+        shared: dict[tuple[str, str], int] = {}
+        for a in ms:
+            for x in links[a]:
+                shared[(x["type"], x["id"])] = shared.get((x["type"], x["id"]), 0) + 1
+        keys = sorted((c for c in shared.items() if c[1] > 1), key=lambda c: -c[1])[:3]
+        if keys:
+            cleaners.append(AccountIn(f"zz-clean-{k:05d}", end - timedelta(days=400), {},
+                                      tuple(Link(t, i, end_late) for (t, i), _ in keys)))
+    store.upsert_accounts(cleaners)
+    cleaned = scorer.score_all(store, as_of=end_late)
+    old = [a for ms in members.values() for a in ms]
+    out["ring cleaning: old members' mean risk shift"] = float(np.mean([cleaned[a] - after[a] for a in old]))
+    store.close()
+    return out
+
+
+def cross_world(train_presets: list[str], eval_presets: list[str], accounts: int, holdout: float,
+                train_seed: int) -> str:
+    """Train on each of `train_presets` (world seed 1), evaluate on a fresh world (seed 101) of every preset."""
+    lines = []
+    for tp in train_presets:
+        with tempfile.TemporaryDirectory(prefix="rf-xworld-") as tmp:
+            work = Path(tmp)
+            main, _late, _truth, _end = _world(tp, 1, accounts, holdout)
+            store = SQLiteStore(work / "train.db")
+            store.migrate()
+            for _ in load_records(store, main):
+                pass
+            settings = Settings(data_dir=work)
+            t0 = time.perf_counter()
+            report = train(store, settings, seed=train_seed, config=CONFIG)
+            store.close()
+            lines.append(f"trained on {tp} (seed 1, {accounts} accounts, late stream withheld): {report.shipped}, "
+                         f"{time.perf_counter() - t0:.0f}s")
+            lines.append(report.format_table())
+            scorer = Scorer.load(settings)
+            for ep in eval_presets:
+                t1 = time.perf_counter()
+                res = evaluate_world(scorer, ep, 101, accounts, holdout, work)
+                lines.append(f"  train {tp} -> eval {ep} (seed 101, {accounts} accounts; "
+                             f"{time.perf_counter() - t1:.0f}s): " + "; ".join(f"{k} {v:.4f}" for k, v in res.items()))
+                print(lines[-1], flush=True)
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 `hop1_features` only looks at an account's identifiers and the accounts sharing them, so it
 is computable online from a 1-hop subgraph (the hybrid uses it); `hop2_label_counts` needs the
-full graph and is for the baseline only. Label counts are always leave-self-out.
+full graph and is for the baseline only. Label counts are always leave-self-out. The label
+evidence columns are monotone (`evidence_monotone`); the structural ones read only identifiers
+without labelled fraud, so a link that carries evidence moves evidence columns alone.
 """
 
 from __future__ import annotations
@@ -19,54 +21,79 @@ from ringfence.gnn import graphdata
 from ringfence.gnn.graphdata import GraphBatch, RawGraph
 from ringfence.gnn.model import scatter_max
 
-HOP1_NAMES = [
-    "fraud_1hop_sum", "fraud_1hop_max", "legit_1hop_sum", "fraud_share_max", "n_identifiers",
-    "log_degree_mean", "log_degree_max", "shared_with_log", "burst_min", "id_age_min",
+# Label evidence (identifiers shared with labelled fraud other than the account itself): every one
+# is non-decreasing when the account gains such a link or a sharer gains a fraud label, and the
+# trees are monotone (+1) in each (`monotone_constraints`).
+EVIDENCE_NAMES = [
+    "fraud_1hop_sum", "fraud_1hop_max", "fraud_share_max", "n_evidence_ids", "evidence_weight_sum",
+    "evidence_tight_max", "evidence_follower_max",
 ]
+# Structure, over the account's identifiers without labelled fraud only (a link that carries
+# evidence never changes them), then the mean input features of the accounts sharing those.
+STRUCT_NAMES = [
+    "legit_1hop_sum", "n_identifiers", "log_degree_mean", "log_degree_max", "shared_with_log", "spread_min",
+    "id_age_min", "gap_min", "first_holder_max",
+]
+HOP1_NAMES = EVIDENCE_NAMES + STRUCT_NAMES
 
 
-def hop1_features(b: GraphBatch) -> np.ndarray:
-    """[Na, len(HOP1_NAMES) + Da]: label proximity (leave-self-out), identifier degrees and
-    burstiness, and the mean input features of the accounts sharing its identifiers."""
+def hop1_features(b: GraphBatch, structural_timing: bool = True) -> np.ndarray:
+    """[Na, len(HOP1_NAMES) + Da]: label evidence (leave-self-out; monotone), structure and timing of
+    the identifiers without labelled fraud, and the mean input features of their accounts."""
     n = b.x_acc.shape[0]
-    e_acc = b.e_acc
     lab = b.e_lab
-    f = torch.expm1(lab[:, 0:1])
-    legit = torch.expm1(lab[:, 1:2])
+    ev = lab[:, 0] > 0
+    st = ~ev
     xi = b.x_id[b.e_id]
     logdeg = xi[:, 3:4]
-    ones = torch.ones((len(e_acc), 1))
-    # One segment sum and one segment max over stacked columns (each column is reduced on its
-    # own, in edge order: the same numbers as one call per column, at a fraction of the calls).
-    sums = torch.zeros((n, 5)).index_add_(0, e_acc, torch.cat([f, legit, ones, torch.expm1(logdeg) - 1, logdeg], 1))
-    maxes = scatter_max(torch.cat([f, lab[:, 2:3], logdeg, -xi[:, 5:6], -xi[:, 4:5]], 1), e_acc, n)
-    count = sums[:, 2:3]
+    f = torch.expm1(lab[:, 0:1])
+    legit = torch.expm1(lab[:, 1:2])
+    gap_cap = float(np.log1p(graphdata.GAP_CAP_DAYS))
+    ones = torch.ones((len(b.e_acc), 1))
+    # evidence edges: sums and maxes (all values >= 0, so scatter_max's 0 for none is the floor)
+    ea_ev = b.e_acc[ev]
+    lev = lab[ev]
+    ev_sums = torch.zeros((n, 3)).index_add_(0, ea_ev, torch.cat([f[ev], ones[ev], lev[:, 3:4]], 1))
+    ev_max = scatter_max(torch.cat([f[ev], lev[:, 2:3], gap_cap - lev[:, 4:5], 1.0 - lev[:, 5:6]], 1), ea_ev, n)
+    # structural edges
+    ea_st = b.e_acc[st]
+    xs, ls = xi[st], lab[st]
+    st_sums = torch.zeros((n, 4)).index_add_(0, ea_st, torch.cat([legit[st], ones[st], torch.expm1(logdeg[st]) - 1,
+                                                                  logdeg[st]], 1))
+    st_max = scatter_max(torch.cat([logdeg[st], -xs[:, 5:6], -xs[:, 4:5], -ls[:, 4:5], ls[:, 5:6]], 1), ea_st, n)
+    count = st_sums[:, 1:2]
     cols = [
-        torch.log1p(sums[:, 0:1]),
-        torch.log1p(maxes[:, 0:1]),
-        torch.log1p(sums[:, 1:2]),
-        maxes[:, 1:2],
-        count,
-        sums[:, 4:5] / count.clamp(min=1.0),
-        maxes[:, 2:3],
-        torch.log1p(sums[:, 3:4]),
-        -maxes[:, 3:4],
-        -maxes[:, 4:5],
+        torch.log1p(ev_sums[:, 0:1]), torch.log1p(ev_max[:, 0:1]), ev_max[:, 1:2], ev_sums[:, 1:2], ev_sums[:, 2:3],
+        ev_max[:, 2:3], ev_max[:, 3:4],
+        torch.log1p(st_sums[:, 0:1]), count, st_sums[:, 3:4] / count.clamp(min=1.0), st_max[:, 0:1],
+        torch.log1p(st_sums[:, 2:3].clamp(min=0.0)), -st_max[:, 1:2], -st_max[:, 2:3], -st_max[:, 3:4],
+        st_max[:, 4:5],
     ]
-    # Mean input features of the accounts messaging each identifier, averaged over the account's
-    # identifiers: two sparse products instead of [E, Da] gathers (1M accounts: ~1 GB less).
+    # Mean input features of the accounts messaging each structural identifier, averaged over the
+    # account's structural identifiers: two sparse products instead of [E, Da] gathers.
     assert b.a_id is not None
     neigh_at_id = (b.a_id @ b.x_acc).numpy()
-    ea, ei = b.e_acc.numpy(), b.e_id.numpy()
+    stn = st.numpy()
+    ea, ei = b.e_acc.numpy()[stn], b.e_id.numpy()[stn]
     cnt = np.bincount(ea, minlength=n).astype(np.float64)
     if len(ea) <= graphdata.SMALL_NNZ:  # online: a gather and index_add_ (scipy's per-call checks cost more)
         w = torch.from_numpy(neigh_at_id.astype(np.float64)[ei] / cnt[ea][:, None])
-        mean_neigh = torch.zeros((n, w.shape[1]), dtype=torch.float64).index_add_(0, b.e_acc, w).numpy()
+        mean_neigh = torch.zeros((n, w.shape[1]), dtype=torch.float64).index_add_(0, torch.from_numpy(ea), w).numpy()
     else:
         mean_edges = sp.csr_matrix((1.0 / cnt[ea], (ea, ei)), shape=(n, b.x_id.shape[0]), dtype=np.float64)
         mean_neigh = mean_edges @ neigh_at_id.astype(np.float64)
     cols.append(torch.from_numpy(mean_neigh.astype(np.float32)))
-    return torch.cat(cols, dim=1).numpy().astype(np.float32)
+    out = torch.cat(cols, dim=1).numpy().astype(np.float32)
+    if not structural_timing:  # structure without creation-time spreads and gaps (see ModelConfig)
+        for name in ("spread_min", "gap_min"):
+            out[:, HOP1_NAMES.index(name)] = 0.0
+    return out
+
+
+def evidence_monotone(n_before: int, n_after: int) -> list[int]:
+    """LightGBM `monotone_constraints` for [n_before columns, hop1_features, n_after columns]: +1 on
+    the evidence features, 0 elsewhere."""
+    return [0] * n_before + [1] * len(EVIDENCE_NAMES) + [0] * len(STRUCT_NAMES) + [0] * n_after
 
 
 def hop2_label_counts(raw: RawGraph, b: GraphBatch) -> np.ndarray:
@@ -94,9 +121,12 @@ def lgb_params(seed: int, threads: int = 2) -> dict[str, Any]:
 
 
 def fit_lgb(x_tr: np.ndarray, y_tr: np.ndarray, x_va: np.ndarray, y_va: np.ndarray, seed: int,
-            rounds: int = 400, threads: int = 2) -> lgb.Booster:
+            rounds: int = 400, threads: int = 2, monotone: list[int] | None = None) -> lgb.Booster:
     pos = max(float(y_tr.sum()), 1.0)
     params = {**lgb_params(seed, threads), "scale_pos_weight": float(np.sqrt((len(y_tr) - pos) / pos))}
+    if monotone is not None and any(monotone):
+        # "advanced" keeps every split monotone exactly (LightGBM checks the whole tree, not just the leaf)
+        params.update(monotone_constraints=monotone, monotone_constraints_method="advanced")
     train = lgb.Dataset(x_tr, y_tr, free_raw_data=True)
     valid = lgb.Dataset(x_va, y_va, reference=train)
     return lgb.train(
@@ -108,8 +138,12 @@ def fit_lgb(x_tr: np.ndarray, y_tr: np.ndarray, x_va: np.ndarray, y_va: np.ndarr
 def metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     y = np.asarray(y).astype(int)
     p = np.asarray(p, dtype=np.float64)
-    out = {"roc_auc": float("nan"), "ap": float("nan"), "recall@1%": float("nan"), "recall@5%": float("nan")}
-    if y.min() == y.max():
+    out = {"roc_auc": float("nan"), "ap": float("nan"), "recall@1%": float("nan"), "recall@5%": float("nan"),
+           "brier": float("nan"), "ece": float("nan")}
+    if len(y):
+        out["brier"] = float(np.mean((p - y) ** 2))
+        out["ece"] = expected_calibration_error(y, p)
+    if len(y) == 0 or y.min() == y.max():
         return out
     out["roc_auc"] = float(roc_auc_score(y, p))
     out["ap"] = float(average_precision_score(y, p))
@@ -118,3 +152,13 @@ def metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
         k = max(1, int(round(frac * len(p))))
         out[key] = float(y[order[:k]].sum() / y.sum())
     return out
+
+
+def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
+    """Σ_bins (n_bin / n) |mean(y) - mean(p)| over 10 equal-width probability bins."""
+    k = np.minimum((np.asarray(p) * bins).astype(int), bins - 1)
+    n = np.bincount(k, minlength=bins)
+    sy = np.bincount(k, weights=y, minlength=bins)
+    sp_ = np.bincount(k, weights=p, minlength=bins)
+    has = n > 0
+    return float(np.sum(np.abs(sy[has] - sp_[has])) / max(len(p), 1))

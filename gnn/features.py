@@ -10,8 +10,8 @@ The schema is learnt at training time from whatever attributes the accounts carr
 - attributes unknown to the schema are ignored at scoring time.
 
 Time features are computed as of the scoring time (`as_of`): the account's age, and for
-identifiers their age, log-degree and how bursty the creation times of their accounts are
-(the account sees its linked accounts' burstiness through the identifier messages).
+identifiers their age, log-degree and the robust spread (median absolute deviation) of their
+accounts' creation times, which one added account cannot swing (`gnn.graphdata.robust_timing`).
 
 Labels never enter these encoders; label proximity is computed leave-self-out in
 `gnn.graphdata`.
@@ -282,14 +282,14 @@ def _skew(values: np.ndarray) -> float:
 
 
 # -- identifier features -------------------------------------------------------------
-IDENTIFIER_NAMES = [*(f"type:{t}" for t in ID_TYPES), "log_degree", "age_log_days", "burst_log_std_days", "capped"]
+IDENTIFIER_NAMES = [*(f"type:{t}" for t in ID_TYPES), "log_degree", "age_log_days", "spread_log_mad_days", "capped"]
 IDENTIFIER_DIM = len(IDENTIFIER_NAMES)
 TYPE_INDEX = {t: i for i, t in enumerate(ID_TYPES)}
 
 
 def encode_identifiers(
     types: np.ndarray, degrees: np.ndarray, first_seen_min: np.ndarray, created_std: np.ndarray, capped: np.ndarray,
-    as_of: datetime,
+    as_of: datetime | np.ndarray,
 ) -> np.ndarray:
     """Identifier feature matrix, float32 [n, IDENTIFIER_DIM].
 
@@ -297,14 +297,17 @@ def encode_identifiers(
         types: int [n] index into `ID_TYPES`.
         degrees: full degree (accounts sharing it) [n].
         first_seen_min: epoch seconds of its earliest link [n].
-        created_std: std-dev (seconds) of the creation times of its messaging accounts [n].
+        created_std: spread (seconds) of the creation times of its messaging accounts [n]: their
+            median absolute deviation (`graphdata.robust_timing`).
         capped: bool [n], degree above the hub cap.
+        as_of: the reference time, or epoch seconds per identifier.
     """
+    ref = as_of.timestamp() if isinstance(as_of, datetime) else np.asarray(as_of, dtype=np.float64)
     n = len(types)
     out = np.zeros((n, IDENTIFIER_DIM), dtype=np.float32)
     out[np.arange(n), types] = 1.0
     out[:, 3] = np.log1p(degrees.astype(np.float64))
-    out[:, 4] = np.log1p(np.maximum(as_of.timestamp() - first_seen_min, 0.0) / DAY)
+    out[:, 4] = np.log1p(np.maximum(ref - first_seen_min, 0.0) / DAY)
     out[:, 5] = np.log1p(np.maximum(created_std, 0.0) / DAY)
     out[:, 6] = capped.astype(np.float32)
     return out

@@ -23,12 +23,16 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from ringfence.gnn.features import TYPE_INDEX, FeatureSchema, encode_identifiers
+from ringfence.gnn.features import DAY, TYPE_INDEX, FeatureSchema, encode_identifiers
 from ringfence.graph.arrays import GraphArrays, load_arrays
 from ringfence.graph.model import ID_TYPES, AccountRow, IdentifierKey, Subgraph
 from ringfence.graph.store import GraphStore
 
-EDGE_LABEL_DIM = 4
+EDGE_LABEL_DIM = 6  # [log1p fraud, log1p legit, fraud share, fraud / log2(others + 2), gap_log_days, first_holder]
+EVIDENCE_COLS = (0, 2, 3)  # the label-evidence columns: non-decreasing in the labelled-fraud count
+STRUCT_COLS = (1, 4, 5)  # what the structural path reads of an edge without labelled fraud
+STRUCT_LAB_DIM = 2 * len(STRUCT_COLS)  # their mean and max over an account's non-evidence edges
+GAP_CAP_DAYS = 365.0
 HOP2_DIM = 2  # log1p of labelled-fraud path counts at 1 and 2 account hops (leave-self-out)
 N_TYPES = len(ID_TYPES)
 
@@ -45,6 +49,11 @@ class RawGraph:
     e_acc: np.ndarray  # int64 [E]
     e_id: np.ndarray  # int64 [E]
     e_first: np.ndarray  # float64 [E]
+    # Per-identifier reference time (epoch seconds) for its age; None: `as_of` for all. Point-in-time
+    # training unions subgraphs each seen at its own time (`gnn.pointintime`).
+    id_as_of: np.ndarray | None = None
+    # Per-account reference time for `x_acc`'s age column (informational; the caller encodes).
+    acc_as_of: np.ndarray | None = None
 
 
 @dataclass
@@ -73,7 +82,9 @@ class GraphBatch:
     type_offsets: list[int] = field(default_factory=list)
     a_id: SparseMatrix | None = None  # [Ni, Na]: mean over an identifier's messaging accounts
     a_acc: SparseMatrix | None = None  # [Na, Ni]: Σ_type mean over an account's identifiers of that type
-    lab_acc: torch.Tensor | None = None  # [Na, 2 * EDGE_LABEL_DIM + HOP2_DIM]: mean and max of e_lab, hop2
+    # [Na, STRUCT_LAB_DIM]: mean and max of the STRUCT_COLS of e_lab over the account's edges
+    # without labelled fraud (the GNN's structural path never reads label evidence)
+    lab_acc: torch.Tensor | None = None
     # [Na, HOP2_DIM] from `assemble`; exact for accounts whose 2-hop neighbourhood is in the batch
     hop2: np.ndarray | None = None
 
@@ -95,23 +106,44 @@ def finalize(b: GraphBatch) -> GraphBatch:
 def account_side(e_acc: np.ndarray, e_id: np.ndarray, lab: np.ndarray, types: np.ndarray, na: int,
                  hop2: np.ndarray | None) -> tuple[SparseMatrix, torch.Tensor]:
     """`GraphBatch.a_acc` and `lab_acc` of `na` accounts from their edges: each account's rows
-    depend on its own edges only, so accounts added later (leave-one-out copies) need only theirs."""
+    depend on its own edges only, so accounts added later (leave-one-out copies) need only theirs.
+
+    Both read only the account's edges without labelled fraud (`evidence_edges` false): a link to
+    an identifier shared with labelled fraud reaches the score through the monotone evidence
+    path alone, so adding one can never lower the structural part. `hop2` is unused here (the
+    model reads `GraphBatch.hop2` in its evidence term); kept for the call signature.
+    """
+    del hop2
     ni = len(types)
+    keep = ~evidence_edges(lab)
+    e_acc, e_id, lab = e_acc[keep], e_id[keep], lab[keep]
     group = e_acc * N_TYPES + types[e_id]
     n_group = np.bincount(group, minlength=na * N_TYPES).astype(np.float32)
     a_acc = SparseMatrix.build(e_acc, e_id, 1.0 / np.maximum(n_group[group], 1.0), (na, ni))
+    cols = lab[:, list(STRUCT_COLS)] if lab.shape[1] >= EDGE_LABEL_DIM else lab[:, :0]
+    return a_acc, torch.from_numpy(np.concatenate(segment_mean_max(e_acc, cols, na), axis=1).astype(np.float32))
+
+
+def evidence_edges(lab: np.ndarray) -> np.ndarray:
+    """bool [E]: the edge's identifier has labelled fraud among the other accounts (e_lab[:, 0] > 0)."""
+    return np.asarray(lab[:, 0] > 0) if lab.shape[0] else np.zeros(0, dtype=bool)
+
+
+def segment_mean_max(e_acc: np.ndarray, values: np.ndarray, na: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-account mean and max (0 for none; max floored at 0) of edge `values` [E, k]."""
+    k = values.shape[1]
     cnt = np.bincount(e_acc, minlength=na).astype(np.float32)
-    sums = np.stack([np.bincount(e_acc, weights=lab[:, k], minlength=na) for k in range(lab.shape[1])], 1)
+    sums = np.stack([np.bincount(e_acc, weights=values[:, c], minlength=na) for c in range(k)], 1) \
+        if k else np.zeros((na, 0))
     mean = sums / np.maximum(cnt, 1.0)[:, None]
-    mx = np.zeros((na, lab.shape[1]), dtype=np.float32)
-    if len(e_acc):
+    mx = np.zeros((na, k), dtype=np.float32)
+    if len(e_acc) and k:
         # Per-account max by one sort and reduceat: np.maximum.at is an order of magnitude slower.
         by_acc = np.argsort(e_acc, kind="stable")
         acc_sorted = e_acc[by_acc]
         starts = np.flatnonzero(np.r_[True, acc_sorted[1:] != acc_sorted[:-1]])
-        mx[acc_sorted[starts]] = np.maximum(np.maximum.reduceat(lab[by_acc], starts, axis=0), 0.0)
-    hop2 = hop2 if hop2 is not None else np.zeros((na, HOP2_DIM), dtype=np.float32)
-    return a_acc, torch.from_numpy(np.concatenate([mean, mx, hop2], axis=1).astype(np.float32))
+        mx[acc_sorted[starts]] = np.maximum(np.maximum.reduceat(values[by_acc], starts, axis=0), 0.0)
+    return mean, mx
 
 
 # Up to this many non-zeros a product is a torch gather + index_add_ over the entries: for an
@@ -226,18 +258,17 @@ def assemble(raw: RawGraph, hub_cap: int, as_of: datetime, finalized: bool = Tru
     m_acc, m_id = raw.e_acc[in_cap], raw.e_id[in_cap]
 
     # Identifier statistics over messaging accounts.
-    n_msg = np.bincount(m_id, minlength=ni).astype(np.float64)
     # Earliest first_seen per identifier: the head of its run in `order` (np.minimum.at is slow).
-    first_min = np.full(ni, as_of.timestamp())
+    id_ref = raw.id_as_of if raw.id_as_of is not None else np.full(ni, as_of.timestamp())
+    first_min = id_ref.copy()
     has = starts < np.r_[starts[1:], ne]
     first_min[has] = raw.e_first[order[starts[has]]]
-    ref = as_of.timestamp()
-    c = raw.created[m_acc] - ref
-    mean = np.bincount(m_id, weights=c, minlength=ni) / np.maximum(n_msg, 1)
-    var = np.bincount(m_id, weights=(c - mean[m_id]) ** 2, minlength=ni) / np.maximum(n_msg, 1)
-    std = np.sqrt(np.maximum(var, 0.0))
+    # Timing that one added account cannot swing: the spread of an identifier's creation times is
+    # their median absolute deviation (one more account moves it by at most one order statistic),
+    # and each link's gap is to the median of the identifier's *other* messaging accounts.
+    spread, gap = robust_timing(raw.created, m_acc, m_id, raw.e_acc, raw.e_id, in_cap, ni)
     capped = raw.id_degree > hub_cap
-    x_id = encode_identifiers(raw.id_type, raw.id_degree, first_min, std, capped, as_of)
+    x_id = encode_identifiers(raw.id_type, raw.id_degree, first_min, spread, capped, id_ref)
 
     lab = raw.label
     fraud_m = (lab[m_acc] == 1).astype(np.float64)
@@ -249,8 +280,11 @@ def assemble(raw: RawGraph, hub_cap: int, as_of: datetime, finalized: bool = Tru
     f = fraud_at[raw.e_id] - own_f
     l_ = legit_at[raw.e_id] - own_l
     others = np.maximum(raw.id_degree[raw.e_id] - 1, 0).astype(np.float64)
+    # First holder: the link is the identifier's earliest (a stolen card's owner, a phone's first user).
+    first_holder = ((rank == 0) & (others > 0)).astype(np.float64)
     e_lab = np.stack(
-        [np.log1p(f), np.log1p(l_), f / (f + l_ + 1.0), (f > 0).astype(np.float64) * 1.0 / np.log2(others + 2.0)],
+        [np.log1p(f), np.log1p(l_), f / (f + l_ + 1.0), (f > 0).astype(np.float64) * 1.0 / np.log2(others + 2.0),
+         np.log1p(np.minimum(gap / DAY, GAP_CAP_DAYS)), first_holder],
         axis=1,
     ).astype(np.float32)
     hop2 = hop2_counts(lab, m_acc, m_id, fraud_at, len(raw.account_ids), ni)
@@ -269,6 +303,52 @@ def assemble(raw: RawGraph, hub_cap: int, as_of: datetime, finalized: bool = Tru
         legit_at=legit_at,
     )
     return finalize(b) if finalized else b
+
+
+def robust_timing(created: np.ndarray, m_acc: np.ndarray, m_id: np.ndarray, e_acc: np.ndarray, e_id: np.ndarray,
+                  in_cap: np.ndarray, ni: int) -> tuple[np.ndarray, np.ndarray]:
+    """(spread [Ni], gap [E]) in seconds: per identifier the median absolute deviation of its
+    messaging accounts' creation times; per edge (a, i) |created_a - median of i's messaging
+    accounts other than a| (0 when there is no other). Both have bounded influence: one added
+    account moves a median by at most one order statistic."""
+    c = created[m_acc]
+    by = np.lexsort((c, m_id))
+    sv, sid = c[by], m_id[by]
+    n = np.bincount(m_id, minlength=ni)
+    start = np.r_[0, np.cumsum(n)[:-1]]
+    med = _sorted_group_median(sv, start, n)
+    dev = np.abs(c - med[m_id])
+    by_dev = np.lexsort((dev, m_id))
+    spread = _sorted_group_median(dev[by_dev], start, n)
+    # Leave-self-out median for messaging edges: drop the account's own position r from its run.
+    rank_m = np.empty(len(m_acc), dtype=np.int64)
+    rank_m[by] = np.arange(len(m_acc)) - start[sid]
+    m_edge = np.flatnonzero(in_cap)  # messaging edges are the in-cap edges, in the same order
+    gap = np.zeros(len(e_acc))
+    cnt = n[e_id]
+    own_c = created[e_acc]
+    # edges outside the cap: the median of all messaging accounts
+    out = ~in_cap & (cnt > 0)
+    gap[out] = np.abs(own_c[out] - med[e_id[out]])
+    r = rank_m
+    k = n[m_id] - 1  # others
+    ok = k > 0
+    lo, hi = (k - 1) // 2, k // 2
+    s0 = start[m_id]
+    def at(pos: np.ndarray) -> np.ndarray:
+        return sv[np.minimum(s0 + pos + (pos >= r), len(sv) - 1)] if len(sv) else pos.astype(np.float64)
+    loo_med = 0.5 * (at(lo) + at(hi))
+    gap[m_edge[ok]] = np.abs(c[ok] - loo_med[ok])
+    return spread, gap
+
+
+def _sorted_group_median(sv: np.ndarray, start: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Median of each run sv[start:start+n] (sorted within runs); 0 for empty runs."""
+    out = np.zeros(len(n))
+    has = n > 0
+    if len(sv):
+        out[has] = 0.5 * (sv[start[has] + (n[has] - 1) // 2] + sv[start[has] + n[has] // 2])
+    return out
 
 
 def hop2_counts(lab: np.ndarray, m_acc: np.ndarray, m_id: np.ndarray, fraud_at: np.ndarray, na: int, ni: int,

@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor, nn
 
-from ringfence.gnn.graphdata import EDGE_LABEL_DIM, HOP2_DIM, GraphBatch, SparseMatrix
+from ringfence.gnn.graphdata import EVIDENCE_COLS, HOP2_DIM, STRUCT_COLS, STRUCT_LAB_DIM, GraphBatch, SparseMatrix
 from ringfence.graph.model import ID_TYPES
 
 N_TYPES = len(ID_TYPES)
@@ -44,10 +44,14 @@ class ModelConfig:
     hidden: int = 32
     dropout: float = 0.1
     hop2: bool = False  # own 2-hop label counts as inputs (online scoring then needs hops=2)
+    # False: the structural path ignores creation-time spreads and gaps (a world written by others
+    # need not make rings bursty); they still tighten the evidence gate.
+    structural_timing: bool = True
 
     @property
     def label_dim(self) -> int:
-        return 2 * EDGE_LABEL_DIM + (HOP2_DIM if self.hop2 else 0)
+        """Width of the structural path's per-account inputs (`GraphBatch.lab_acc`): no label evidence."""
+        return STRUCT_LAB_DIM
 
     def to_dict(self) -> dict[str, float | int]:
         return asdict(self)
@@ -157,8 +161,34 @@ class AccountUpdate(nn.Module):
         return torch.relu(out)
 
 
+SPREAD_COL = 5  # x_id: spread_log_mad_days
+GAP_COL = 4  # e_lab: gap_log_days
+
+
+def _mask(width: int, zero: list[int]) -> Tensor:
+    m = torch.ones(width)
+    m[zero] = 0.0
+    return m
+
+
+# The evidence gate never falls below this: timing and structure may discount the evidence of an
+# identifier shared with labelled fraud (a stolen card's owner), never switch it off.
+GATE_FLOOR = 0.25
+
+
 class RingGNN(nn.Module):
-    """Account fraud scorer over the account–identifier graph.
+    """Account fraud scorer over the account–identifier graph: logit = structure + evidence.
+
+    - structure: the 2-layer bipartite GNN over the account's identifiers *without* labelled fraud
+      (their states, degrees, timing, legit labels), plus the account's own features;
+    - evidence: Σ over the account's identifiers with labelled fraud (other than itself) of
+      gate(identifier, link timing) · (w · evidence), w = softplus(·) ≥ 0 and the evidence columns
+      (log1p fraud count, fraud share, fraud / log2(others + 2); 2-hop fraud counts with `hop2`)
+      non-decreasing in labelled fraud; gate in [GATE_FLOOR, 1] reads no label evidence.
+
+    So by construction adding a link to an identifier shared with labelled fraud, or a fraud
+    label to an account sharing one, never lowers the logit, and such an identifier's
+    leave-one-out reason weight is never negative.
 
     Args:
         config: input widths, hidden width H, dropout.
@@ -177,28 +207,66 @@ class RingGNN(nn.Module):
         self.acc2 = AccountUpdate(h, extra_dim=config.label_dim)
         self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Sequential(nn.Linear(h + config.account_dim + config.label_dim, h), nn.ReLU(), nn.Linear(h, 1))
+        gate_dim = config.identifier_dim + len(STRUCT_COLS)
+        self.gate = nn.Sequential(nn.Linear(gate_dim, 16), nn.ReLU(), nn.Linear(16, 1))
+        self.ev_raw = nn.Parameter(torch.zeros(len(EVIDENCE_COLS)))
+        self.hop2_raw = nn.Parameter(torch.zeros(HOP2_DIM))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         for block in (self.acc_in, self.id_in, self.id1, self.acc1, self.acc2):
             block.reset_parameters()
-        for layer in self.head:
-            if isinstance(layer, nn.Linear):
-                layer.reset_parameters()
+        for seq in (self.head, self.gate):
+            for layer in seq:
+                if isinstance(layer, nn.Linear):
+                    layer.reset_parameters()
+        with torch.no_grad():
+            self.ev_raw.fill_(0.5)
+            self.hop2_raw.fill_(-2.0)
+
+    def structural_x_id(self, b: GraphBatch) -> Tensor:
+        if self.config.structural_timing:
+            return b.x_id
+        return b.x_id * _mask(b.x_id.shape[1], [SPREAD_COL])
 
     def embed(self, b: GraphBatch) -> Tensor:
         assert b.a_id is not None and b.a_acc is not None and b.lab_acc is not None
         a0 = torch.relu(self.acc_in(b.x_acc))
-        i0 = torch.relu(self.id_in(b.x_id))
+        i0 = torch.relu(self.id_in(self.structural_x_id(b)))
         i1 = self.id1(i0, a0, b.a_id, b.type_offsets)
         a1 = self.acc1(a0, i0, b.a_acc, b.type_offsets)
         return self.acc2(a1, i1, b.a_acc, b.type_offsets, self.own_labels(b))
 
     def own_labels(self, b: GraphBatch) -> Tensor:
-        """The account's own (never neighbours') label-proximity inputs."""
+        """The account's own structural inputs (legit labels and timing over edges without labelled fraud)."""
         assert b.lab_acc is not None
-        return b.lab_acc[:, : self.config.label_dim]
+        lab = b.lab_acc[:, : self.config.label_dim]
+        if self.config.structural_timing:
+            return lab
+        gap = STRUCT_COLS.index(GAP_COL)
+        return lab * _mask(lab.shape[1], [gap, gap + len(STRUCT_COLS)])
+
+    def evidence_weights(self) -> Tensor:
+        """The non-negative weights of the evidence columns."""
+        return nn.functional.softplus(self.ev_raw)
+
+    def evidence(self, b: GraphBatch) -> Tensor:
+        """[Na] the non-negative evidence term of the logit (see the class docstring)."""
+        n = b.x_acc.shape[0]
+        lab = b.e_lab
+        ev = (lab[:, 0] > 0).to(lab.dtype)
+        value = (lab[:, list(EVIDENCE_COLS)] * ev.unsqueeze(1)) @ self.evidence_weights()
+        gate_in = torch.cat([b.x_id[b.e_id], lab[:, list(STRUCT_COLS)]], dim=1)
+        gate = GATE_FLOOR + (1.0 - GATE_FLOOR) * torch.sigmoid(self.gate(gate_in).squeeze(1))
+        out = lab.new_zeros(n).index_add_(0, b.e_acc, gate * value)
+        if self.config.hop2 and b.hop2 is not None:
+            hop2 = torch.as_tensor(b.hop2, dtype=out.dtype)
+            out = out + hop2 @ nn.functional.softplus(self.hop2_raw)
+        return out
+
+    def structure_logit(self, b: GraphBatch, h: Tensor | None = None) -> Tensor:
+        h = self.dropout(self.embed(b)) if h is None else h
+        return self.head(torch.cat([h, b.x_acc, self.own_labels(b)], dim=1)).squeeze(1)
 
     def forward(self, b: GraphBatch) -> Tensor:
-        h = self.dropout(self.embed(b))
-        return self.head(torch.cat([h, b.x_acc, self.own_labels(b)], dim=1)).squeeze(1)
+        return self.structure_logit(b) + self.evidence(b)

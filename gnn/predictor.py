@@ -13,8 +13,9 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 import torch
+from scipy.special import expit
 
-from ringfence.gnn.baselines import hop1_features
+from ringfence.gnn.baselines import evidence_monotone, hop1_features
 from ringfence.gnn.features import FeatureSchema
 from ringfence.gnn.graphdata import HOP2_DIM, GraphBatch
 from ringfence.gnn.model import ModelConfig, RingGNN
@@ -31,10 +32,17 @@ class Predictor:
     kind: str  # one of CANDIDATES
     booster: lgb.Booster | None = None
     hub_cap: int | None = None
+    # Platt scaling (a > 0, b) fitted on validation: p -> sigmoid(a * logit(p) + b), strictly
+    # increasing, so rankings and monotonicity in the evidence are kept; None: uncalibrated.
+    calibration: tuple[float, float] | None = None
+
+    def predict(self, b: GraphBatch, rows: np.ndarray | None = None, threads: int = 1) -> np.ndarray:
+        """Calibrated fraud probabilities (float64) for the accounts `rows` of the batch (all by default)."""
+        return calibrate(self.predict_raw(b, rows, threads), self.calibration)
 
     @torch.no_grad()
-    def predict(self, b: GraphBatch, rows: np.ndarray | None = None, threads: int = 1) -> np.ndarray:
-        """Fraud probabilities (float64) for the accounts `rows` of the batch (all by default)."""
+    def predict_raw(self, b: GraphBatch, rows: np.ndarray | None = None, threads: int = 1) -> np.ndarray:
+        """Fraud probabilities (float64) before calibration."""
         if self.gnn.training:  # eval() walks every submodule: ~1 ms of an online score
             self.gnn.eval()
         if self.kind == "gnn":
@@ -43,7 +51,7 @@ class Predictor:
             return p if rows is None else p[rows]
         if self.kind == "gnn_gbt":
             p_gnn = torch.sigmoid(self.gnn(b).double()).numpy()
-            x = gbt_features(b)
+            x = gbt_features(b, self.gnn.config.structural_timing)
             if rows is not None:
                 p_gnn, x = p_gnn[rows], x[rows]
             assert self.booster is not None
@@ -56,7 +64,7 @@ class Predictor:
         if self.kind == "hybrid":
             return p_tree
         # "blend": the GNN's logit is one of the hybrid's features, so recomputing it is cheap.
-        p_gnn = 1.0 / (1.0 + np.exp(-feats[:, self.gnn.config.hidden].astype(np.float64)))
+        p_gnn = 1.0 / (1.0 + np.exp(-feats[:, self.gnn.config.hidden].astype(np.float64)))  # the full logit
         return 0.5 * (p_gnn + p_tree)
 
     @classmethod
@@ -67,8 +75,9 @@ class Predictor:
         gnn.load_state_dict(bundle.tensors)
         gnn.eval()
         booster = lgb.Booster(model_str=meta["booster"]) if meta.get("booster") else None
+        cal = meta.get("calibration")
         return cls(bundle.version, FeatureSchema.from_dict(meta["schema"]), gnn, meta["kind"], booster,
-                   meta.get("hub_cap"))
+                   meta.get("hub_cap"), (float(cal[0]), float(cal[1])) if cal else None)
 
 
 @torch.no_grad()
@@ -76,18 +85,57 @@ def hybrid_features(gnn: RingGNN, b: GraphBatch) -> np.ndarray:
     """GNN embedding, the GNN's own logit, and the 1-hop aggregates (all online-computable)."""
     if gnn.training:
         gnn.eval()
-    h = gnn.embed(b)
-    own = gnn.own_labels(b)
-    logit = gnn.head(torch.cat([h, b.x_acc, own], dim=1))
-    parts = [h.numpy(), logit.numpy(), hop1_features(b), b.x_acc.numpy()]
-    if gnn.config.hop2:
-        parts.append(own[:, -HOP2_DIM:].numpy())
+    h = gnn.embed(b)  # structure only: the embedding never reads label evidence
+    logit = gnn.structure_logit(b, h) + gnn.evidence(b)
+    parts = [h.numpy(), logit.unsqueeze(1).numpy(), hop1_features(b, gnn.config.structural_timing), b.x_acc.numpy()]
+    if gnn.config.hop2 and b.hop2 is not None:
+        parts.append(np.asarray(b.hop2, dtype=np.float32))
     return np.concatenate(parts, axis=1)
 
 
-def gbt_features(b: GraphBatch) -> np.ndarray:
+def hybrid_monotone(gnn: RingGNN) -> list[int]:
+    """`monotone_constraints` of `hybrid_features`: +1 on the GNN's logit, the evidence columns and the 2-hop counts."""
+    c = gnn.config
+    return [0] * c.hidden + [1] + evidence_monotone(0, 2 * c.account_dim) + ([1] * HOP2_DIM if c.hop2 else [])
+
+
+def gbt_monotone(account_dim: int) -> list[int]:
+    """`monotone_constraints` of `gbt_features`."""
+    return evidence_monotone(account_dim, account_dim)
+
+
+def calibrate(p: np.ndarray, calibration: tuple[float, float] | None) -> np.ndarray:
+    if calibration is None:
+        return p
+    a, b = calibration
+    q = np.clip(p, 1e-7, 1 - 1e-7)
+    return np.asarray(expit(a * np.log(q / (1 - q)) + b), dtype=np.float64)
+
+
+def fit_platt(p: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Platt scaling on the logit of `p` (Platt's smoothed targets, damped Newton steps on the log
+    loss, so a separable validation split cannot run away); the slope kept > 0."""
+    q = np.clip(np.asarray(p, dtype=np.float64), 1e-7, 1 - 1e-7)
+    x = np.log(q / (1 - q))
+    y = np.asarray(y, dtype=np.float64)
+    n_pos, n_neg = float(y.sum()), float(len(y) - y.sum())
+    t = np.where(y > 0, (n_pos + 1) / (n_pos + 2), 1 / (n_neg + 2))
+    a, b = 1.0, 0.0
+    for _ in range(100):
+        z = expit(a * x + b)
+        g = np.array([np.sum((z - t) * x), np.sum(z - t)])
+        w = z * (1 - z) + 1e-9
+        h = np.array([[np.sum(w * x * x), np.sum(w * x)], [np.sum(w * x), np.sum(w)]]) + 1e-3 * np.eye(2)
+        step = np.clip(np.linalg.solve(h, g), -1.0, 1.0)
+        a, b = a - step[0], b - step[1]
+        if np.abs(step).max() < 1e-9:
+            break
+    return (min(max(float(a), 1e-3), 1e3), float(np.clip(b, -1e3, 1e3)))
+
+
+def gbt_features(b: GraphBatch, structural_timing: bool = True) -> np.ndarray:
     """[Na, Da + len(HOP1_NAMES) + Da]: own features and the 1-hop aggregates (online-computable)."""
-    return np.concatenate([b.x_acc.numpy(), hop1_features(b)], axis=1)
+    return np.concatenate([b.x_acc.numpy(), hop1_features(b, structural_timing)], axis=1)
 
 
 def meta_for(predictor: Predictor) -> dict[str, Any]:

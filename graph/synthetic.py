@@ -88,6 +88,10 @@ class WorldParams:
     start: datetime = datetime(2026, 1, 1, tzinfo=UTC)
     days: int = 300
     late_days: int = 14
+    # Reality the default world leaves out (0 keeps the default and second worlds unchanged):
+    ring_recruit_fraction: float = 0.0  # rings that keep recruiting: a third start in a burst, the rest join later
+    recruit_days: float = 45.0  # mean delay of those later recruits (exponential, weeks to months)
+    group_same_day_fraction: float = 0.0  # households and agencies whose members all sign up on one day
 
     def __post_init__(self) -> None:
         lo, hi = self.ring_size
@@ -101,6 +105,8 @@ class WorldParams:
             self.mimic_fraction,
             self.stolen_card_fraction,
             self.reuse_fraction,
+            self.ring_recruit_fraction,
+            self.group_same_day_fraction,
         )
         if self.accounts < 1 or not 2 <= lo <= hi or min(shares) < 0 or sum(shares) > 1:
             raise ValueError("need accounts >= 1, 2 <= ring_size[0] <= ring_size[1], kind shares summing to <= 1")
@@ -137,13 +143,31 @@ class WorldParams:
         )
 
 
+PRESETS = ("default", "second", "recruiting", "inverted")
+
+
 def params_for(preset: str, *, accounts: int, seed: int) -> WorldParams:
-    """`default` or `second` (see `WorldParams.second`)."""
+    """A named world:
+
+    - `default`, `second` (see `WorldParams.second`);
+    - `recruiting`: the default world where half the rings keep recruiting for weeks and months
+      (late joiners to old rings, some with new cards and devices of their own), half the
+      households and agencies sign up on one day, and twice the device and card reuse across
+      long gaps;
+    - `inverted`: the timing cue turned around: every ring recruits over months and every
+      household and agency signs up on one day (legit groups are the bursty ones).
+    """
     if preset == "default":
         return WorldParams(accounts=accounts, seed=seed)
     if preset == "second":
         return WorldParams.second(seed=seed, accounts=accounts)
-    raise ValueError(f"unknown preset {preset!r}: use 'default' or 'second'")
+    if preset == "recruiting":
+        return WorldParams(accounts=accounts, seed=seed, ring_recruit_fraction=0.5, group_same_day_fraction=0.5,
+                           reuse_fraction=0.06)
+    if preset == "inverted":
+        return WorldParams(accounts=accounts, seed=seed, ring_recruit_fraction=1.0, group_same_day_fraction=1.0,
+                           recruit_days=60.0, reuse_fraction=0.06)
+    raise ValueError(f"unknown preset {preset!r}: use one of {', '.join(PRESETS)}")
 
 
 # (name, kind, values, categories): kind is "cat" or "bool" (codes, -1 missing), "int" (-1 missing)
@@ -402,11 +426,21 @@ def build_world(p: WorldParams) -> World:
     burst_start = rng.integers(0, end_main - 5 * DAY, n_rings)
     burst_len = np.clip(rng.lognormal(np.log(p.burst_hours * 3600), 0.8, n_rings), 1800, 4 * DAY)
     created[ring_at] = burst_start[ring_of] + (rng.random(ring_at.size) * burst_len[ring_of]).astype(np.int64)
+    if p.ring_recruit_fraction > 0:
+        # Recruiting rings: a founding third in the burst, the others join weeks to months later.
+        recruiting = rng.random(n_rings) < p.ring_recruit_fraction
+        later = recruiting[ring_of] & (_positions(rng, ring_sizes) >= np.maximum(2, ring_sizes // 3)[ring_of])
+        delay = rng.exponential(p.recruit_days * DAY, ring_at.size).astype(np.int64)
+        created[ring_at] = np.where(later, np.minimum(created[ring_at] + delay, end_main - 1), created[ring_at])
     lone_legit_hours = _diurnal(rng, rng.integers(0, p.days, n_lone), tz[lone_at], 0, end_main)
     created[lone_at] = np.where(rng.random(n_lone) < 0.5, lone_legit_hours, rng.integers(0, end_main, n_lone))
     for at, of, sizes, spread in ((house_at, house_of, house_sizes, 45.0), (agency_at, agency_of, agency_sizes, 60.0)):
         later = np.arange(at.size) != np.cumsum(sizes)[of] - sizes[of]
-        day = rng.integers(0, p.days, sizes.size)[of] + later * rng.exponential(spread, at.size).astype(np.int64)
+        first_day = rng.integers(0, p.days, sizes.size)[of]
+        offset = later * rng.exponential(spread, at.size).astype(np.int64)
+        if p.group_same_day_fraction > 0:  # a family or an agency signing up together
+            offset = np.where((rng.random(sizes.size) < p.group_same_day_fraction)[of], 0, offset)
+        day = first_day + offset
         created[at] = _diurnal(rng, np.minimum(day, p.days - 1), tz[at], 0, end_main)
     created[ord_at] = _diurnal(rng, rng.integers(0, p.days, ord_at.size), tz[ord_at], 0, end_main)
     late_burst = rng.integers(end_main, end_late - DAY, max(1, targets.size))

@@ -67,13 +67,15 @@ def pyg_identifier_update(layer: IdentifierUpdate, b: GraphBatch, h_id: Tensor, 
 
 def pyg_account_update(layer: AccountUpdate, b: GraphBatch, h_acc: Tensor, h_id: Tensor,
                        extra: Tensor | None) -> Tensor:
-    # Accounts hear all their identifiers (e_id -> e_acc); the self term is carried by one relation.
+    # Accounts hear their identifiers without labelled fraud (e_id -> e_acc; identifiers shared with
+    # labelled fraud reach the logit through the evidence term only); the self term is carried by one relation.
     zero = torch.zeros(H, H)
     conv = HeteroConv({
         (t, "rev_links", "account"): _sage(layer.msg.weight[k], None, layer.self_lin.weight.T if k == 0 else zero)
         for k, t in enumerate(ID_TYPES)
     }, aggr="sum")
-    edges = _edges(b, b.e_acc, b.e_id)
+    structural = b.e_lab[:, 0] <= 0
+    edges = _edges(b, b.e_acc[structural], b.e_id[structural])
     out = conv({"account": h_acc, **_blocks(b, h_id)},
                {(t, "rev_links", "account"): edges[t].flip(0) for t in ID_TYPES})["account"]
     out = out + layer.self_lin.bias
