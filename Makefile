@@ -38,7 +38,7 @@ test: install ## lint, start Neo4j 5.26 and Redis, run pytest (services fail the
 
 bench: install ## benchmarks; figures go in BENCHMARKS.md
 	$(PY) -m devservices prepare
-	for b in generate ingest quality rings scoring sweep api load; do \
+	for b in generate ingest quality rings scoring sweep api load investigation; do \
 	  test -f bench/$$b.py && $(PY) bench/$$b.py || exit 1; done
 	$(PY) bench/api.py --backend neo4j --rates 25,30,40,50 --ingest-accounts 20000
 

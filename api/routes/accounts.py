@@ -158,7 +158,7 @@ def get_paths(
     store: StoreDep,
     settings: SettingsDep,
     to: Annotated[Literal["fraud", "ring"], Query(description="Labelled fraud, or members of flagged rings")] = "fraud",
-    max_hops: Annotated[int, Query(ge=2, le=4)] = 3,
+    max_hops: Annotated[int, Query(ge=2, le=4, description="Account-to-account steps; 2 unless asked")] = 2,
     limit: Limit = 100,
 ) -> PathsPublic:
     found_paths, truncated = investigation.paths(store, settings, id, to, max_hops, limit)

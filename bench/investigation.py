@@ -1,0 +1,98 @@
+"""What an investigator's questions cost: paths to fraud, ring exports and identifier pages.
+
+    .venv/bin/python bench/investigation.py [--accounts 100000] [--calls 300] [--repeats 3]
+
+Generates (or reuses, under /tmp/ringfence-bench) the default synthetic world, loads it into an
+embedded SQLite store and publishes one sweep with the heuristic scorer (paths to flagged rings
+need rings; no model is trained: these calls read the graph, not the GNN). Then, in process,
+through the same service functions the API routes call:
+- `paths`: `services.investigation.paths(to=fraud, max_hops=3)` and `(to=ring)` from random accounts;
+- `ring graphml`: `ring_file(..., "graphml")` for random current rings;
+- `identifier page`: `identifier_view` (100 accounts) for random identifiers of those rings.
+Per call wall ms: p50 / p99 / mean, medians over `--repeats` rounds. Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+if __name__ == "__main__":
+    here = Path(__file__).resolve().parent
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
+    sys.path.insert(0, str(here.parent))
+
+from ringfence.core.settings import Settings  # noqa: E402
+from ringfence.graph.loader import load_records  # noqa: E402
+from ringfence.graph.model import IdentifierKey  # noqa: E402
+from ringfence.graph.sqlite_store import SQLiteStore  # noqa: E402
+from ringfence.graph.synthetic import generate, params_for  # noqa: E402
+from ringfence.services import investigation  # noqa: E402
+from ringfence.services.sweeps import run_sweep  # noqa: E402
+
+CACHE = Path("/tmp/ringfence-bench")
+
+
+def _world(accounts: int) -> tuple[SQLiteStore, Settings]:
+    path = CACHE / f"investigation-default-{accounts}-1.db"
+    settings = Settings(data_dir=CACHE / "investigation-data", graph_url=f"sqlite:///{path}")
+    fresh = not path.exists()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    store = SQLiteStore(path)
+    store.migrate()
+    if fresh:
+        started = time.perf_counter()
+        for _ in load_records(store, generate(params_for("default", accounts=accounts, seed=1))):
+            pass
+        result = run_sweep(store, settings)
+        print(f"world: {accounts} accounts loaded and swept ({len(result.rings)} rings) in "
+              f"{time.perf_counter() - started:.0f}s", flush=True)
+    return store, settings
+
+
+def _time(call: Callable[[], object], n: int, repeats: int) -> str:
+    rounds = []
+    for _ in range(repeats):
+        lat = []
+        for _ in range(n):
+            t = time.perf_counter()
+            call()
+            lat.append((time.perf_counter() - t) * 1000)
+        rounds.append((float(np.percentile(lat, 50)), float(np.percentile(lat, 99)), statistics.fmean(lat)))
+    p50, p99, mean = (statistics.median(x) for x in zip(*rounds, strict=True))
+    return f"p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  mean {mean:7.2f} ms"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--accounts", type=int, default=100_000)
+    parser.add_argument("--calls", type=int, default=300)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+    store, settings = _world(args.accounts)
+    rng = np.random.default_rng(0)
+    ids = [row.id for chunk in store.stream_accounts() for row in chunk]
+    rings = list(store.current_rings())
+    idents = [IdentifierKey(i.type, i.id) for r in rings[:200] if (g := store.get_ring(r)) for i in g.identifiers]
+    pick = lambda xs: xs[int(rng.integers(len(xs)))]  # noqa: E731
+    print(f"{args.accounts} accounts, {len(rings)} current rings, {args.calls} calls x {args.repeats} rounds")
+    for name, call in (
+        ("paths to fraud (3 hops)", lambda: investigation.paths(store, settings, pick(ids), "fraud", 3, 100)),
+        ("paths to rings (3 hops)", lambda: investigation.paths(store, settings, pick(ids), "ring", 3, 100)),
+        ("ring as GraphML", lambda: investigation.ring_file(store, settings, pick(rings), "graphml")),
+        ("identifier page (100)", lambda: investigation.identifier_view(store, pick(idents), None, 100)),
+    ):
+        print(f"{name:<26} {_time(call, args.calls, args.repeats)}", flush=True)
+    store.close()
+
+
+if __name__ == "__main__":
+    main()
