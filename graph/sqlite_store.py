@@ -784,12 +784,13 @@ def _insert_labels(conn: sqlite3.Connection, rows: Sequence[tuple[str, str, str,
 
 
 def _append_cases(conn: sqlite3.Connection, writes: Sequence[model.CaseWrite]) -> None:
-    """Set each case's state (creating it) and append its history entry, in the caller's transaction."""
+    """Set each case's state (creating it) and append its history entry (history is in write order,
+    `updated_at` the latest entry time), in the caller's transaction."""
     for w in writes:
         at = w.at.timestamp()
         conn.execute(
             "INSERT INTO cases VALUES (?, ?, ?, ?) ON CONFLICT(ring_id) DO UPDATE SET status = excluded.status, "
-            "assignee = excluded.assignee, updated_at = excluded.updated_at",
+            "assignee = excluded.assignee, updated_at = max(updated_at, excluded.updated_at)",
             (w.ring_id, w.status, w.assignee, at),
         )
         conn.execute("INSERT INTO case_history VALUES (?, ?, ?, ?, ?, ?)",
@@ -803,7 +804,7 @@ def _read_cases(conn: sqlite3.Connection, ring_ids: Sequence[str]) -> dict[str, 
         history: dict[str, list[model.CaseEntry]] = {}
         for rid, at, st, who, note, key in conn.execute(
             f"SELECT ring_id, at, status, assignee, note, key_id FROM case_history WHERE ring_id IN ({marks}) "
-            "ORDER BY at, rowid", chunk,
+            "ORDER BY rowid", chunk,
         ):
             history.setdefault(rid, []).append(model.CaseEntry(_dtn(at), st, who, note, key))
         for rid, st, who, updated in conn.execute(
