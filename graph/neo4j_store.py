@@ -9,7 +9,8 @@ Schema (constraints and indexes: `cypher/migrate_*.cypher`):
     (:SweepRisk {gen, account_id, risk, ring_id})   (:SweepRing {gen, ring_id, sweep_id, risk, size, ...})
     (:RingMember {gen, ring_id, account_id})         (:RingIdent {gen, ring_id, type, id, accounts})
     (:RingHistory {ring_id, sweep_id, at, event, size})
-    (:Case {ring_id, status, assignee, updated_at, seq})   (:CaseEntry {ring_id, seq, at, status, assignee, note, key_id})
+    (:Case {ring_id, status, assignee, updated_at, seq})
+    (:CaseEntry {ring_id, seq, at, status, assignee, note, key_id})
     (:Meta {key: 'current_sweep' | 'label_seq', value})   (:Publication {gen, sweep_id, garbage})
     (:Job {...})   (:Lock {name, owner, expires_at})
 Times are UTC epoch seconds (floats), as in SQLite, so both backends round identically.
@@ -703,11 +704,11 @@ def _append_cases(tx: ManagedTransaction, writes: Sequence[model.CaseWrite]) -> 
 def _read_cases(tx: ManagedTransaction, ring_ids: Sequence[str]) -> dict[str, model.Case]:
     if not ring_ids:
         return {}
-    return {
-        r["ring_id"]: model.Case(r["ring_id"], r["status"], r["assignee"], dtn(r["updated_at"]),
-                                 [model.CaseEntry(dtn(at), st, who, note, key) for at, st, who, note, key in r["history"]])
-        for r in tx.run(query("case_read"), ids=list(ring_ids))
-    }
+    out: dict[str, model.Case] = {}
+    for r in tx.run(query("case_read"), ids=list(ring_ids)):
+        history = [model.CaseEntry(dtn(at), st, who, note, key) for at, st, who, note, key in r["history"]]
+        out[r["ring_id"]] = model.Case(r["ring_id"], r["status"], r["assignee"], dtn(r["updated_at"]), history)
+    return out
 
 
 def _account(r: Any) -> model.Account:

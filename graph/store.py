@@ -3,7 +3,8 @@
 `GraphStore` is the whole interface, one Protocol per aggregate joined: `StoreLifecycle`,
 `AccountStore` (accounts, links, labels, subgraphs, the bulk read), `ScoreStore` (online scores
 and score requests), `ResultStore` (published sweeps: risks, rings, lists), `CaseStore`
-(investigators' cases on rings), `JobStore` (jobs and locks). Both backends implement all of it; code that needs one aggregate may ask for that one.
+(investigators' cases on rings), `JobStore` (jobs and locks). Both backends implement all of
+it; code that needs one aggregate may ask for that one.
 
 Assumptions every backend honours:
 - Writes are batch-first and all-or-nothing per call; retrying a call is always safe

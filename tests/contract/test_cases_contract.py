@@ -90,8 +90,9 @@ def test_ring_list_and_detail_show_the_case_and_filter_by_it(store: GraphStore) 
 def test_filtered_keyset_pages_return_every_match_once(store: GraphStore) -> None:
     ids = [f"b{i:02d}" for i in range(24)]
     store.upsert_accounts([acct(a, 1) for a in ids])
-    risks = {a: 0.5 for a in ids[:12]} | {a: 0.9 - i / 100 for i, a in enumerate(ids[12:])}  # ties and distinct
-    store.publish_sweep(sweep_result("s1", 10, {f"r{i:02d}": [ids[2 * i], ids[2 * i + 1]] for i in range(12)}, risks))
+    risks = dict.fromkeys(ids[:12], 0.5) | {a: 0.9 - i / 100 for i, a in enumerate(ids[12:])}  # ties and distinct
+    rings = {f"r{i:02d}": [ids[2 * i], ids[2 * i + 1]] for i in range(12)}
+    store.publish_sweep(sweep_result("s1", 10, rings, risks))
     for i in range(0, 12, 3):
         store.put_case(f"r{i:02d}", "open", "carol", None, "key-1")
     for case_status, assignee, expected in [
