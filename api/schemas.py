@@ -71,6 +71,8 @@ def _attr_value(value: Any) -> bool | int | float | str:
 Id = Annotated[str, StringConstraints(pattern=ID_PATTERN), AfterValidator(_no_pan)]
 IdType = Literal["card", "device", "bank_account"]
 Label = Literal["fraud", "legit"]
+CaseStatus = Literal["open", "in_review", "confirmed_fraud", "dismissed"]
+Assignee = Annotated[str, StringConstraints(min_length=1, max_length=256), AfterValidator(_no_pan)]
 
 # RFC 3339 date-time with an offset. Years 1970-9998 keep every instant representable in UTC
 # (and in the stores' epoch seconds) whatever the offset.
@@ -203,6 +205,16 @@ class LabelsIn(Strict):
 
 class BenignIn(Strict):
     benign: StrictBool = True
+
+
+class CaseIn(Strict):
+    """Opens or moves a ring's case (contract 1.1). Omitting `assignee` keeps the current one;
+    `null` unassigns."""
+
+    status: CaseStatus
+    assignee: Assignee | None = None
+    note: Annotated[str, StringConstraints(max_length=4096), AfterValidator(_no_pan)] | None = None
+    label_members: StrictBool = Field(False, description="With confirmed_fraud: label every current member fraud")
 
 
 # -- responses -----------------------------------------------------------------------------
@@ -351,6 +363,30 @@ class LabelsApplied(Strict):
     applied: int
 
 
+class CaseEntryPublic(Strict):
+    at: Timestamp
+    status: CaseStatus
+    assignee: str | None
+    note: str | None
+    key_id: str = Field(description="The key that moved the case (key-0, ...), or `sweep` for a merge")
+
+
+class CasePublic(Strict):
+    """An investigator's case on a ring (contract 1.1); it follows the ring's id across sweeps."""
+
+    ring_id: str
+    status: CaseStatus
+    assignee: str | None
+    updated_at: Timestamp
+    history: list[CaseEntryPublic]
+
+    @classmethod
+    def of(cls, c: m.Case) -> CasePublic:
+        return cls(ring_id=c.ring_id, status=c.status, assignee=c.assignee, updated_at=c.updated_at,
+                   history=[CaseEntryPublic(at=e.at, status=e.status, assignee=e.assignee, note=e.note,
+                                            key_id=e.key_id) for e in c.history])
+
+
 class RingSummaryPublic(Strict):
     id: str
     risk: Risk01
@@ -358,11 +394,13 @@ class RingSummaryPublic(Strict):
     created_at: Timestamp
     updated_at: Timestamp
     sweep_id: str
+    case_status: CaseStatus | None = Field(description="The ring's case status; null: nobody opened one")
+    assignee: str | None
 
     @classmethod
     def of(cls, r: m.RingSummary) -> RingSummaryPublic:
         return cls(id=r.id, risk=clamp_risk(r.risk) or 0.0, size=r.size, created_at=r.created_at,
-                   updated_at=r.updated_at, sweep_id=r.sweep_id)
+                   updated_at=r.updated_at, sweep_id=r.sweep_id, case_status=r.case_status, assignee=r.assignee)
 
 
 class RingPage(Strict):
@@ -400,6 +438,7 @@ class RingPublic(RingSummaryPublic):
     identifiers: list[RingIdentifierPublic]
     history: list[RingHistoryPublic]
     links: list[RingLinkPublic] = Field(description="Which member uses which of the ring's identifiers (contract 1.1)")
+    case: CasePublic | None
 
     @classmethod
     def of_ring(cls, r: m.Ring, links: list[tuple[str, m.IdentifierKey]]) -> RingPublic:
@@ -407,7 +446,8 @@ class RingPublic(RingSummaryPublic):
         return cls(
             links=[RingLinkPublic(account_id=a, type=k.type, id=k.id) for a, k in links],
             id=s.id, risk=clamp_risk(s.risk) or 0.0, size=s.size, created_at=s.created_at,
-            updated_at=s.updated_at, sweep_id=s.sweep_id,
+            updated_at=s.updated_at, sweep_id=s.sweep_id, case_status=s.case_status, assignee=s.assignee,
+            case=CasePublic.of(r.case) if r.case is not None else None,
             members=[RingMemberPublic(account_id=x.account_id, risk=clamp_risk(x.risk) or 0.0, label=x.label)
                      for x in r.members],
             identifiers=[RingIdentifierPublic(type=x.type, id=x.id, accounts=x.accounts) for x in r.identifiers],

@@ -11,7 +11,8 @@ Ids are handed out greedily by overlap (largest first, ties by Jaccard, then ids
 to at most one new group and each group at most one old id. Then per group:
 
 - merged: it continues 2+ old rings; it keeps the id of the one it shares most members with
-  (the largest), the others dissolve into it (reported as dissolved);
+  (the largest), the others dissolve into it (reported as dissolved, and named in the
+  assignment's `merged_from`, so that publication can carry their cases over);
 - split: the old ring it took its id from continues in / is part of 2+ groups (the part
   sharing most members keeps the id; the other parts get new ids, also with event "split");
 - grew / shrank / unchanged: one old ring continues, by member count (a same-size change of
@@ -40,6 +41,7 @@ class Assignment:
     ring_id: str
     event: RingEvent
     previous_id: str | None  # the old ring whose id it kept, if any
+    merged_from: tuple[str, ...] = ()  # with "merged": the other old rings that dissolved into it, sorted
 
 
 def match_rings(
@@ -95,7 +97,8 @@ def match_rings(
                     event = "grew"
                 else:
                     event = "shrank"
-            out.append(Assignment(gi, rid, event, rid))
+            merged_from = tuple(sorted(r for r in continues.get(gi, []) if r != rid and r not in used_old))
+            out.append(Assignment(gi, rid, event, rid, merged_from if event == "merged" else ()))
             continue
         split_from = any(gi in descendants.get(r, ()) and len(descendants[r]) >= 2 for r in _olds(members, old_of))
         new_id = content_id(members)

@@ -13,6 +13,9 @@ AttrValue = str | int | float | bool
 JobKind = Literal["sweep", "train"]
 JobStatus = Literal["queued", "running", "succeeded", "failed"]
 RingEvent = Literal["created", "grew", "shrank", "merged", "split", "unchanged", "dissolved"]
+CaseStatus = Literal["open", "in_review", "confirmed_fraud", "dismissed"]
+CASE_STATUSES: tuple[CaseStatus, ...] = ("open", "in_review", "confirmed_fraud", "dismissed")
+CaseFilter = Literal["open", "in_review", "confirmed_fraud", "dismissed", "none"]  # none: rings nobody opened
 T = TypeVar("T")
 
 
@@ -191,6 +194,43 @@ class RingSummary:
     created_at: datetime
     updated_at: datetime
     sweep_id: str
+    case_status: CaseStatus | None = None
+    assignee: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CaseEntry:
+    """One move of a case: by an investigator's key (`key_id` "key-N") or by a sweep ("sweep")."""
+
+    at: datetime
+    status: CaseStatus
+    assignee: str | None
+    note: str | None
+    key_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    """An investigator's case on a ring, keyed by ring id: it follows the id across sweeps and
+    stays readable after the ring dissolved. `history` oldest first."""
+
+    ring_id: str
+    status: CaseStatus
+    assignee: str | None
+    updated_at: datetime
+    history: list[CaseEntry]
+
+
+@dataclass(frozen=True, slots=True)
+class CaseWrite:
+    """A case's next state and the history entry recording it (what a store appends)."""
+
+    ring_id: str
+    status: CaseStatus
+    assignee: str | None
+    note: str | None
+    key_id: str
+    at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +239,7 @@ class Ring:
     members: list[RingMember]
     identifiers: list[RingIdentifier]
     history: list[RingHistoryEntry]
+    case: Case | None = None
 
 
 @dataclass(slots=True)
@@ -212,6 +253,7 @@ class PublishedRing:
     created_at: datetime
     event: RingEvent
     features: dict[str, float] = field(default_factory=dict)
+    merged_from: list[str] = field(default_factory=list)  # previous ring ids that dissolved into this one
 
 
 @dataclass(slots=True)

@@ -9,6 +9,8 @@ Schema (constraints and indexes: `cypher/migrate_*.cypher`):
     (:SweepRisk {gen, account_id, risk, ring_id})   (:SweepRing {gen, ring_id, sweep_id, risk, size, ...})
     (:RingMember {gen, ring_id, account_id})         (:RingIdent {gen, ring_id, type, id, accounts})
     (:RingHistory {ring_id, sweep_id, at, event, size})
+    (:Case {ring_id, status, assignee, updated_at, seq})
+    (:CaseEntry {ring_id, seq, at, status, assignee, note, key_id})
     (:Meta {key: 'current_sweep' | 'label_seq', value})   (:Publication {gen, sweep_id, garbage})
     (:Job {...})   (:Lock {name, owner, expires_at})
 Times are UTC epoch seconds (floats), as in SQLite, so both backends round identically.
@@ -49,6 +51,7 @@ from ringfence.core.errors import NotFound, StoreUnavailable
 from ringfence.graph import cursor as cursors
 from ringfence.graph import model
 from ringfence.graph.arrays import AttributeSpec, GraphArrays, gc_paused
+from ringfence.graph.cases import case_move, fraud_labels, merge_involved, merge_writes
 from ringfence.graph.neighbourhood import Edge, expand
 from ringfence.graph.neo4j_arrays import arrays_from_pages
 from ringfence.graph.neo4j_queries import (
@@ -294,13 +297,11 @@ class Neo4jStore:
         ids = [x.account_id for x in labels]
 
         def work(tx: ManagedTransaction) -> None:
-            base = tx.run(query("label_sequence"), n=len(events)).single(strict=True)["base"]
             found = {r["id"] for r in tx.run(query("missing_accounts"), ids=list(dict.fromkeys(ids)))}
             missing = [a for a in ids if a not in found]
             if missing:  # raised inside the transaction function: it rolls back, nothing written
                 raise NotFound(f"{len(missing)} unknown account id(s)", {"account_ids": missing[:20]})
-            tx.run(query("add_label_events"), events=events, base=base).consume()
-            tx.run(query("set_current_labels"), rows=current).consume()
+            _write_labels(tx, events, current)
 
         if labels:
             self._run(True, work)
@@ -371,6 +372,7 @@ class Neo4jStore:
             # sweep's generation, the current-sweep pointer, and which sweeps are kept.
             tx.run(query("delete_sweep_history"), sweep_id=sid).consume()
             tx.run(query("publish_history"), rows=history, sweep_id=sid, at=at).consume()
+            _append_cases(tx, merge_writes(result, _read_cases(tx, merge_involved(result))))
             old_gen = tx.run(query("publish_sweep_node"), sweep).single(strict=True)["old_gen"]
             tx.run(query("set_current_sweep"), sweep_id=sid).consume()
             tx.run(query("publication_delete"), gen=gen).consume()
@@ -481,7 +483,10 @@ class Neo4jStore:
         )
         return [(r["id"], r["risk"]) for r in found]
 
-    def list_rings(self, min_risk: float | None, cursor: str | None, limit: int) -> model.Page[model.RingSummary]:
+    def list_rings(
+        self, min_risk: float | None, cursor: str | None, limit: int,
+        case_status: model.CaseFilter | None = None, assignee: str | None = None,
+    ) -> model.Page[model.RingSummary]:
         cur = cursors.decode(cursor)
         sid, gen = self._pinned_sweep(cur)
         if gen is None:
@@ -489,6 +494,7 @@ class Neo4jStore:
         rows = self._read(
             "list_rings", gen=gen, min_risk=-_INF if min_risk is None else float(min_risk),
             upper=float(cur["r"]) if cur else _INF, after_id=str(cur["i"]) if cur else None, limit=limit + 1,
+            case_status=case_status, assignee=assignee,
         )
         more = len(rows) > limit
         data = [_summary(r) for r in rows[:limit]]
@@ -507,7 +513,29 @@ class Neo4jStore:
         members = [model.RingMember(a, risk if risk is not None else 0.0, lab) for a, risk, lab in r["members"]]
         identifiers = [model.RingIdentifier(t, i, n) for t, i, n in r["identifiers"]]
         history = [model.RingHistoryEntry(s, dtn(at), ev, n) for s, at, ev, n in r["history"]]
-        return model.Ring(_summary(r), members, identifiers, history)
+        return model.Ring(_summary(r), members, identifiers, history, self.get_case(ring_id))
+
+    # -- cases -------------------------------------------------------------------------
+    def put_case(
+        self, ring_id: str, status: model.CaseStatus, assignee: str | None, note: str | None, key_id: str,
+        label_members: bool = False, keep_assignee: bool = False,
+    ) -> model.Case:
+        now = utcnow()
+
+        def work(tx: ManagedTransaction) -> model.Case:
+            members = [r["account_id"] for r in tx.run(query("case_ring_members"), ring_id=ring_id)]
+            if not members:  # raised inside the transaction function: it rolls back
+                raise NotFound(f"ring {ring_id} not found")
+            current = _read_cases(tx, [ring_id]).get(ring_id)
+            _append_cases(tx, [case_move(current, ring_id, status, assignee, keep_assignee, note, key_id, now)])
+            if status == "confirmed_fraud" and label_members:
+                _write_labels(tx, *prepare_labels(fraud_labels(ring_id, members, note, now), now))
+            return _read_cases(tx, [ring_id])[ring_id]
+
+        return self._run(True, work)
+
+    def get_case(self, ring_id: str) -> model.Case | None:
+        return self._run(False, lambda tx: _read_cases(tx, [ring_id]).get(ring_id))
 
     # -- jobs and locks ----------------------------------------------------------------
     def create_job(self, kind: model.JobKind, params: dict[str, object] | None = None) -> model.Job:
@@ -655,7 +683,32 @@ def _neighbourhood(tx: ManagedTransaction, seeds: Sequence[str], hops: int, hub_
 
 
 def _summary(r: Any) -> model.RingSummary:
-    return model.RingSummary(r["id"], r["risk"], r["size"], dtn(r["created_at"]), dtn(r["updated_at"]), r["sweep_id"])
+    return model.RingSummary(r["id"], r["risk"], r["size"], dtn(r["created_at"]), dtn(r["updated_at"]), r["sweep_id"],
+                             r["case_status"], r["assignee"])
+
+
+def _write_labels(tx: ManagedTransaction, events: list[dict[str, Any]], current: list[dict[str, Any]]) -> None:
+    """`prepare_labels`' events and current labels, in the caller's transaction."""
+    base = tx.run(query("label_sequence"), n=len(events)).single(strict=True)["base"]
+    tx.run(query("add_label_events"), events=events, base=base).consume()
+    tx.run(query("set_current_labels"), rows=current).consume()
+
+
+def _append_cases(tx: ManagedTransaction, writes: Sequence[model.CaseWrite]) -> None:
+    if writes:
+        rows = [{"ring_id": w.ring_id, "status": w.status, "assignee": w.assignee, "note": w.note, "key_id": w.key_id,
+                 "at": ts(w.at)} for w in writes]
+        tx.run(query("case_append"), rows=rows).consume()
+
+
+def _read_cases(tx: ManagedTransaction, ring_ids: Sequence[str]) -> dict[str, model.Case]:
+    if not ring_ids:
+        return {}
+    out: dict[str, model.Case] = {}
+    for r in tx.run(query("case_read"), ids=list(ring_ids)):
+        history = [model.CaseEntry(dtn(at), st, who, note, key) for at, st, who, note, key in r["history"]]
+        out[r["ring_id"]] = model.Case(r["ring_id"], r["status"], r["assignee"], dtn(r["updated_at"]), history)
+    return out
 
 
 def _account(r: Any) -> model.Account:

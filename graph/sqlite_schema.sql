@@ -111,3 +111,21 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE TABLE IF NOT EXISTS locks (
     name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at REAL NOT NULL
 ) WITHOUT ROWID;
+
+-- Investigators' cases, keyed by ring id (not by sweep): a case follows its ring's id.
+CREATE TABLE IF NOT EXISTS cases (
+    ring_id TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    assignee TEXT,
+    updated_at REAL NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS cases_by_status ON cases(status, assignee);
+CREATE TABLE IF NOT EXISTS case_history (
+    ring_id TEXT NOT NULL,
+    at REAL NOT NULL,
+    status TEXT NOT NULL,
+    assignee TEXT,
+    note TEXT,
+    key_id TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS case_history_ring ON case_history(ring_id);

@@ -21,6 +21,7 @@ from ringfence.core.errors import NotFound, StoreUnavailable
 from ringfence.graph import cursor as cursors
 from ringfence.graph import model
 from ringfence.graph.arrays import AttributeSpec, GraphArrays, gc_paused
+from ringfence.graph.cases import case_move, fraud_labels, merge_involved, merge_writes
 from ringfence.graph.neighbourhood import Edge, expand
 from ringfence.graph.sqlite_arrays import read_arrays
 from ringfence.graph.store import AccountOrder
@@ -383,15 +384,7 @@ class SQLiteStore:
             missing = self.missing_accounts([x.account_id for x in labels])
             if missing:
                 raise NotFound(f"{len(missing)} unknown account id(s)", {"account_ids": missing[:20]})
-            conn.executemany(
-                "INSERT OR IGNORE INTO labels(account_id, label, source, note, at) VALUES (?, ?, ?, ?, ?)", rows
-            )
-            # The current label is the latest event; later-dated events already stored win.
-            conn.executemany(
-                "UPDATE accounts SET label = ?, labelled_at = ? "
-                "WHERE id = ? AND (labelled_at IS NULL OR labelled_at <= ?)",
-                [(r[1], r[4], r[0], r[4]) for r in rows],
-            )
+            _insert_labels(conn, rows)
         return len(rows)
 
     def label_history(self, account_id: str) -> list[model.LabelEvent]:
@@ -465,6 +458,7 @@ class SQLiteStore:
                 "INSERT INTO ring_history VALUES (?, ?, ?, 'dissolved', ?)",
                 ((r, sid, at, n) for r, n in result.dissolved),
             )
+            _append_cases(conn, merge_writes(result, _read_cases(conn, merge_involved(result))))
             conn.execute("INSERT OR REPLACE INTO meta VALUES ('current_sweep', ?)", (sid,))
             old = [
                 r[0]
@@ -596,42 +590,44 @@ class SQLiteStore:
                 out.setdefault(a, []).append(model.StoredLink(t, i, _dtn(f), _dtn(la)))
         return out
 
-    def list_rings(self, min_risk: float | None, cursor: str | None, limit: int) -> model.Page[model.RingSummary]:
-        cur, sid, where, params = self._page_query(cursor, "sweep_id = ?", "risk", min_risk)
+    def list_rings(
+        self, min_risk: float | None, cursor: str | None, limit: int,
+        case_status: model.CaseFilter | None = None, assignee: str | None = None,
+    ) -> model.Page[model.RingSummary]:
+        cur, sid, where, params = self._page_query(cursor, "g.sweep_id = ?", "g.risk", min_risk)
         if cur:
-            where.append("(risk < ? OR (risk = ? AND ring_id > ?))")
+            where.append("(g.risk < ? OR (g.risk = ? AND g.ring_id > ?))")
             params += [cur["r"], cur["r"], cur["i"]]
+        if case_status == "none":
+            where.append("c.ring_id IS NULL")
+        elif case_status is not None:
+            where.append("c.status = ?")
+            params.append(case_status)
+        if assignee is not None:
+            where.append("c.assignee = ?")
+            params.append(assignee)
         rows = self._read(
-            f"SELECT ring_id, risk, size, created_at, updated_at, sweep_id FROM rings WHERE {' AND '.join(where)} "
-            "ORDER BY risk DESC, ring_id LIMIT ?",
+            f"{_SUMMARY_SQL} WHERE {' AND '.join(where)} ORDER BY g.risk DESC, g.ring_id LIMIT ?",
             (*params, limit + 1),
         )
         more = len(rows) > limit
-        data = [model.RingSummary(r[0], r[1], r[2], _dtn(r[3]), _dtn(r[4]), r[5]) for r in rows[:limit]]
+        data = [_summary(r) for r in rows[:limit]]
         nxt = cursors.encode(s=sid, r=data[-1].risk, i=data[-1].id) if more else None
         return model.Page(data, nxt)
 
     def ring_summary(self, ring_id: str) -> model.RingSummary | None:
         rows = self._read(
-            "SELECT ring_id, risk, size, created_at, updated_at, sweep_id FROM rings "
-            "WHERE sweep_id = (SELECT value FROM meta WHERE key = 'current_sweep') AND ring_id = ?",
+            f"{_SUMMARY_SQL} WHERE g.sweep_id = (SELECT value FROM meta WHERE key = 'current_sweep') "
+            "AND g.ring_id = ?",
             (ring_id,),
         )
-        if not rows:
-            return None
-        r = rows[0]
-        return model.RingSummary(r[0], r[1], r[2], _dtn(r[3]), _dtn(r[4]), r[5])
+        return _summary(rows[0]) if rows else None
 
     def get_ring(self, ring_id: str) -> model.Ring | None:
         sid = self._current_sweep_id()
-        rows = self._read(
-            "SELECT ring_id, risk, size, created_at, updated_at, sweep_id FROM rings "
-            "WHERE sweep_id = ? AND ring_id = ?",
-            (sid, ring_id),
-        )
+        rows = self._read(f"{_SUMMARY_SQL} WHERE g.sweep_id = ? AND g.ring_id = ?", (sid, ring_id))
         if not rows:
             return None
-        r = rows[0]
         members = [
             model.RingMember(a, risk if risk is not None else 0.0, lab)
             for a, risk, lab in self._read(
@@ -656,8 +652,29 @@ class SQLiteStore:
                 "SELECT sweep_id, at, event, size FROM ring_history WHERE ring_id = ? ORDER BY at, sweep_id", (ring_id,)
             )
         ]
-        summary = model.RingSummary(r[0], r[1], r[2], _dtn(r[3]), _dtn(r[4]), r[5])
-        return model.Ring(summary, members, identifiers, history)
+        return model.Ring(_summary(rows[0]), members, identifiers, history, self.get_case(ring_id))
+
+    # -- cases -------------------------------------------------------------------------
+    def put_case(
+        self, ring_id: str, status: model.CaseStatus, assignee: str | None, note: str | None, key_id: str,
+        label_members: bool = False, keep_assignee: bool = False,
+    ) -> model.Case:
+        now = utcnow()
+        with self._write() as conn:
+            members = [r[0] for r in conn.execute(
+                "SELECT account_id FROM ring_members WHERE sweep_id = (SELECT value FROM meta WHERE key = "
+                "'current_sweep') AND ring_id = ? ORDER BY account_id", (ring_id,))]
+            if not members:  # raised inside the transaction: it rolls back
+                raise NotFound(f"ring {ring_id} not found")
+            current = _read_cases(conn, [ring_id]).get(ring_id)
+            _append_cases(conn, [case_move(current, ring_id, status, assignee, keep_assignee, note, key_id, now)])
+            if status == "confirmed_fraud" and label_members:
+                _insert_labels(conn, [(x.account_id, x.label, x.source, x.note, now.timestamp())
+                                      for x in fraud_labels(ring_id, members, note, now)])
+            return _read_cases(conn, [ring_id])[ring_id]
+
+    def get_case(self, ring_id: str) -> model.Case | None:
+        return _read_cases(self._conn(), [ring_id]).get(ring_id)
 
     # -- jobs and locks ----------------------------------------------------------------
     def create_job(self, kind: model.JobKind, params: dict[str, object] | None = None) -> model.Job:
@@ -724,6 +741,16 @@ class SQLiteStore:
             conn.execute("DELETE FROM locks WHERE name = ? AND owner = ?", (name, owner))
 
 
+_SUMMARY_SQL = (
+    "SELECT g.ring_id, g.risk, g.size, g.created_at, g.updated_at, g.sweep_id, c.status, c.assignee "
+    "FROM rings g LEFT JOIN cases c ON c.ring_id = g.ring_id"
+)
+
+
+def _summary(r: tuple[Any, ...]) -> model.RingSummary:
+    return model.RingSummary(r[0], r[1], r[2], _dtn(r[3]), _dtn(r[4]), r[5], r[6], r[7])
+
+
 def _account_row(row: tuple[Any, ...]) -> model.AccountRow:
     i, created, attrs, label, labelled = row
     return model.AccountRow(i, _dtn(created), _attributes(attrs), label, _dt(labelled))
@@ -744,6 +771,47 @@ def _account(row: tuple[Any, ...], links: list[model.StoredLink]) -> model.Accou
     if sweep_risk is not None:
         risk, scored_at, mv = sweep_risk, sweep_at, sweep_mv
     return model.Account(i, _dtn(created), json.loads(attrs), links, label, risk, _dt(scored_at), mv, ring_id)
+
+
+def _insert_labels(conn: sqlite3.Connection, rows: Sequence[tuple[str, str, str, str | None, float]]) -> None:
+    """Label events (account, label, source, note, at) and current labels, in the caller's transaction."""
+    conn.executemany("INSERT OR IGNORE INTO labels(account_id, label, source, note, at) VALUES (?, ?, ?, ?, ?)", rows)
+    # The current label is the latest event; later-dated events already stored win.
+    conn.executemany(
+        "UPDATE accounts SET label = ?, labelled_at = ? WHERE id = ? AND (labelled_at IS NULL OR labelled_at <= ?)",
+        [(r[1], r[4], r[0], r[4]) for r in rows],
+    )
+
+
+def _append_cases(conn: sqlite3.Connection, writes: Sequence[model.CaseWrite]) -> None:
+    """Set each case's state (creating it) and append its history entry (history is in write order,
+    `updated_at` the latest entry time), in the caller's transaction."""
+    for w in writes:
+        at = w.at.timestamp()
+        conn.execute(
+            "INSERT INTO cases VALUES (?, ?, ?, ?) ON CONFLICT(ring_id) DO UPDATE SET status = excluded.status, "
+            "assignee = excluded.assignee, updated_at = max(updated_at, excluded.updated_at)",
+            (w.ring_id, w.status, w.assignee, at),
+        )
+        conn.execute("INSERT INTO case_history VALUES (?, ?, ?, ?, ?, ?)",
+                     (w.ring_id, at, w.status, w.assignee, w.note, w.key_id))
+
+
+def _read_cases(conn: sqlite3.Connection, ring_ids: Sequence[str]) -> dict[str, model.Case]:
+    out: dict[str, model.Case] = {}
+    for chunk in _chunks(list(ring_ids)):
+        marks = ",".join("?" * len(chunk))
+        history: dict[str, list[model.CaseEntry]] = {}
+        for rid, at, st, who, note, key in conn.execute(
+            f"SELECT ring_id, at, status, assignee, note, key_id FROM case_history WHERE ring_id IN ({marks}) "
+            "ORDER BY rowid", chunk,
+        ):
+            history.setdefault(rid, []).append(model.CaseEntry(_dtn(at), st, who, note, key))
+        for rid, st, who, updated in conn.execute(
+            f"SELECT ring_id, status, assignee, updated_at FROM cases WHERE ring_id IN ({marks})", chunk
+        ):
+            out[rid] = model.Case(rid, st, who, _dtn(updated), history.get(rid, []))
+    return out
 
 
 def _write_scores(conn: sqlite3.Connection, scores: Sequence[model.Score]) -> int:

@@ -2,8 +2,9 @@
 
 `GraphStore` is the whole interface, one Protocol per aggregate joined: `StoreLifecycle`,
 `AccountStore` (accounts, links, labels, subgraphs, the bulk read), `ScoreStore` (online scores
-and score requests), `ResultStore` (published sweeps: risks, rings, lists), `JobStore` (jobs and
-locks). Both backends implement all of it; code that needs one aggregate may ask for that one.
+and score requests), `ResultStore` (published sweeps: risks, rings, lists), `CaseStore`
+(investigators' cases on rings), `JobStore` (jobs and locks). Both backends implement all of
+it; code that needs one aggregate may ask for that one.
 
 Assumptions every backend honours:
 - Writes are batch-first and all-or-nothing per call; retrying a call is always safe
@@ -194,7 +195,10 @@ class ResultStore(Protocol):
     """
 
     def publish_sweep(self, result: model.SweepResult) -> None:
-        """Write everything under `result.sweep_id`, then make it current, atomically."""
+        """Write everything under `result.sweep_id`, then make it current, atomically.
+
+        In the same transaction as the flip, a merged ring's `merged_from` moves cases
+        (`graph.cases.merge_writes`): the survivor's case records what merged in."""
 
     def current_sweep(self) -> model.SweepInfo | None:
         """The sweep readers see; `None` before the first publication."""
@@ -217,14 +221,36 @@ class ResultStore(Protocol):
         or by id, filtered by `min_risk` (sweep risk) and current `label`; at most `limit`, and a
         `next` cursor while more remain."""
 
-    def list_rings(self, min_risk: float | None, cursor: str | None, limit: int) -> model.Page[model.RingSummary]:
-        """Rings of the current sweep, riskiest first (ties by id)."""
+    def list_rings(
+        self, min_risk: float | None, cursor: str | None, limit: int,
+        case_status: model.CaseFilter | None = None, assignee: str | None = None,
+    ) -> model.Page[model.RingSummary]:
+        """Rings of the current sweep, riskiest first (ties by id), with their case's status and
+        assignee; filtered by `case_status` ("none": rings without a case) and `assignee`."""
 
     def ring_summary(self, ring_id: str) -> model.RingSummary | None:
         """`get_ring(ring_id).summary` without reading members, identifiers and history."""
 
     def get_ring(self, ring_id: str) -> model.Ring | None:
-        """The ring as in the current sweep, with its whole history; `None` if not current."""
+        """The ring as in the current sweep, with its whole history and its case; `None` if not current."""
+
+
+@runtime_checkable
+class CaseStore(Protocol):
+    """Investigators' cases, keyed by ring id: a case follows its ring's id across sweeps
+    (`publish_sweep` records merges) and outlives the ring."""
+
+    def put_case(
+        self, ring_id: str, status: model.CaseStatus, assignee: str | None, note: str | None, key_id: str,
+        label_members: bool = False, keep_assignee: bool = False,
+    ) -> model.Case:
+        """Open or move the case of a current ring (else `NotFound`), appending a history entry
+        by `key_id`; `keep_assignee` keeps the stored assignee instead of `assignee`. With
+        `status="confirmed_fraud"` and `label_members`, every current member gets a `fraud` label
+        with source `case:<ring id>` in the same transaction: all or nothing."""
+
+    def get_case(self, ring_id: str) -> model.Case | None:
+        """The case, history oldest first, whether or not the ring is current; `None` if never opened."""
 
 
 @runtime_checkable
@@ -263,5 +289,5 @@ class JobStore(Protocol):
 
 
 @runtime_checkable
-class GraphStore(StoreLifecycle, AccountStore, ScoreStore, ResultStore, JobStore, Protocol):
+class GraphStore(StoreLifecycle, AccountStore, ScoreStore, ResultStore, CaseStore, JobStore, Protocol):
     """The whole interface: what each backend implements and what the app holds."""

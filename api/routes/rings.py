@@ -1,25 +1,31 @@
-"""Rings of the current sweep: riskiest first, and one ring with members and history."""
+"""Rings of the current sweep: riskiest first, and one ring with members and history; a ring's case."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
-from ringfence.api.deps import RequireInvestigate, SettingsDep, StoreDep
+from ringfence.api.deps import RequireInvestigate, RequireLabel, SettingsDep, StoreDep
 from ringfence.api.errors import FILE_RESPONSES, responses
 from ringfence.api.pagination import Cursor, Limit, MinRisk, checked_cursor
-from ringfence.api.schemas import NodeLinkGraph, RingPage, RingPublic, RingSummaryPublic
+from ringfence.api.schemas import CaseIn, CasePublic, NodeLinkGraph, RingPage, RingPublic, RingSummaryPublic
 from ringfence.graph.investigation import MEDIA_TYPES, ExportFormat
+from ringfence.graph.model import CaseFilter
 from ringfence.graph.validation import ID_PATTERN
-from ringfence.services import investigation
+from ringfence.services import cases, investigation
 
 router = APIRouter(prefix="/v1/rings", tags=["rings"])
 
 
 @router.get("", dependencies=[RequireInvestigate], responses=responses(401, 403, 422, 429, 503))
-def list_rings(store: StoreDep, min_risk: MinRisk = None, cursor: Cursor = None, limit: Limit = 100) -> RingPage:
-    page = store.list_rings(min_risk, checked_cursor(cursor), limit)
+def list_rings(
+    store: StoreDep, min_risk: MinRisk = None, cursor: Cursor = None, limit: Limit = 100,
+    case_status: Annotated[CaseFilter | None, Query(description="The case's status; `none`: rings nobody opened")]
+    = None,
+    assignee: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
+) -> RingPage:
+    page = store.list_rings(min_risk, checked_cursor(cursor), limit, case_status=case_status, assignee=assignee)
     return RingPage(data=[RingSummaryPublic.of(r) for r in page.data], next_cursor=page.next_cursor)
 
 
@@ -37,3 +43,20 @@ def get_ring_graph(
     format: Annotated[ExportFormat, Query()] = "graphml",  # noqa: A002
 ) -> Response:
     return Response(investigation.ring_file(store, settings, id, format), media_type=MEDIA_TYPES[format])
+
+
+RingId = Annotated[str, Path(pattern=ID_PATTERN)]
+
+
+@router.put("/{id}/case", dependencies=[RequireLabel], responses=responses(400, 401, 403, 404, 413, 422, 429, 503),
+            summary="Open or move the ring's case (contract 1.1)")
+def put_case(id: RingId, body: CaseIn, request: Request, store: StoreDep) -> CasePublic:  # noqa: A002
+    case = cases.move_case(store, id, body.status, request.state.key_id, note=body.note, assignee=body.assignee,
+                           assignee_given="assignee" in body.model_fields_set, label_members=body.label_members)
+    return CasePublic.of(case)
+
+
+@router.get("/{id}/case", dependencies=[RequireInvestigate], responses=responses(401, 403, 404, 422, 429, 503),
+            summary="The ring's case, also after the ring dissolved (an addition to contract 1.1)")
+def get_case(id: RingId, store: StoreDep) -> CasePublic:  # noqa: A002
+    return CasePublic.of(cases.read_case(store, id))

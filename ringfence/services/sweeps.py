@@ -206,7 +206,7 @@ def _sweep(
         feats = dict(g.features)
         feats["member_score_mean"] = float(risk[g.members].mean())
         rings.append(PublishedRing(a.ring_id, round(ring_risks[a.index], 6), g.member_ids, g.identifiers,
-                                   created, a.event, feats))
+                                   created, a.event, feats, list(a.merged_from)))
     rings.sort(key=lambda r: r.id)
     phase("match", 0.8)
 

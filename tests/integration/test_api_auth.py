@@ -32,6 +32,8 @@ ROUTES: list[tuple[str, str, str, Any, set[str], int]] = [
     ("GET", "/v1/rings", "/v1/rings", None, {"investigate"}, 200),
     ("GET", "/v1/rings/{id}", "/v1/rings/{ring}", None, {"investigate"}, 200),
     ("GET", "/v1/rings/{id}/graph", "/v1/rings/{ring}/graph", None, {"investigate"}, 200),
+    ("PUT", "/v1/rings/{id}/case", "/v1/rings/{ring}/case", {"status": "open"}, {"label"}, 200),
+    ("GET", "/v1/rings/{id}/case", "/v1/rings/{ring}/case", None, {"investigate"}, 200),
     ("POST", "/v1/sweeps", "/v1/sweeps", None, set(), 202),
     ("POST", "/v1/models/train", "/v1/models/train", None, set(), 202),
     ("GET", "/v1/models", "/v1/models", None, set(), 200),

@@ -234,7 +234,7 @@ def test_sweep_then_rings(client: TestClient) -> None:
     risks = [r["risk"] for r in rings["data"]]
     assert risks == sorted(risks, reverse=True)
     summary = rings["data"][0]
-    assert set(summary) == {"id", "risk", "size", "created_at", "updated_at", "sweep_id"}
+    assert set(summary) == {"id", "risk", "size", "created_at", "updated_at", "sweep_id", "case_status", "assignee"}
     ring = client.get(f"/v1/rings/{summary['id']}", headers=inv).json()
     assert {k: ring[k] for k in summary} == summary
     assert len(ring["members"]) == ring["size"]
@@ -372,6 +372,7 @@ def test_openapi_and_docs_list_every_contract_route(client: TestClient) -> None:
         # contract 1.1 (so far) and 1.2
         ("get", "/v1/whoami"), ("get", "/v1/identifiers/{type}/{id}"),
         ("get", "/v1/accounts/{id}/paths"), ("get", "/v1/rings/{id}/graph"),
+        ("put", "/v1/rings/{id}/case"), ("get", "/v1/rings/{id}/case"),  # 1.1 cases; GET is an addition
     }
     assert {(m, p) for p, ops in paths.items() for m in ops} == contract
     for path, ops in paths.items():
@@ -501,3 +502,44 @@ def test_a_ring_reads_with_its_links_and_an_identifier_with_its_accounts(client:
     assert_error(client.get("/v1/identifiers/device/nobody", headers=ADMIN), 404, "not_found")
     assert_error(client.get("/v1/identifiers/phone/dev-q", headers=ADMIN), 422, "invalid_input")
 
+
+
+def test_an_investigator_opens_moves_and_confirms_a_rings_case(client: TestClient) -> None:
+    # given a swept ring of four around one device
+    accounts = [account_json(f"cz{n}", ("device", "dev-cz"), ("card", f"own-cz{n}")) for n in range(4)]
+    client.post("/v1/accounts/batch", json={"accounts": accounts}, headers=ADMIN)
+    assert wait_job(client, client.post("/v1/sweeps", headers=ADMIN).json()["id"])["status"] == "succeeded"
+    ring_id = client.get("/v1/accounts/cz0", headers=ADMIN).json()["ring_id"]
+    label_key = f"key-{list(KEYS).index('label')}"
+    inv, lab = auth("investigate"), auth("label")
+    assert ring_id in {r["id"] for r in client.get("/v1/rings?case_status=none&limit=1000", headers=inv).json()["data"]}
+    assert client.get(f"/v1/rings/{ring_id}", headers=inv).json()["case"] is None
+    assert_error(client.get(f"/v1/rings/{ring_id}/case", headers=inv), 404, "not_found")
+    # when a label key opens the case, assigned, then moves it without naming the assignee
+    opened = client.put(f"/v1/rings/{ring_id}/case", json={"status": "open", "assignee": "ana", "note": "new"},
+                        headers=lab)
+    assert opened.status_code == 200, opened.text
+    body = client.put(f"/v1/rings/{ring_id}/case", json={"status": "in_review"}, headers=lab).json()
+    # then the case keeps the assignee and its history names the key by position
+    assert (body["ring_id"], body["status"], body["assignee"]) == (ring_id, "in_review", "ana")
+    assert [(h["status"], h["assignee"], h["note"], h["key_id"]) for h in body["history"]] == [
+        ("open", "ana", "new", label_key), ("in_review", "ana", None, label_key)]
+    assert body["updated_at"].endswith("Z") and body["updated_at"] == body["history"][-1]["at"]
+    assert client.get(f"/v1/rings/{ring_id}", headers=inv).json()["case"] == body
+    assert client.get(f"/v1/rings/{ring_id}/case", headers=inv).json() == body
+    listed = client.get("/v1/rings?case_status=in_review&assignee=ana", headers=inv).json()["data"]
+    assert [(r["id"], r["case_status"], r["assignee"]) for r in listed] == [(ring_id, "in_review", "ana")]
+    assert client.get("/v1/rings?case_status=open&assignee=ana", headers=inv).json()["data"] == []
+    # and confirming with label_members labels every current member fraud, by case
+    confirmed = client.put(f"/v1/rings/{ring_id}/case", json={"status": "confirmed_fraud", "assignee": None,
+                                                               "label_members": True}, headers=lab).json()
+    assert (confirmed["status"], confirmed["assignee"]) == ("confirmed_fraud", None)
+    assert {client.get(f"/v1/accounts/cz{n}", headers=inv).json()["label"] for n in range(4)} == {"fraud"}
+    # refusals: another scope, an unknown ring, a status outside the contract, an unknown field
+    assert_error(client.put(f"/v1/rings/{ring_id}/case", json={"status": "open"}, headers=inv), 403, "forbidden")
+    assert_error(client.put("/v1/rings/nope/case", json={"status": "open"}, headers=lab), 404, "not_found")
+    assert_error(client.put(f"/v1/rings/{ring_id}/case", json={"status": "closed"}, headers=lab), 422,
+                 "invalid_input")
+    assert_error(client.put(f"/v1/rings/{ring_id}/case", json={"status": "open", "x": 1}, headers=lab), 422,
+                 "invalid_input")
+    assert_error(client.get("/v1/rings?case_status=closed", headers=inv), 422, "invalid_input")

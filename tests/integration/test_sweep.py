@@ -138,10 +138,12 @@ def test_ring_that_grows_keeps_its_id_and_created_at(sqlite_store: SQLiteStore, 
     a_id = rings_by_members(sqlite_store)[tuple(f"a{k:02d}" for k in range(6))]
     before = sqlite_store.get_ring(a_id)
     assert before is not None
+    opened = sqlite_store.put_case(a_id, "in_review", "alice", None, "key-1")
     sqlite_store.upsert_accounts(ring("a", 2, start=6))  # two new members reusing the pools
     second = run_sweep(sqlite_store, settings(tmp_path), scorer=ConstScorer())
     after = sqlite_store.get_ring(a_id)
     assert after is not None and after.summary.size == 8
+    assert after.case == opened and after.summary.case_status == "in_review"  # the case follows the id
     assert after.summary.created_at == before.summary.created_at
     assert [(h.sweep_id, h.event, h.size) for h in after.history] == [
         (first.sweep_id, "created", 6), (second.sweep_id, "grew", 8)
@@ -156,6 +158,7 @@ def test_rings_joined_by_a_new_shared_card_merge(sqlite_store: SQLiteStore, tmp_
     run_sweep(sqlite_store, settings(tmp_path), scorer=ConstScorer())
     ids = rings_by_members(sqlite_store)
     a_id, b_id = ids[tuple(f"a{k:02d}" for k in range(6))], ids[tuple(f"b{k:02d}" for k in range(4))]
+    sqlite_store.put_case(b_id, "in_review", "bob", None, "key-2")
     # One card now used by a member of each ring (and nobody else) ties the two rings.
     sqlite_store.upsert_accounts([
         AccountIn("a00", T0, {}, (Link("card", "shared-new"),)),
@@ -163,8 +166,12 @@ def test_rings_joined_by_a_new_shared_card_merge(sqlite_store: SQLiteStore, tmp_
     ])
     result = run_sweep(sqlite_store, settings(tmp_path), scorer=ConstScorer())
     assert [(r.id, r.event, len(r.members)) for r in result.rings] == [(a_id, "merged", 10)]
-    assert result.dissolved == [(b_id, 4)]
+    assert result.dissolved == [(b_id, 4)] and result.rings[0].merged_from == [b_id]
     assert sqlite_store.get_ring(b_id) is None
+    case = sqlite_store.get_case(a_id)  # the survivor had none: the merge opened one, naming b's
+    assert case is not None and (case.status, case.assignee) == ("open", "bob")
+    assert case.history[-1].note == f"sweep {result.sweep_id}: merged in {b_id} (case in_review, assignee bob)"
+    assert sqlite_store.get_case(b_id).history[-1].note == f"sweep {result.sweep_id}: merged into {a_id}"  # type: ignore[union-attr]
     merged = sqlite_store.get_ring(a_id)
     assert merged is not None and [h.event for h in merged.history] == ["created", "merged"]
     assert ("card", "shared-new", 2) in {(i.type, i.id, i.accounts) for i in merged.identifiers}

@@ -51,13 +51,17 @@ def acct(account_id: str, minute: float = 0, links: tuple[LinkSpec, ...] = (), *
 
 
 def sweep_result(
-    sid: str, minute: float, rings: dict[str, list[str]], risks: dict[str, float], events: dict[str, str] | None = None
+    sid: str, minute: float, rings: dict[str, list[str]], risks: dict[str, float], events: dict[str, str] | None = None,
+    merged: dict[str, list[str]] | None = None, dissolved: list[tuple[str, int]] | None = None,
 ) -> SweepResult:
-    """A sweep publishing `rings` (each tied by one card, risk = its riskiest member's) and `risks`."""
+    """A sweep publishing `rings` (each tied by one card, risk = its riskiest member's) and `risks`;
+    `merged`: ring id -> the previous ring ids that dissolved into it (event "merged")."""
+    merged = merged or {}
     published = [
         PublishedRing(rid, max(risks[m] for m in members), members,
                       [RingIdentifier("card", f"k-{rid}", len(members))], at(0),
-                      (events or {}).get(rid, "created"))  # type: ignore[arg-type]
+                      "merged" if rid in merged else (events or {}).get(rid, "created"),  # type: ignore[arg-type]
+                      merged_from=merged.get(rid, []))
         for rid, members in rings.items()
     ]
-    return SweepResult(sid, at(minute - 1), at(minute), "m1", risks, published)
+    return SweepResult(sid, at(minute - 1), at(minute), "m1", risks, published, list(dissolved or []))

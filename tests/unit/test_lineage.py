@@ -40,8 +40,16 @@ def test_low_overlap_is_a_new_ring() -> None:
 def test_merged_keeps_largest_id() -> None:
     prev = {"r-big": m("a", 6), "r-small": m("b", 4)}
     out, dissolved = match_rings([m("a", 6) + m("b", 4)], prev)
-    assert [(x.ring_id, x.event) for x in out] == [("r-big", "merged")]
+    assert [(x.ring_id, x.event, x.merged_from) for x in out] == [("r-big", "merged", ("r-small",))]
     assert dissolved == [("r-small", 4)]
+
+
+def test_merged_from_names_every_ring_that_dissolved_into_it() -> None:
+    prev = {"r-a": m("a", 6), "r-c": m("c", 3), "r-b": m("b", 4), "r-d": m("d", 4)}
+    out, dissolved = match_rings([m("a", 6) + m("c", 3) + m("b", 4), m("d", 4)], prev)
+    assert [(x.ring_id, x.event, x.merged_from) for x in out] == [
+        ("r-a", "merged", ("r-b", "r-c")), ("r-d", "unchanged", ())]
+    assert dissolved == [("r-b", 4), ("r-c", 3)]
 
 
 def test_split_largest_part_keeps_id() -> None:

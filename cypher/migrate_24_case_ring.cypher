@@ -1,0 +1,1 @@
+CREATE CONSTRAINT case_ring IF NOT EXISTS FOR (c:Case) REQUIRE c.ring_id IS UNIQUE
