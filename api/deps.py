@@ -20,7 +20,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ringfence.api.auth import Principal
-from ringfence.core.cards import contains_pan, query_holds_pan
+from ringfence.core.cards import contains_pan, query_holds_pan, redact_names
 from ringfence.core.errors import Forbidden, InvalidInput, PanNotAllowed, RateLimited, Unauthenticated
 from ringfence.core.settings import Settings
 from ringfence.graph.store import GraphStore
@@ -102,7 +102,7 @@ def _check_url(request: Request) -> None:
     if route is not None:
         unknown = sorted(set(request.query_params) - _declared_query(route))
         if unknown:
-            raise InvalidInput("unknown query parameter(s)", {"unknown": unknown[:10]})
+            raise InvalidInput("unknown query parameter(s)", {"unknown": redact_names(unknown)})
 
 
 async def _check_unexpected_body(request: Request) -> None:

@@ -41,17 +41,20 @@ class JsonFormatter(logging.Formatter):
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": redact(record.getMessage()),
         }
         rid = request_id.get()
         if rid:
             out["request_id"] = rid
         for key, value in vars(record).items():
             if key not in _RESERVED and not key.startswith("_"):
-                out[key] = value
+                out[key] = redact(value) if isinstance(value, str) else value
         if record.exc_info:
-            out["exc"] = self.formatException(record.exc_info)
-        return redact(json.dumps(out, default=str))
+            out["exc"] = redact(self.formatException(record.exc_info))
+        # The last pass reads the line unescaped, so it sees digits of every script as digits;
+        # the line goes out ASCII-escaped, as before.
+        line = redact(json.dumps(out, default=str, ensure_ascii=False))
+        return json.dumps(json.loads(line))
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
