@@ -20,7 +20,7 @@ from ringfence.api.deps import (
 )
 from ringfence.api.errors import responses
 from ringfence.api.jsonbody import OrjsonRoute
-from ringfence.api.pagination import Cursor, Limit, MinRisk, checked_cursor
+from ringfence.api.pagination import Cursor, CursorSealDep, Limit, MinRisk
 from ringfence.api.schemas import (
     AccountBatchIn,
     AccountCreated,
@@ -43,6 +43,10 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"], route_class=OrjsonRoute)
 AccountId = Annotated[str, Path(pattern=ID_PATTERN, description="Account id")]
 _READ = responses(401, 403, 404, 422, 429, 503)
+# Every answer stays under 5 MB, hub-shaped data included (`truncated` says when a cap cut it).
+MAX_PAGE_BYTES = 4 * 1024 * 1024
+MAX_SUBGRAPH_NODES = 2000
+MAX_SUBGRAPH_EDGES = 20000
 
 
 def _account(store: GraphStore, account_id: str) -> AccountPublic:
@@ -83,17 +87,29 @@ def upsert_batch(body: AccountBatchIn, store: StoreDep) -> BatchResult:
     return BatchResult(accounts=accounts, links=links)
 
 
-@router.get("", dependencies=[RequireInvestigate], responses=responses(401, 403, 422, 429, 503))
+@router.get("", dependencies=[RequireInvestigate], responses=responses(400, 401, 403, 422, 429, 503),
+            response_model=AccountPage)
 def list_accounts(
     store: StoreDep,
+    seal: CursorSealDep,
     order: Annotated[Literal["risk_desc", "id"], Query()] = "risk_desc",
     min_risk: MinRisk = None,
     label: Annotated[Label | None, Query()] = None,
     cursor: Cursor = None,
     limit: Limit = 100,
-) -> AccountPage:
-    page = store.list_accounts(order, min_risk, label, checked_cursor(cursor), limit)
-    return AccountPage(data=[AccountPublic.of(a) for a in page.data], next_cursor=page.next_cursor)
+) -> Response:
+    after = seal.open(cursor)
+    asked = limit
+    while True:
+        # Hub-shaped data makes accounts large (256 links each): a page over the byte cap is read
+        # again, shorter, so that its store cursor still points right after its last item.
+        page = store.list_accounts(order, min_risk, label, after, limit)
+        rendered = AccountPage(data=[AccountPublic.of(a) for a in page.data], next_cursor=seal.seal(page.next_cursor),
+                               truncated=limit < asked)
+        body = rendered.model_dump_json().encode()
+        if len(body) <= MAX_PAGE_BYTES or limit == 1:
+            return Response(body, media_type="application/json")
+        limit = max(1, min(limit - 1, int(limit * MAX_PAGE_BYTES / len(body) * 0.9)))
 
 
 @router.get("/{id}", dependencies=[RequireReadAccount], responses=_READ, summary="Read one account")
@@ -123,18 +139,24 @@ def get_subgraph(
     sub = store.neighbourhood([id], hops, hub_cap=limit or settings.hub_cap)
     if id not in sub.accounts:
         raise NotFound(f"account {id} not found")
-    # the subgraph carries its accounts' rings; their risks in one store call (not one per node)
-    risks = {a.id: a.risk for a in store.get_accounts(list(sub.accounts))}
+    # The centre first, then the rest in the store's order, up to the node cap; risks in one store call.
+    account_ids = [id, *(a for a in sub.accounts if a != id)][:MAX_SUBGRAPH_NODES]
+    identifiers = list(sub.identifiers.items())[: max(0, MAX_SUBGRAPH_NODES - len(account_ids))]
+    risks = {a.id: a.risk for a in store.get_accounts(account_ids)}
     nodes: list[SubgraphNode] = []
-    for account_id, row in sub.accounts.items():
-        risk = risks.get(account_id)
+    for account_id in account_ids:
+        row, risk = sub.accounts[account_id], risks.get(account_id)
         nodes.append(SubgraphNode(
             id=account_id, kind="account", label=row.label, ring_id=sub.rings.get(account_id),
             risk=None if risk is None else min(1.0, max(0.0, risk)),
         ))
     capped = set(sub.capped)
-    for key, degree in sub.identifiers.items():
+    for key, degree in identifiers:
         nodes.append(SubgraphNode(id=key.id, kind=key.type, degree=degree, capped=key in capped,
                                   benign=key in sub.benign))
-    edges = [SubgraphEdge(source=a, target=k.id, type=k.type) for a, k, _ in sub.edges]
-    return SubgraphPublic(nodes=nodes, edges=edges, truncated=bool(sub.capped))
+    kept_accounts, kept_keys = set(account_ids), {key for key, _ in identifiers}
+    edges = [SubgraphEdge(source=a, target=k.id, type=k.type) for a, k, _ in sub.edges
+             if a in kept_accounts and k in kept_keys][:MAX_SUBGRAPH_EDGES]
+    cut = len(account_ids) < len(sub.accounts) or len(identifiers) < len(sub.identifiers) \
+        or len(edges) < len(sub.edges)
+    return SubgraphPublic(nodes=nodes, edges=edges, truncated=bool(sub.capped) or cut)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path
 
 from ringfence.api.deps import RequireInvestigate, StoreDep
 from ringfence.api.errors import responses
-from ringfence.api.pagination import Cursor, Limit, MinRisk, checked_cursor
+from ringfence.api.pagination import Cursor, CursorSealDep, Limit, MinRisk
 from ringfence.api.schemas import RingPage, RingPublic, RingSummaryPublic
 from ringfence.core.errors import found
 from ringfence.graph.validation import ID_PATTERN
@@ -16,10 +16,13 @@ from ringfence.graph.validation import ID_PATTERN
 router = APIRouter(prefix="/v1/rings", tags=["rings"])
 
 
-@router.get("", dependencies=[RequireInvestigate], responses=responses(401, 403, 422, 429, 503))
-def list_rings(store: StoreDep, min_risk: MinRisk = None, cursor: Cursor = None, limit: Limit = 100) -> RingPage:
-    page = store.list_rings(min_risk, checked_cursor(cursor), limit)
-    return RingPage(data=[RingSummaryPublic.of(r) for r in page.data], next_cursor=page.next_cursor)
+@router.get("", dependencies=[RequireInvestigate], responses=responses(400, 401, 403, 422, 429, 503))
+def list_rings(
+    store: StoreDep, seal: CursorSealDep, min_risk: MinRisk = None, cursor: Cursor = None, limit: Limit = 100
+) -> RingPage:
+    # A ring summary is small and fixed in size: 1,000 of them stay far under the byte cap.
+    page = store.list_rings(min_risk, seal.open(cursor), limit)
+    return RingPage(data=[RingSummaryPublic.of(r) for r in page.data], next_cursor=seal.seal(page.next_cursor))
 
 
 @router.get("/{id}", dependencies=[RequireInvestigate], responses=responses(401, 403, 404, 422, 429, 503))

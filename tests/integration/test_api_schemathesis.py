@@ -28,7 +28,7 @@ from tests.support.settings import ADMIN, make_settings
 _DATA = Path(tempfile.mkdtemp(prefix="ringfence-schemathesis-"))
 app = create_app(make_settings(_DATA))
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
-START = cursors.encode(s="", r=2.0, i="")  # a cursor before every item
+START = app.state.cursor_seal.seal(cursors.encode(s="", r=2.0, i=""))  # a cursor before every item
 
 
 def adjust(case: schemathesis.Case) -> bool:

@@ -186,9 +186,11 @@ class ApiServer(_Process):
         self.log = logdir / "api.log"
         self.port = free_port()
         env = {"RINGFENCE_API_KEYS": f"{SCORE_KEY}:score,{ADMIN_KEY}:admin",
-               "RINGFENCE_RATE_LIMIT_PER_S": "100000", "RINGFENCE_RATE_LIMIT_BURST": "100000", **env}
-        self._spawn([PYTHON, "-m", "uvicorn", "ringfence.api.app:create_app", "--factory", "--host", LOOPBACK,
-                     "--port", str(self.port), "--no-access-log", "--log-level", "warning"], env)
+               "RINGFENCE_RATE_LIMIT_PER_S": "100000", "RINGFENCE_RATE_LIMIT_BURST": "100000",
+               "RINGFENCE_AUTH_FAILURES_PER_S": "100000", "RINGFENCE_AUTH_FAILURES_BURST": "100000", **env}
+        # `ringfence serve`: uvicorn with the API's own protocol and options (api.server)
+        self._spawn([PYTHON, "-c", "from ringfence.cli import app; app()", "serve", "--host", LOOPBACK,
+                     "--port", str(self.port)], env)
 
     @property
     def url(self) -> str:
