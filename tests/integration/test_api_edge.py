@@ -24,6 +24,7 @@ from tests.support.launchers import LOOPBACK, ApiServer
 from tests.support.settings import ADMIN, auth, make_settings
 
 pytestmark = TORCH_SPARSE
+JSON_ADMIN = {**ADMIN, "content-type": "application/json"}
 BODY_ROUTES = [("POST", "/v1/accounts"), ("POST", "/v1/accounts/batch"), ("POST", "/v1/labels"),
                ("POST", "/v1/identifiers/card/tok-1/benign"), ("POST", "/v1/sweeps"), ("GET", "/v1/rings")]
 
@@ -112,7 +113,7 @@ def test_json_nested_too_deep_is_malformed_on_every_route_with_a_body(client: Te
     for depth in (33, 400, 1024, 100_000):
         for raw in (b"[" * depth + b"]" * depth, b'{"a":' * depth + b"1" + b"}" * depth, b"[" * depth):
             for method, path in BODY_ROUTES:
-                response = client.request(method, path, content=raw, headers={**ADMIN, "content-type": "application/json"})
+                response = client.request(method, path, content=raw, headers=JSON_ADMIN)
                 assert_error(response, 400, "malformed_json")
     # what the routes take still passes
     deep_enough = {"accounts": [account_json("a", ("card", "tok-a"))]}
