@@ -51,7 +51,9 @@ class Settings(BaseSettings):
     auth_failures_per_s: float = Field(default=5.0, gt=0)
     auth_failures_burst: int = Field(default=20, ge=1)
     sweep_interval_s: int = Field(default=3600, ge=60)
-    sweep_lock_ttl_s: int = Field(default=3600, ge=10)
+    # The TTL of the sweep lock and of each running job's lock, renewed every third of it while
+    # the owner lives (services.jobs.Heartbeat): a killed worker's sweep blocks the next for at most this.
+    sweep_lock_ttl_s: int = Field(default=30, ge=3)
     rate_limit_per_s: float = Field(default=200.0, gt=0)
     rate_limit_burst: int = Field(default=400, ge=1)
     seed: int = 7
