@@ -23,6 +23,7 @@ from ringfence.api.pagination import CursorSeal
 from ringfence.api.ratelimit import FailedAuthThrottle, make_limiter
 from ringfence.api.routes import accounts, docs, health, identifiers, jobs, labels, models, rings
 from ringfence.core.settings import Settings, get_settings
+from ringfence.gnn.registry import Registry
 from ringfence.graph.factory import open_store
 from ringfence.graph.store import GraphStore
 from ringfence.services.dispatch import Dispatcher, InProcessDispatcher
@@ -48,6 +49,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        registry = Registry(settings.models_dir)
+        registry.fall_back_if_broken()  # a broken active version is refused here, with one log line
+        metrics.watch_model(lambda: {(h.version, h.state): 1 for h in [registry.health()]})
         store = open_store(settings)
         dispatcher = make_dispatcher(settings, store)
         app.state.store = store

@@ -51,6 +51,9 @@ def _preload_models(**_: Any) -> None:
     # every pool process then starts warm instead of spending ~10 s on its first score.
     # Importing is fork-safe; nothing here starts threads or opens connections.
     import ringfence.gnn.score  # noqa: F401
+    from ringfence.gnn.registry import Registry
+
+    Registry(get_settings().models_dir).fall_back_if_broken()  # refuse a broken active version
 
 
 @worker_process_init.connect

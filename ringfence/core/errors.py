@@ -12,7 +12,8 @@ RingfenceError              500 internal         a bug: never raised on purpose
 ├── Forbidden               403 forbidden        the key lacks the scope
 ├── NotFound                404 not_found        unknown account, ring, job or model
 ├── Conflict                409 conflict         the operation clashes with current state
-│   └── SweepRunning        409 sweep_running    another sweep holds the lock
+│   ├── SweepRunning        409 sweep_running    another sweep holds the lock
+│   └── ModelRejected       409 model_rejected   a model version failed verification or its probe
 ├── RateLimited             429 rate_limited     the key's request budget is spent
 └── Unavailable             503                  a backing service did not answer; safe to retry
     ├── StoreUnavailable    503 store_unavailable  the graph store
@@ -86,6 +87,10 @@ class SweepRunning(Conflict):
 
     def __init__(self) -> None:
         super().__init__("A sweep is already running; try again when it has finished.")
+
+
+class ModelRejected(Conflict):
+    code = "model_rejected"
 
 
 class RateLimited(RingfenceError):
