@@ -74,7 +74,8 @@ def card_numbers(c: httpx.Client, t: Tally) -> None:
                 r = c.request(method, url, json=body, params=params, headers=ADMIN)
                 echoed = pan in r.text or PAN in r.text
                 t.check(_error(r, 422, "pan_not_allowed") and not echoed, f"{url} {pan!r}")
-    numbers = (f'{{"id": "x", "attributes": {{"k": {PAN}.5}}}}', '{"id": "x", "attributes": {"k": 4.111111111111111e15}}')
+    numbers = (f'{{"id": "x", "attributes": {{"k": {PAN}.5}}}}',
+               '{"id": "x", "attributes": {"k": 4.111111111111111e15}}')
     for raw in numbers:
         r = c.post("/v1/accounts", content=raw, headers={**ADMIN, "content-type": "application/json"})
         t.check(_error(r, 422, "pan_not_allowed"), raw)
