@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Literal
 
+import orjson
 from fastapi import APIRouter, Path, Query, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -30,7 +31,6 @@ from ringfence.api.schemas import (
     BatchResult,
     Label,
     RiskPublic,
-    SubgraphEdge,
     SubgraphNode,
     SubgraphPublic,
 )
@@ -98,18 +98,42 @@ def list_accounts(
     cursor: Cursor = None,
     limit: Limit = 100,
 ) -> Response:
-    after = seal.open(cursor)
-    asked = limit
-    while True:
-        # Hub-shaped data makes accounts large (256 links each): a page over the byte cap is read
-        # again, shorter, so that its store cursor still points right after its last item.
-        page = store.list_accounts(order, min_risk, label, after, limit)
-        rendered = AccountPage(data=[AccountPublic.of(a) for a in page.data], next_cursor=seal.seal(page.next_cursor),
-                               truncated=limit < asked)
-        body = rendered.model_dump_json().encode()
-        if len(body) <= MAX_PAGE_BYTES or limit == 1:
-            return Response(body, media_type="application/json")
-        limit = max(1, min(limit - 1, int(limit * MAX_PAGE_BYTES / len(body) * 0.9)))
+    # Hub-shaped data makes accounts large (256 links each): the page is read in chunks and
+    # stops at the byte cap; a chunk that crosses it is read again, shorter, so that the store's
+    # cursor still points right after the page's last item.
+    items: list[bytes] = []
+    after, size, truncated = seal.open(cursor), 0, False
+    chunk = min(limit, 100)
+    while len(items) < limit:
+        want = min(chunk, limit - len(items))
+        page = store.list_accounts(order, min_risk, label, after, want)
+        rendered = [AccountPublic.of(a).model_dump_json().encode() for a in page.data]
+        fit = _fitting(rendered, MAX_PAGE_BYTES - size, first=not items)
+        if fit < len(rendered):
+            truncated = True
+            if fit == 0:
+                break  # the cursor stays after the last item sent
+            page = store.list_accounts(order, min_risk, label, after, fit)
+            rendered = [AccountPublic.of(a).model_dump_json().encode() for a in page.data]
+        items += rendered
+        size += sum(len(r) + 1 for r in rendered)
+        after = page.next_cursor
+        if truncated or after is None or len(page.data) < want:
+            break
+        chunk *= 2
+    body = b'{"data":[' + b",".join(items) + b'],"next_cursor":' + orjson.dumps(seal.seal(after)) + \
+        b',"truncated":' + (b"true" if truncated else b"false") + b"}"
+    return Response(body, media_type="application/json")
+
+
+def _fitting(rendered: list[bytes], room: int, first: bool) -> int:
+    """How many of `rendered` fit in `room` bytes (at least one for a page's first item)."""
+    used = 0
+    for n, item in enumerate(rendered):
+        used += len(item) + 1
+        if used > room:
+            return max(n, int(first))
+    return len(rendered)
 
 
 @router.get("/{id}", dependencies=[RequireReadAccount], responses=_READ, summary="Read one account")
@@ -128,14 +152,14 @@ def get_risk(
     return RiskPublic.of(score, scoring.ring_of(store, score))
 
 
-@router.get("/{id}/subgraph", dependencies=[RequireInvestigate], responses=_READ, response_model_exclude_none=True)
+@router.get("/{id}/subgraph", dependencies=[RequireInvestigate], responses=_READ, response_model=SubgraphPublic)
 def get_subgraph(
     id: AccountId,  # noqa: A002
     store: StoreDep,
     settings: SettingsDep,
     hops: Annotated[int, Query(ge=1, le=3)] = 1,
     limit: Annotated[int | None, Query(ge=1, le=1000, description="Hub cap; default: the server's")] = None,
-) -> SubgraphPublic:
+) -> Response:
     sub = store.neighbourhood([id], hops, hub_cap=limit or settings.hub_cap)
     if id not in sub.accounts:
         raise NotFound(f"account {id} not found")
@@ -154,9 +178,16 @@ def get_subgraph(
     for key, degree in identifiers:
         nodes.append(SubgraphNode(id=key.id, kind=key.type, degree=degree, capped=key in capped,
                                   benign=key in sub.benign))
+    # Hub-shaped data holds a quarter of a million edges: plain dicts up to the cap, no model each.
     kept_accounts, kept_keys = set(account_ids), {key for key, _ in identifiers}
-    edges = [SubgraphEdge(source=a, target=k.id, type=k.type) for a, k, _ in sub.edges
-             if a in kept_accounts and k in kept_keys][:MAX_SUBGRAPH_EDGES]
+    edges: list[dict[str, str]] = []
+    for a, k, _ in sub.edges:
+        if a in kept_accounts and k in kept_keys:
+            edges.append({"source": a, "target": k.id, "type": k.type})
+            if len(edges) == MAX_SUBGRAPH_EDGES:
+                break
     cut = len(account_ids) < len(sub.accounts) or len(identifiers) < len(sub.identifiers) \
         or len(edges) < len(sub.edges)
-    return SubgraphPublic(nodes=nodes, edges=edges, truncated=bool(sub.capped) or cut)
+    body = {"nodes": [n.model_dump(exclude_none=True) for n in nodes], "edges": edges,
+            "truncated": bool(sub.capped) or cut}
+    return Response(orjson.dumps(body), media_type="application/json")

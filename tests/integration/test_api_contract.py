@@ -397,7 +397,8 @@ def test_a_body_on_a_route_that_takes_none_is_refused(client: TestClient) -> Non
 
 def test_healthz_is_exactly_the_contract(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
-    assert client.get("/readyz").json() == {"status": "ok", "checks": {"store": "ok", "broker": "not_configured"}}
+    assert client.get("/readyz").json() == {"status": "ok", "checks": {"store": "ok", "broker": "not_configured",
+                                                                    "model": "heuristic"}}
 
 
 def test_schema_objects_hold_the_contract_fields_and_forbid_others(client: TestClient) -> None:
