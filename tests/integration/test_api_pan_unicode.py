@@ -5,48 +5,18 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
-import unicodedata
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
-from tests.support.builders import account_json
+from tests.support.builders import account_json, pans
 from tests.support.clients import TORCH_SPARSE, assert_error, running_app
 from tests.support.settings import ADMIN
 
 pytestmark = TORCH_SPARSE
-
-# The zero of every Unicode decimal digit set (ASCII, full-width, Arabic-Indic, Devanagari, ...,
-# mathematical bold and monospace): each set is ten consecutive code points.
-ZEROS = [chr(c) for c in range(sys.maxunicode + 1) if unicodedata.decimal(chr(c), None) == 0]
-SEPARATORS = ["", " ", "-", ".", "_", "/", "\t", "\u00a0", "\u2013", "  ", "\u202f", " - "]
 HEADERS = {**ADMIN, "content-type": "application/json"}
-
-
-def luhn_complete(body: list[int]) -> list[int]:
-    total = 0
-    for i, d in enumerate(reversed(body)):
-        d = d * 2 if i % 2 == 0 else d
-        total += d - 9 if d > 9 else d
-    return [*body, (10 - total % 10) % 10]
-
-
-@st.composite
-def pans(draw: st.DrawFn) -> tuple[str, str]:
-    """(the card number written out, its ASCII digits)."""
-    length = draw(st.integers(13, 19))
-    digits = luhn_complete([draw(st.integers(1, 9)), *draw(st.lists(st.integers(0, 9), min_size=length - 2,
-                                                                     max_size=length - 2))])
-    zero = ord(draw(st.sampled_from(ZEROS)))
-    sep = draw(st.sampled_from(SEPARATORS))
-    group = draw(st.sampled_from([4, 3, 5, 19]))
-    written = "".join((sep if i and i % group == 0 else "") + chr(zero + d) for i, d in enumerate(digits))
-    return written, "".join(map(str, digits))
-
 
 def requests_for(written: str, digits: str) -> list[tuple[str, str, bytes | None]]:
     """(method, url, raw body) with the number in one place each."""
