@@ -59,7 +59,11 @@ def test_card_numbers_in_every_script_are_refused_and_never_kept(
             seen.append(pan)
             for method, url, raw in requests_for(written, digits):
                 response = client.request(method, url, content=raw, headers=HEADERS)
-                assert_error(response, 422, "pan_not_allowed")
+                if method == "GET" and url.startswith("/v1/accounts/") and "/" in written:
+                    # a `/` separator in the path makes it a path no route has: 404, nothing echoed
+                    assert_error(response, 404, "not_found")
+                else:
+                    assert_error(response, 422, "pan_not_allowed")
                 assert digits not in response.text and written not in response.text, (url, response.text)
 
         refused()
