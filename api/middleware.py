@@ -22,8 +22,8 @@ log = logging.getLogger(LOGGER)
 MAX_BODY = 10 * 1024 * 1024
 # The deepest body a route takes nests 4 levels ({"accounts": [{"links": [{...}]}]}).
 MAX_DEPTH = 32
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
-_BRACKETS_ONLY = bytes(range(256)).translate(None, b"[]{}")
+_STRING = re.compile(rb'"[^"]*"')
+_STRUCTURE = bytes(range(256)).translate(None, b'[]{}"')
 _PAIR = re.compile(rb"\[\]|\{\}")
 _ALWAYS = [(b"x-content-type-options", b"nosniff")]
 _API = [(b"cache-control", b"no-store")]
@@ -31,10 +31,13 @@ _API = [(b"cache-control", b"no-store")]
 
 def nests_deeper_than(raw: bytes, limit: int = MAX_DEPTH) -> bool:
     """Whether the JSON text `raw` opens more than `limit` arrays or objects inside each other
-    (closed or not). Regex passes in C, no recursion: strings out, then innermost pairs off."""
+    (closed or not). Passes in C, no recursion: escaped backslashes and quotes out, then all but
+    brackets and quotes, then strings, then innermost pairs, level by level."""
     if raw.count(b"[") + raw.count(b"{") <= limit:
         return False
-    brackets = _STRING.sub(b"", raw).translate(None, _BRACKETS_ONLY)
+    if b"\\" in raw:
+        raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
+    brackets = _STRING.sub(b"", raw.translate(None, _STRUCTURE)).translate(None, b'"')
     for _ in range(limit):
         inner = _PAIR.sub(b"", brackets)
         if inner == brackets:
