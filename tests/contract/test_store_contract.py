@@ -439,6 +439,15 @@ def test_jobs_record_their_lifecycle(store: GraphStore) -> None:
     assert store.count_jobs() == {("sweep", "succeeded"): 1, ("sweep", "queued"): 1, ("train", "failed"): 1}
 
 
+def test_job_ids_lists_jobs_by_status_oldest_first(store: GraphStore) -> None:
+    first, second, third = (store.create_job("sweep") for _ in range(3))
+    for job in (first, second):
+        store.update_job(job.id, "running")
+    assert store.job_ids("running") == [first.id, second.id]
+    assert store.job_ids("running", limit=1) == [first.id]
+    assert store.job_ids("queued") == [third.id] and store.job_ids("failed") == []
+
+
 def test_locks_are_exclusive_reentrant_and_expire(store: GraphStore) -> None:
     assert store.acquire_lock("sweep", "w1", 60, now=at(0))
     assert store.acquire_lock("sweep", "w1", 60, now=at(0.5))
