@@ -11,7 +11,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+import torch
 
+from ringfence.gnn.registry import META, WEIGHTS, Registry
 from ringfence.graph import cursor as cursors
 from tests.support.builders import account_json
 from tests.support.launchers import LOOPBACK, ApiServer
@@ -39,8 +41,13 @@ class Tally:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
-    tmp = tmp_path_factory.mktemp("abuse")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("abuse")
+
+
+@pytest.fixture(scope="module")
+def server(data_dir: Path) -> Iterator[ApiServer]:
+    tmp = data_dir
     api = ApiServer({"RINGFENCE_DATA_DIR": str(tmp), "RINGFENCE_API_KEYS": f"{SCORE_KEY}:score,{ADMIN_KEY}:admin",
                      "RINGFENCE_HEADER_TIMEOUT_S": "1", "RINGFENCE_BODY_TIMEOUT_S": "1",
                      "RINGFENCE_AUTH_FAILURES_PER_S": "1", "RINGFENCE_AUTH_FAILURES_BURST": "30"}, tmp).wait_ready()
@@ -139,22 +146,47 @@ def authentication(c: httpx.Client, t: Tally) -> None:
     t.check(c.get("/v1/rings", headers=ADMIN).status_code == 429, "a throttled address, even with a good key")
 
 
-CATEGORIES: dict[str, Callable[[httpx.Client, ApiServer, Tally], None]] = {
-    "card numbers (digit sets x separators, numbers)": lambda c, s, t: card_numbers(c, t),
-    "500s (deep JSON, forged cursors)": lambda c, s, t: fivehundreds(c, t),
-    "HTTP edge (redirects, headers, docs)": lambda c, s, t: edge(c, t),
-    "slow and half-sent requests": lambda c, s, t: slow_requests(s, t),
-    "authentication (scopes, guessing)": lambda c, s, t: authentication(c, t),
-}
+def model_files(c: httpx.Client, data_dir: Path, t: Tally) -> None:
+    """Versions that are not what training wrote: activation refuses every one (409), and the
+    service keeps scoring with what it had."""
+    registry = Registry(data_dir / "models", probe=None)
+    meta = {"kind": "gnn", "config": {"hidden": 4}, "metrics": {}}
+    fake = registry.save({"w": torch.zeros(2, 2)}, meta)  # signed, but no model: the probe refuses it
+    tampered = []
+    for edit in ("weights", "kind", "extra", "manifest"):
+        version = registry.save({"w": torch.zeros(2, 2)}, meta)
+        directory = data_dir / "models" / version
+        if edit == "weights":
+            (directory / WEIGHTS).write_bytes((directory / WEIGHTS).read_bytes()[:-1] + b"\x01")
+        elif edit == "kind":
+            (directory / META).write_text((directory / META).read_text().replace('"gnn"', '"hybrid"'))
+        elif edit == "extra":
+            (directory / "extra.txt").write_text("x")
+        else:
+            (directory / "MANIFEST.json").unlink()
+        tampered.append(version)
+    for version in [fake, *tampered]:
+        r = c.post(f"/v1/models/{version}/activate", headers=ADMIN)
+        t.check(_error(r, 409, "model_rejected") and registry.active_version() is None, f"activate {version}")
+    r = c.get("/v1/accounts/a/risk?refresh=true", headers=ADMIN)
+    t.check(r.status_code == 200 and r.json()["model_version"].startswith("heuristic"), "scores still served")
 
 
-def test_abuse_suite(server: ApiServer) -> None:
+def test_abuse_suite(server: ApiServer, data_dir: Path) -> None:
+    categories: dict[str, Callable[[httpx.Client, Tally], None]] = {
+        "card numbers (digit sets x separators, numbers)": card_numbers,
+        "500s (deep JSON, forged cursors)": fivehundreds,
+        "HTTP edge (redirects, headers, docs)": edge,
+        "slow and half-sent requests": lambda c, t: slow_requests(server, t),
+        "model files (tampered, unscorable)": lambda c, t: model_files(c, data_dir, t),
+        "authentication (scopes, guessing)": authentication,  # last: it spends the address's budget
+    }
     tallies: dict[str, Tally] = {}
     with httpx.Client(base_url=server.url, timeout=30, follow_redirects=False) as client:
         client.post("/v1/accounts?score=none", json=account_json("a"), headers=ADMIN)
-        for name, run in CATEGORIES.items():
+        for name, run in categories.items():
             tallies[name] = Tally()
-            run(client, server, tallies[name])
+            run(client, tallies[name])
     print("\n[abuse] category: tried / handled / wrong")
     for name, tally in tallies.items():
         print(f"[abuse] {name}: {tally.tried} / {tally.handled} / {len(tally.wrong)}")
