@@ -169,15 +169,15 @@ class Heartbeat:
 WORKER_LOST = "worker_lost"
 
 
-def reap_lost_jobs(store: GraphStore, settings: Settings) -> list[str]:
-    """Mark failed (`worker_lost`) every running job whose owner stopped beating, and free the
-    sweep lock it held; the ids of those jobs.
+def reap_lost_jobs(store: GraphStore, settings: Settings, only: str | None = None) -> list[str]:
+    """Mark failed (`worker_lost`) every running job (or just `only`) whose owner stopped
+    beating, and free the sweep lock it held; the ids of those jobs.
 
     A running job's owner holds `job:<id>` and renews it (`Heartbeat`): if this call can take
     that lock, the owner is gone. Best effort: a store outage reaps nothing."""
     lost: list[str] = []
     try:
-        running = store.job_ids("running")
+        running = [only] if only is not None else store.job_ids("running")
     except StoreUnavailable:
         return lost
     for job_id in running:
