@@ -20,7 +20,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ringfence.api.auth import Principal
-from ringfence.core.cards import contains_pan, query_holds_pan
+from ringfence.core.cards import contains_pan, query_holds_pan, redact_names
 from ringfence.core.errors import Forbidden, InvalidInput, PanNotAllowed, RateLimited, Unauthenticated
 from ringfence.core.settings import Settings
 from ringfence.graph.store import GraphStore
@@ -76,6 +76,21 @@ def authenticate(request: Request, credentials: HTTPAuthorizationCredentials | N
     return principal  # type: ignore[no-any-return]
 
 
+async def _authenticate_throttled(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
+    """`authenticate`, refused outright (429) for an address that has failed too often."""
+    throttle = request.app.state.auth_throttle
+    address = request.client.host if request.client else "unknown"
+    wait = throttle.waiting(address)
+    if wait > 0:
+        raise RateLimited("Too many failed authentications from this address; slow down.",
+                          headers={"Retry-After": str(math.ceil(wait))})
+    try:
+        return authenticate(request, credentials)
+    except Unauthenticated:
+        await throttle.failed(address)
+        raise
+
+
 def _declared_query(route: Any) -> frozenset[str]:
     names = getattr(route, "_ringfence_query_names", None)
     if names is None:
@@ -102,7 +117,7 @@ def _check_url(request: Request) -> None:
     if route is not None:
         unknown = sorted(set(request.query_params) - _declared_query(route))
         if unknown:
-            raise InvalidInput("unknown query parameter(s)", {"unknown": unknown[:10]})
+            raise InvalidInput("unknown query parameter(s)", {"unknown": redact_names(unknown)})
 
 
 async def _check_unexpected_body(request: Request) -> None:
@@ -129,7 +144,7 @@ def require_scope(*scopes: str) -> Callable[..., Awaitable[Principal]]:
     async def guard(
         request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
     ) -> Principal:
-        principal = authenticate(request, credentials)
+        principal = await _authenticate_throttled(request, credentials)
         wait = await request.app.state.limiter.hit(principal.key_id)
         if wait > 0:
             retry_after = {"Retry-After": str(math.ceil(wait))}

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
+from ringfence.api.logging import log_crash
 from ringfence.core.cards import PAN_MESSAGE, contains_pan, holds_pan, redact_location
 from ringfence.core.errors import RingfenceError
 
@@ -138,7 +139,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-    log.error("unhandled %s", type(exc).__name__, exc_info=exc)
+    log_crash(log, exc)
     return error_json(500, "internal", "Internal error; it has been logged.")
 
 

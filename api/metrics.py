@@ -56,13 +56,19 @@ class ApiMetrics:
         )
         self._depth_source: Callable[[], dict[str, int] | None] = lambda: None
         self._jobs_source: Callable[[], dict[tuple[str, str], int] | None] = lambda: None
+        self._model_source: Callable[[], dict[tuple[str, str], int] | None] = lambda: None
         self.registry.register(_Gauge("ringfence_queue_depth", "Messages waiting per queue", ["queue"],
                                       lambda: self._depth_source()))
         self.registry.register(_Gauge("ringfence_stored_jobs", "Jobs in the store by kind and status",
                                       ["kind", "status"], lambda: self._jobs_source()))
+        self.registry.register(_Gauge("ringfence_model", "The model that scores (state: serving, fallback, broken)",
+                                      ["version", "state"], lambda: self._model_source()))
 
     def watch_queues(self, source: Callable[[], dict[str, int] | None]) -> None:
         self._depth_source = source
+
+    def watch_model(self, source: Callable[[], dict[tuple[str, str], int] | None]) -> None:
+        self._model_source = source
 
     def watch_jobs(self, source: Callable[[], dict[tuple[str, str], int] | None]) -> None:
         self._jobs_source = source

@@ -29,15 +29,29 @@ class RateLimiter(Protocol):
 
 
 class TokenBucketLimiter:
+    # Keys may be client addresses (`FailedAuthThrottle`): past this many buckets, full ones go.
+    MAX_BUCKETS = 65536
+
     def __init__(self, rate: float, burst: int) -> None:
         self.rate = rate
         self.burst = float(burst)
         self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, last refill)
         self._lock = threading.Lock()
 
+    def waiting(self, key_id: str) -> float:
+        """The seconds until `key_id` may take a request (0: now), taking nothing."""
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(key_id, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate
+
     async def hit(self, key_id: str) -> float:
         now = time.monotonic()
         with self._lock:
+            if len(self._buckets) >= self.MAX_BUCKETS:
+                refilled = self.burst / self.rate
+                self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < refilled}
             tokens, last = self._buckets.get(key_id, (self.burst, now))
             tokens = min(self.burst, tokens + (now - last) * self.rate)
             if tokens >= 1.0:
@@ -88,6 +102,22 @@ class RedisWindowLimiter:
 
     async def close(self) -> None:
         await self._redis.aclose()
+
+
+class FailedAuthThrottle:
+    """Failed authentications per client address: past the budget, every request from that
+    address is refused (429) before its key is even looked at, so guessing keys runs at
+    `settings.auth_failures_per_s`, not at the server's speed. Per process: each replica
+    throttles on its own (a replica adds its own budget, not a bypass)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._bucket = TokenBucketLimiter(settings.auth_failures_per_s, settings.auth_failures_burst)
+
+    def waiting(self, address: str) -> float:
+        return self._bucket.waiting(address)
+
+    async def failed(self, address: str) -> None:
+        await self._bucket.hit(address)
 
 
 def make_limiter(settings: Settings) -> RateLimiter:

@@ -302,6 +302,7 @@ class BatchResult(Strict):
 class AccountPage(Strict):
     data: list[AccountPublic]
     next_cursor: str | None
+    truncated: bool = Field(default=False, description="Fewer items than `limit`: the page reached its size cap")
 
 
 class SubgraphNode(Strict):

@@ -15,6 +15,10 @@ and measures
 2. the highest steady rate whose p99 stays at or under 100 ms (rates stepped up until one fails);
 3. `POST /v1/accounts/batch` ingest in links/s (5,000-account batches of a second world).
 
+With `--hub` it measures instead what issue #14 found on hub-shaped data: 1,000 accounts
+sharing 256 identifiers, then the size and latency (median of 5) of a subgraph call (hops 1-3,
+limit 1000) and of a 1,000-account list page, which the API caps under 5 MB (`truncated`).
+
 With `--backend neo4j` the world (accounts, links, labels) is loaded into a real Neo4j 5.26
 started by `devservices.Neo4jServer`, swept there, and the API serves from it. With
 `--graph-url` it uses a Neo4j already running there instead, loading the world only when the
@@ -356,6 +360,39 @@ def batch_ingest(port: int, accounts: int, concurrency: int, prefix: str, batch:
           f"(load {os.getloadavg()[0]:.2f})", flush=True)
 
 
+def hub_shaped(data_dir: Path, accounts: int = 1000, hubs: int = 256) -> None:
+    """Sizes and latencies of the responses issue #14 found at 15.8 MB and 40.8 MB."""
+    import httpx
+
+    port = free_port()
+    proc = serve(data_dir, "", port, 1, data_dir / "uvicorn.log")
+    headers = {"Authorization": f"Bearer {KEY}"}
+    links = [{"type": "device", "id": f"hub-{n}"} for n in range(hubs)]
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=120) as c:
+            for start in range(0, accounts, 100):
+                body = {"accounts": [{"id": f"acc-{n:05d}", "links": links} for n in range(start, start + 100)]}
+                c.post("/v1/accounts/batch", json=body).raise_for_status()
+            print(f"hub-shaped data: {accounts:,} accounts sharing {hubs} identifiers "
+                  f"({accounts * hubs:,} links)", flush=True)
+            for label, path in [*((f"subgraph hops={h}", f"/v1/accounts/acc-00000/subgraph?hops={h}&limit=1000")
+                                  for h in (1, 2, 3)),
+                                ("list order=id limit=1000", "/v1/accounts?order=id&limit=1000"),
+                                ("list order=risk_desc limit=1000", "/v1/accounts?limit=1000")]:
+                times, size, truncated = [], 0, None
+                for _ in range(5):
+                    t0 = time.perf_counter()
+                    r = c.get(path)
+                    times.append((time.perf_counter() - t0) * 1000)
+                    r.raise_for_status()
+                    size, truncated = len(r.content), r.json().get("truncated")
+                print(f"  {label:32s} {size / 1e6:6.2f} MB  median {statistics.median(times):7.1f} ms  "
+                      f"max {max(times):7.1f} ms  truncated={truncated}", flush=True)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--accounts", type=int, default=100_000)
@@ -370,9 +407,13 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="runs at 100 req/s")
     parser.add_argument("--ingest-repeat", type=int, default=1, help="batch ingest runs (one client)")
     parser.add_argument("--graph-url", default="", help="a running Neo4j to use (implies --backend neo4j)")
+    parser.add_argument("--hub", action="store_true", help="only the hub-shaped response sizes and latencies")
     parser.add_argument("--graph-pid", type=int, default=None,
                         help="the Neo4j process, to report its CPU per request (default: the one started here)")
     args = parser.parse_args()
+    if args.hub:
+        hub_shaped(args.data_dir or Path(tempfile.mkdtemp(prefix="ringfence-bench-hub-")))
+        return
     if args.graph_url:
         args.backend = "neo4j"
     tag = f"t{int(time.time()):x}-"  # fresh ids per run, so reruns against one store add accounts

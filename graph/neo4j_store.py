@@ -558,6 +558,9 @@ class Neo4jStore:
     def count_jobs(self) -> dict[tuple[str, str], int]:
         return {(r["kind"], r["status"]): r["n"] for r in self._read("count_jobs")}
 
+    def job_ids(self, status: str, limit: int = 100) -> list[str]:
+        return [r["id"] for r in self._read("job_ids", status=status, limit=limit)]
+
     def get_job(self, job_id: str) -> model.Job | None:
         rows = self._read("job_get", id=job_id)
         if not rows:

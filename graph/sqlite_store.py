@@ -707,6 +707,10 @@ class SQLiteStore:
         rows = self._read("SELECT kind, status, count(*) FROM jobs GROUP BY kind, status")
         return {(kind, status): n for kind, status, n in rows}
 
+    def job_ids(self, status: str, limit: int = 100) -> list[str]:
+        rows = self._read("SELECT id FROM jobs WHERE status = ? ORDER BY created_at LIMIT ?", (status, limit))
+        return [r[0] for r in rows]
+
     def get_job(self, job_id: str) -> model.Job | None:
         rows = self._read("SELECT * FROM jobs WHERE id = ?", (job_id,))
         if not rows:

@@ -281,6 +281,9 @@ class JobStore(Protocol):
     def count_jobs(self) -> dict[tuple[str, str], int]:
         """How many jobs the store holds, by (kind, status): every replica's and worker's."""
 
+    def job_ids(self, status: str, limit: int = 100) -> list[str]:
+        """Ids of up to `limit` jobs with `status`, oldest first (the reaper's list of running jobs)."""
+
     def acquire_lock(self, name: str, owner: str, ttl_s: float, now: datetime | None = None) -> bool:
         """Take the named lock if free or expired; re-entrant for the same owner."""
 

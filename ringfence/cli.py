@@ -122,9 +122,9 @@ def serve(
     """Serve the HTTP API."""
     import uvicorn
 
-    # The API logs each request itself (JSON, with its request id): no second access log.
-    uvicorn.run("ringfence.api.app:create_app", factory=True, host=host, port=port, workers=workers, log_config=None,
-                access_log=False)
+    from ringfence.api.server import serve_options
+
+    uvicorn.run("ringfence.api.app:create_app", factory=True, host=host, port=port, workers=workers, **serve_options())
 
 
 @app.command()

@@ -51,6 +51,9 @@ def _preload_models(**_: Any) -> None:
     # every pool process then starts warm instead of spending ~10 s on its first score.
     # Importing is fork-safe; nothing here starts threads or opens connections.
     import ringfence.gnn.score  # noqa: F401
+    from ringfence.gnn.registry import Registry
+
+    Registry(get_settings().models_dir).fall_back_if_broken()  # refuse a broken active version
 
 
 @worker_process_init.connect
@@ -115,10 +118,12 @@ def _run_job(task: Task, run: JobRunner, job_id: str) -> dict[str, Any]:
 # No retries: a store or broker error waits for the next tick, which asks again.
 @shared_task(name="ringfence.rescore_pending", queue=ONLINE)
 def rescore_pending() -> dict[str, Any]:
-    """Beat's safety net under the broker: see `services.scoring.rescore_due`."""
+    """Beat's safety net under the broker: see `services.scoring.rescore_due`; and jobs whose
+    worker died are marked failed (`services.jobs.reap_lost_jobs`)."""
     send = score_account.apply_async
     requeued = scoring.rescore_due(worker_store(), get_settings(), lambda account_id: send([account_id]))
-    return {"requeued": requeued}
+    lost = jobs.reap_lost_jobs(worker_store(), get_settings())
+    return {"requeued": requeued, "worker_lost": lost}
 
 
 @shared_task(name="ringfence.scheduled_sweep", queue=JOBS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Literal
 
+import orjson
 from fastapi import APIRouter, Path, Query, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -20,7 +21,7 @@ from ringfence.api.deps import (
 )
 from ringfence.api.errors import FILE_RESPONSES, responses
 from ringfence.api.jsonbody import OrjsonRoute
-from ringfence.api.pagination import Cursor, Limit, MinRisk, checked_cursor
+from ringfence.api.pagination import Cursor, CursorSealDep, Limit, MinRisk
 from ringfence.api.schemas import (
     AccountBatchIn,
     AccountCreated,
@@ -35,13 +36,13 @@ from ringfence.api.schemas import (
     PathsPublic,
     PathTarget,
     RiskPublic,
-    SubgraphEdge,
     SubgraphNode,
     SubgraphPublic,
     clamp_risk,
 )
 from ringfence.core.errors import NotFound, found
 from ringfence.graph.investigation import MEDIA_TYPES, ExportFormat
+from ringfence.graph.model import IdentifierKey, Subgraph
 from ringfence.graph.store import GraphStore
 from ringfence.graph.validation import ID_PATTERN
 from ringfence.services import ingest, investigation, scoring
@@ -50,6 +51,10 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"], route_class=OrjsonRoute)
 AccountId = Annotated[str, Path(pattern=ID_PATTERN, description="Account id")]
 _READ = responses(401, 403, 404, 422, 429, 503)
+# Every answer stays under 5 MB, hub-shaped data included (`truncated` says when a cap cut it).
+MAX_PAGE_BYTES = 4 * 1024 * 1024
+MAX_SUBGRAPH_NODES = 2000
+MAX_SUBGRAPH_EDGES = 20000
 
 
 def _account(store: GraphStore, account_id: str) -> AccountPublic:
@@ -90,17 +95,53 @@ def upsert_batch(body: AccountBatchIn, store: StoreDep) -> BatchResult:
     return BatchResult(accounts=accounts, links=links)
 
 
-@router.get("", dependencies=[RequireInvestigate], responses=responses(401, 403, 422, 429, 503))
+@router.get("", dependencies=[RequireInvestigate], responses=responses(400, 401, 403, 422, 429, 503),
+            response_model=AccountPage)
 def list_accounts(
     store: StoreDep,
+    seal: CursorSealDep,
     order: Annotated[Literal["risk_desc", "id"], Query()] = "risk_desc",
     min_risk: MinRisk = None,
     label: Annotated[Label | None, Query()] = None,
     cursor: Cursor = None,
     limit: Limit = 100,
-) -> AccountPage:
-    page = store.list_accounts(order, min_risk, label, checked_cursor(cursor), limit)
-    return AccountPage(data=[AccountPublic.of(a) for a in page.data], next_cursor=page.next_cursor)
+) -> Response:
+    # Hub-shaped data makes accounts large (256 links each): the page is read in chunks and
+    # stops at the byte cap; a chunk that crosses it is read again, shorter, so that the store's
+    # cursor still points right after the page's last item.
+    items: list[bytes] = []
+    after, size, truncated = seal.open(cursor), 0, False
+    chunk = min(limit, 100)
+    while len(items) < limit:
+        want = min(chunk, limit - len(items))
+        page = store.list_accounts(order, min_risk, label, after, want)
+        rendered = [AccountPublic.of(a).model_dump_json().encode() for a in page.data]
+        fit = _fitting(rendered, MAX_PAGE_BYTES - size, first=not items)
+        if fit < len(rendered):
+            truncated = True
+            if fit == 0:
+                break  # the cursor stays after the last item sent
+            page = store.list_accounts(order, min_risk, label, after, fit)
+            rendered = [AccountPublic.of(a).model_dump_json().encode() for a in page.data]
+        items += rendered
+        size += sum(len(r) + 1 for r in rendered)
+        after = page.next_cursor
+        if truncated or after is None or len(page.data) < want:
+            break
+        chunk *= 2
+    body = b'{"data":[' + b",".join(items) + b'],"next_cursor":' + orjson.dumps(seal.seal(after)) + \
+        b',"truncated":' + (b"true" if truncated else b"false") + b"}"
+    return Response(body, media_type="application/json")
+
+
+def _fitting(rendered: list[bytes], room: int, first: bool) -> int:
+    """How many of `rendered` fit in `room` bytes (at least one for a page's first item)."""
+    used = 0
+    for n, item in enumerate(rendered):
+        used += len(item) + 1
+        if used > room:
+            return max(n, int(first))
+    return len(rendered)
 
 
 @router.get("/{id}", dependencies=[RequireReadAccount], responses=_READ, summary="Read one account")
@@ -120,7 +161,7 @@ def get_risk(
 
 
 @router.get("/{id}/subgraph", dependencies=[RequireInvestigate], responses=_READ | FILE_RESPONSES,
-            response_model=SubgraphPublic | NodeLinkGraph, response_model_exclude_none=True)
+            response_model=SubgraphPublic | NodeLinkGraph)
 def get_subgraph(
     id: AccountId,  # noqa: A002
     store: StoreDep,
@@ -128,27 +169,50 @@ def get_subgraph(
     hops: Annotated[int, Query(ge=1, le=3)] = 1,
     limit: Annotated[int | None, Query(ge=1, le=1000, description="Hub cap; default: the server's")] = None,
     format: Annotated[ExportFormat | None, Query(description="A file instead of the JSON object")] = None,  # noqa: A002
-) -> SubgraphPublic | Response:
+) -> Response:
     sub = store.neighbourhood([id], hops, hub_cap=limit or settings.hub_cap)
     if id not in sub.accounts:
         raise NotFound(f"account {id} not found")
-    if format is not None:
-        return Response(investigation.subgraph_file(store, sub, format), media_type=MEDIA_TYPES[format])
-    # the subgraph carries its accounts' rings; their risks in one store call (not one per node)
-    risks = {a.id: a.risk for a in store.get_accounts(list(sub.accounts))}
+    # The centre first, then the rest in the store's order, up to the node cap; risks in one store call.
+    account_ids = [id, *(a for a in sub.accounts if a != id)][:MAX_SUBGRAPH_NODES]
+    identifiers = list(sub.identifiers.items())[: max(0, MAX_SUBGRAPH_NODES - len(account_ids))]
+    if format is not None:  # a file holds what the JSON object would: the same caps
+        kept = _capped(sub, account_ids, dict(identifiers))
+        return Response(investigation.subgraph_file(store, kept, format), media_type=MEDIA_TYPES[format])
+    risks = {a.id: a.risk for a in store.get_accounts(account_ids)}
     nodes: list[SubgraphNode] = []
-    for account_id, row in sub.accounts.items():
-        risk = risks.get(account_id)
+    for account_id in account_ids:
+        row, risk = sub.accounts[account_id], risks.get(account_id)
         nodes.append(SubgraphNode(
             id=account_id, kind="account", label=row.label, ring_id=sub.rings.get(account_id),
             risk=clamp_risk(risk),
         ))
     capped = set(sub.capped)
-    for key, degree in sub.identifiers.items():
+    for key, degree in identifiers:
         nodes.append(SubgraphNode(id=key.id, kind=key.type, degree=degree, capped=key in capped,
                                   benign=key in sub.benign))
-    edges = [SubgraphEdge(source=a, target=k.id, type=k.type) for a, k, _ in sub.edges]
-    return SubgraphPublic(nodes=nodes, edges=edges, truncated=bool(sub.capped))
+    # Hub-shaped data holds a quarter of a million edges: plain dicts up to the cap, no model each.
+    kept_accounts, kept_keys = set(account_ids), {key for key, _ in identifiers}
+    edges: list[dict[str, str]] = []
+    for a, k, _ in sub.edges:
+        if a in kept_accounts and k in kept_keys:
+            edges.append({"source": a, "target": k.id, "type": k.type})
+            if len(edges) == MAX_SUBGRAPH_EDGES:
+                break
+    cut = len(account_ids) < len(sub.accounts) or len(identifiers) < len(sub.identifiers) \
+        or len(edges) < len(sub.edges)
+    body = {"nodes": [n.model_dump(exclude_none=True) for n in nodes], "edges": edges,
+            "truncated": bool(sub.capped) or cut}
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+def _capped(sub: Subgraph, account_ids: list[str], identifiers: dict[IdentifierKey, int]) -> Subgraph:
+    """`sub` cut to the nodes the JSON answer keeps, and at most `MAX_SUBGRAPH_EDGES` of their edges."""
+    kept = set(account_ids)
+    edges = [e for e in sub.edges if e[0] in kept and e[1] in identifiers][:MAX_SUBGRAPH_EDGES]
+    return Subgraph(sub.seeds, {a: sub.accounts[a] for a in account_ids}, identifiers, edges,
+                    [k for k in sub.capped if k in identifiers], sub.benign & identifiers.keys(),
+                    {a: r for a, r in sub.rings.items() if a in kept})
 
 
 @router.get("/{id}/paths", dependencies=[RequireInvestigate], responses=_READ,

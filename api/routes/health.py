@@ -9,6 +9,8 @@ from ringfence.api.deps import DispatcherDep, SettingsDep, StoreDep
 from ringfence.api.errors import responses
 from ringfence.api.metrics import CONTENT_TYPE
 from ringfence.api.schemas import Status
+from ringfence.core.errors import ModelUnavailable
+from ringfence.gnn.registry import Registry
 
 router = APIRouter(tags=["health"])
 
@@ -25,6 +27,12 @@ def readyz(store: StoreDep, settings: SettingsDep, dispatcher: DispatcherDep) ->
     if settings.broker_url:
         dispatcher.ping()
         checks["broker"] = "ok"
+    model = Registry(settings.models_dir).health()
+    if model.state == "broken":  # scores would answer 503 model_unavailable
+        raise ModelUnavailable(model.problem or "the active model is unavailable")
+    checks["model"] = model.version
+    if model.problem:
+        checks["model_fallback"] = model.problem
     return Status(status="ok", checks=checks)
 
 

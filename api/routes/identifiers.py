@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Path
 
 from ringfence.api.deps import RequireInvestigate, RequireLabel, StoreDep
 from ringfence.api.errors import responses
-from ringfence.api.pagination import Cursor, Limit, checked_cursor
+from ringfence.api.pagination import Cursor, CursorSealDep, Limit
 from ringfence.api.schemas import (
     BenignIn,
     BenignPublic,
@@ -26,16 +26,17 @@ router = APIRouter(prefix="/v1/identifiers", tags=["identifiers"])
 IdentifierId = Annotated[str, Path(pattern=ID_PATTERN)]
 
 
-@router.get("/{type}/{id}", dependencies=[RequireInvestigate], responses=responses(401, 403, 404, 422, 429, 503),
+@router.get("/{type}/{id}", dependencies=[RequireInvestigate], responses=responses(400, 401, 403, 404, 422, 429, 503),
             summary="An identifier and its accounts, earliest linked first")
 def get_identifier(
     type: IdType,  # noqa: A002 - the path's name
     id: IdentifierId,  # noqa: A002
     store: StoreDep,
+    seal: CursorSealDep,
     cursor: Cursor = None,
     limit: Limit = 100,
 ) -> IdentifierPublic:
-    view = investigation.identifier_view(store, IdentifierKey(type, id), checked_cursor(cursor), limit)
+    view = investigation.identifier_view(store, IdentifierKey(type, id), seal.open(cursor), limit)
     info = view.info
     data = []
     for x in view.page.data:
@@ -47,7 +48,7 @@ def get_identifier(
             ring_id=None if account is None else account.ring_id))
     return IdentifierPublic(type=type, id=id, accounts=info.accounts, benign=info.benign, first_seen=info.first_seen,
                             last_seen=info.last_seen, ring_ids=info.ring_ids, data=data,
-                            next_cursor=view.page.next_cursor)
+                            next_cursor=seal.seal(view.page.next_cursor))
 
 
 @router.post("/{type}/{id}/benign", dependencies=[RequireLabel],

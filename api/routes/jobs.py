@@ -51,5 +51,8 @@ def start_training(request: Request, store: StoreDep, dispatcher: DispatcherDep)
 
 
 @router.get("/v1/jobs/{id}", dependencies=[RequireAdmin], responses=responses(401, 403, 404, 422, 429, 503))
-def get_job(id: Annotated[str, Path(pattern=ID_PATTERN)], store: StoreDep) -> JobPublic:  # noqa: A002
-    return JobPublic.of(found(store.get_job(id), f"job {id} not found"))
+def get_job(id: Annotated[str, Path(pattern=ID_PATTERN)], store: StoreDep, settings: SettingsDep) -> JobPublic:  # noqa: A002
+    job = found(store.get_job(id), f"job {id} not found")
+    if job.status == "running" and jobs.reap_lost_jobs(store, settings, only=id):
+        job = found(store.get_job(id), f"job {id} not found")
+    return JobPublic.of(job)

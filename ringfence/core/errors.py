@@ -3,16 +3,21 @@ translates any of them to the contract's error shape in one handler (`api.errors
 backends translate driver exceptions into them, in one place each.
 
 RingfenceError              500 internal         a bug: never raised on purpose
+├── BadRequest              400 bad_request      a request the server could not read
+│   ├── MalformedJson       400 malformed_json   not JSON, or nested deeper than the API reads
+│   └── InvalidCursor       400 invalid_cursor   a cursor this service did not issue (or altered)
 ├── InvalidInput            422 invalid_input    bad data that got past the API's schema checks
 │   └── PanNotAllowed       422 pan_not_allowed  a raw card number anywhere in the input
 ├── Unauthenticated         401 unauthenticated  no key, or an unknown one
 ├── Forbidden               403 forbidden        the key lacks the scope
 ├── NotFound                404 not_found        unknown account, ring, job or model
 ├── Conflict                409 conflict         the operation clashes with current state
-│   └── SweepRunning        409 sweep_running    another sweep holds the lock
+│   ├── SweepRunning        409 sweep_running    another sweep holds the lock
+│   └── ModelRejected       409 model_rejected   a model version failed verification or its probe
 ├── RateLimited             429 rate_limited     the key's request budget is spent
 └── Unavailable             503                  a backing service did not answer; safe to retry
     ├── StoreUnavailable    503 store_unavailable  the graph store
+    ├── ModelUnavailable    503 model_unavailable  no model (or a broken one) to score with
     └── BrokerUnavailable   503 store_unavailable  the message broker (the contract's one 503 code)
 """
 
@@ -32,6 +37,21 @@ class RingfenceError(Exception):
         self.message = message
         self.details = details
         self.headers = headers or {}
+
+
+class BadRequest(RingfenceError):
+    status, code = 400, "bad_request"
+
+
+class MalformedJson(BadRequest):
+    code = "malformed_json"
+
+
+class InvalidCursor(BadRequest):
+    code = "invalid_cursor"
+
+    def __init__(self) -> None:
+        super().__init__("The cursor is not one this service issued; start again without one.")
 
 
 class InvalidInput(RingfenceError):
@@ -69,6 +89,10 @@ class SweepRunning(Conflict):
         super().__init__("A sweep is already running; try again when it has finished.")
 
 
+class ModelRejected(Conflict):
+    code = "model_rejected"
+
+
 class RateLimited(RingfenceError):
     status, code = 429, "rate_limited"
 
@@ -79,6 +103,10 @@ class Unavailable(RingfenceError):
 
 class StoreUnavailable(Unavailable):
     pass
+
+
+class ModelUnavailable(Unavailable):
+    code = "model_unavailable"
 
 
 class BrokerUnavailable(Unavailable):

@@ -26,12 +26,23 @@ class Settings(BaseSettings):
     broker_url: str | None = None
     api_keys: SecretStr = SecretStr("")  # never in a repr or a log line
     environment: str = "development"
+    # Signs pagination cursors (api.pagination). Unset, a key is derived from RINGFENCE_API_KEYS,
+    # which every replica shares; set it to sign cursors with a secret of their own.
+    cursor_secret: SecretStr = SecretStr("")
     # Hub identifiers above this many accounts link nobody in ring detection and are
     # expanded only this far when extracting subgraphs.
     hub_cap: int = Field(default=200, ge=2)
     min_ring_size: int = Field(default=3, ge=2)
+    # The HTTP edge (api.server, api.middleware): a request's headers and its body each have this
+    # long to arrive; failed authentications are throttled per client address.
+    header_timeout_s: float = Field(default=10.0, gt=0)
+    body_timeout_s: float = Field(default=30.0, gt=0)
+    auth_failures_per_s: float = Field(default=5.0, gt=0)
+    auth_failures_burst: int = Field(default=20, ge=1)
     sweep_interval_s: int = Field(default=3600, ge=60)
-    sweep_lock_ttl_s: int = Field(default=3600, ge=10)
+    # The TTL of the sweep lock and of each running job's lock, renewed every third of it while
+    # the owner lives (services.jobs.Heartbeat): a killed worker's sweep blocks the next for at most this.
+    sweep_lock_ttl_s: int = Field(default=30, ge=3)
     rate_limit_per_s: float = Field(default=200.0, gt=0)
     rate_limit_burst: int = Field(default=400, ge=1)
     seed: int = 7

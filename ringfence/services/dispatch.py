@@ -53,10 +53,13 @@ class Dispatcher(Protocol):
     def close(self) -> None: ...
 
 
+DEFAULT_JOB_LIMIT_S = 3600.0
+
+
 def job_limit(settings: Settings) -> float:
     """How long a sweep or training job may run: `job_time_limit_s`, by default the sweep lock's
     TTL, so the lock never expires under a live sweep."""
-    return settings.job_time_limit_s or float(settings.sweep_lock_ttl_s)
+    return settings.job_time_limit_s or DEFAULT_JOB_LIMIT_S
 
 
 class InProcessDispatcher:

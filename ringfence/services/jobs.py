@@ -11,7 +11,12 @@ here, and so is the sweep-lock handshake between the starter and the runner.
 - `job_guard` and `run_recorded` are what every job runner (`services.sweeps.run_sweep_job`,
   `services.training.run_train_job`) wraps its work in, so each is idempotent: a job that
   already finished is not run again, and a job runs in one place at a time (the lock
-  `job:<id>`, whose TTL is the job's time limit).
+  `job:<id>`).
+- Heartbeats: the owner of a running job renews its `job:<id>` lock, and a sweep the sweep lock,
+  every third of `settings.sweep_lock_ttl_s` (`Heartbeat`, a thread). A worker killed with -9
+  stops beating: its locks expire within the TTL, and `reap_lost_jobs` (run when a sweep is
+  started, when a job is read and by the beat every minute) marks its job failed (`worker_lost`)
+  and frees the sweep lock, so the next sweep starts within a minute.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import json
 import logging
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -89,7 +95,9 @@ def start_sweep(store: JobStore, settings: Settings, dispatcher: Dispatcher, tri
 
     Raises `SweepRunning` (the job recorded as failed) if another sweep holds the lock, and the
     dispatcher's `Unavailable` (lock released, job failed) if the broker refuses the message.
+    Jobs of dead workers are reaped first: their sweep lock does not block this one.
     """
+    reap_lost_jobs(store, settings)
     job = store.create_job("sweep", {"trigger": trigger})
     if not store.acquire_lock(SWEEP_LOCK, owner=job.id, ttl_s=settings.sweep_lock_ttl_s):
         store.update_job(job.id, "failed", error="sweep_running: another sweep holds the lock")
@@ -128,12 +136,73 @@ def schedule_sweep(store: JobStore, send: Callable[[str], object]) -> Job:
 # -- running -----------------------------------------------------------------------------
 
 
+class Heartbeat:
+    """Renews `locks` ((name, owner) pairs) every third of `ttl_s` from a daemon thread while the
+    block runs; `lost` turns true if one was taken over (it had expired). A killed process stops
+    beating, so its locks expire within `ttl_s`."""
+
+    def __init__(self, store: JobStore, locks: list[tuple[str, str]], ttl_s: float) -> None:
+        self.store, self.locks, self.ttl_s = store, locks, ttl_s
+        self.lost = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="ringfence-heartbeat", daemon=True)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.ttl_s / 3):
+            for name, owner in self.locks:
+                try:
+                    if not self.store.acquire_lock(name, owner, self.ttl_s):
+                        self.lost = True
+                        log.error("lost the lock %s (held by %s)", name, owner)
+                except Exception as exc:  # a store outage: beat again next time
+                    log.warning("heartbeat of %s failed: %s", name, type(exc).__name__)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+WORKER_LOST = "worker_lost"
+
+
+def reap_lost_jobs(store: JobStore, settings: Settings, only: str | None = None) -> list[str]:
+    """Mark failed (`worker_lost`) every running job (or just `only`) whose owner stopped
+    beating, and free the sweep lock it held; the ids of those jobs.
+
+    A running job's owner holds `job:<id>` and renews it (`Heartbeat`): if this call can take
+    that lock, the owner is gone. Best effort: a store outage reaps nothing."""
+    lost: list[str] = []
+    try:
+        running = [only] if only is not None else store.job_ids("running")
+    except StoreUnavailable:
+        return lost
+    for job_id in running:
+        probe = f"reaper:{uuid.uuid4().hex[:8]}"
+        if not store.acquire_lock(f"job:{job_id}", probe, ttl_s=settings.sweep_lock_ttl_s):
+            continue  # its owner is alive
+        try:
+            job = store.get_job(job_id)
+            if job is not None and job.status == "running":
+                store.update_job(job_id, "failed", error=f"{WORKER_LOST}: the worker running it stopped beating")
+                if job.kind == "sweep":
+                    store.release_lock(SWEEP_LOCK, job_id)
+                log.warning("job %s (%s): worker lost; marked failed", job_id, job.kind)
+                lost.append(job_id)
+        finally:
+            store.release_lock(f"job:{job_id}", probe)
+    return lost
+
+
 @contextmanager
 def job_guard(store: JobStore, job_id: str, ttl_s: float) -> Iterator[bool]:
     """Yield whether this process may run the job: it exists, is unfinished, runs nowhere else.
 
-    The lock's TTL is the job's time limit, which the broker's visibility timeout exceeds:
-    a redelivery after a crashed worker finds the dead worker's lock expired.
+    The job's lock has a short TTL (`settings.sweep_lock_ttl_s`), renewed by a `Heartbeat`
+    while the job runs: a redelivery after a crashed worker, or the reaper, finds it expired.
     """
     job = store.get_job(job_id)
     if job is None:
@@ -150,7 +219,8 @@ def job_guard(store: JobStore, job_id: str, ttl_s: float) -> Iterator[bool]:
         yield False
         return
     try:
-        yield True
+        with Heartbeat(store, [(f"job:{job_id}", owner)], ttl_s):
+            yield True
     finally:
         try:
             store.release_lock(f"job:{job_id}", owner)

@@ -6,12 +6,13 @@ Every function takes and returns domain types; `api` renders them.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 from ringfence.core.clock import utcnow
-from ringfence.core.errors import NotFound
+from ringfence.core.errors import ModelUnavailable, NotFound, RingfenceError
 from ringfence.core.settings import Settings
 from ringfence.gnn.score import current_scorer
 from ringfence.graph.model import Account, AccountIn, RingSummary, Score
@@ -20,9 +21,23 @@ from ringfence.graph.store import GraphStore
 log = logging.getLogger(__name__)
 
 
+@contextmanager
+def model_guard() -> Iterator[None]:
+    """A model that fails to load or to score is the server's fault: 503 `model_unavailable`,
+    never a client's 422 or a bare 500 (one log line, no traceback)."""
+    try:
+        yield
+    except RingfenceError:
+        raise
+    except Exception as exc:
+        log.error("the active model failed: %s", type(exc).__name__)
+        raise ModelUnavailable("The active model cannot score; an operator must activate a good version.") from exc
+
+
 def score_now(store: GraphStore, settings: Settings, account_id: str) -> Score:
     """Score one account from the graph as it is now and store the score (unknown: `NotFound`)."""
-    scores = current_scorer(settings).score_accounts(store, [account_id])
+    with model_guard():
+        scores = current_scorer(settings).score_accounts(store, [account_id])
     if not scores:
         raise NotFound(f"account {account_id} not found")
     store.write_scores(scores)
@@ -48,9 +63,11 @@ def upsert_and_score(
     Two store calls (two transactions on Neo4j): the upsert reads back the subgraph to score,
     and the score's write reads back what the answer shows.
     """
-    scorer = current_scorer(settings)
+    with model_guard():
+        scorer = current_scorer(settings)
     sub, as_of = store.upsert_and_neighbourhood([account], hops=scorer.hops, hub_cap=settings.hub_cap)
-    score = scorer.score_subgraph(sub, [account.id], as_of)[0]
+    with model_guard():
+        score = scorer.score_subgraph(sub, [account.id], as_of)[0]
     stored, ring = store.write_score_and_read(score)
     return stored, score, ring
 
@@ -63,7 +80,8 @@ def score_one(store: GraphStore, settings: Settings, account_id: str) -> dict[st
     """A queued score (the worker's task): score with the active model and store it unless a
     newer score exists (the store's `as_of` guard), so a redelivered message is harmless."""
     try:
-        scores = current_scorer(settings).score_accounts(store, [account_id])
+        with model_guard():
+            scores = current_scorer(settings).score_accounts(store, [account_id])
     except NotFound:
         log.warning("score_account: account %s does not exist; nothing to score", account_id)
         return {"account_id": account_id, "written": 0}

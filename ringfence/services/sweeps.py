@@ -5,12 +5,14 @@ and the lock handshake with `services.jobs.start_sweep`); `run_sweep` is the swe
 also run directly by `ringfence sweep` and `ringfence demo`.
 
 `run_sweep` holds the store's "sweep" lock for its whole run (owner: the job id when given,
-so a redelivered task of the same job re-takes its own lock; else a fresh owner). A stale
-lock of a killed worker expires after `settings.sweep_lock_ttl_s`; the lock is refreshed at
-every phase. Everything is computed in memory and handed to `store.publish_sweep`, which
-writes under the new sweep id and flips the current pointer last, in one transaction: a
-sweep that fails or is killed at any point leaves the previously published sweep current
-and whole, and the next sweep starts from it.
+so a redelivered task of the same job re-takes its own lock; else a fresh owner). A heartbeat
+renews it every third of `settings.sweep_lock_ttl_s` (short: 30 s by default) and every phase
+checks it, so the lock of a killed worker expires within the TTL (and
+`services.jobs.reap_lost_jobs` frees it at once when it finds the job's owner gone).
+Everything is computed in memory and handed to `store.publish_sweep`, which writes under
+the new sweep id and flips the current pointer last, in one transaction: a sweep that fails
+or is killed at any point leaves the previously published sweep current and whole, and the
+next sweep starts from it.
 
 Phases (seconds in `SweepResult.stats["phases"]`):
     load     read accounts (with the scorer's attributes) and links into integer arrays, once
@@ -44,6 +46,7 @@ from ringfence.graph.ring_risk import ring_risk
 from ringfence.graph.store import GraphStore
 from ringfence.services.jobs import (
     SWEEP_LOCK,
+    Heartbeat,
     TimeLimitExceeded,
     job_guard,
     mark_failed,
@@ -108,7 +111,8 @@ def run_sweep(
         if job_id:
             mark_running(store, job_id)
         try:
-            result = _sweep(store, settings, scorer, owner, ttl, progress, params)
+            with Heartbeat(store, [(LOCK, owner)], ttl):
+                result = _sweep(store, settings, scorer, owner, ttl, progress, params)
         except BaseException as exc:
             if job_id:
                 _record_failure(store, job_id, exc)
@@ -138,7 +142,7 @@ def run_sweep_job(
     time_limit: tuple[type[BaseException], ...] = (TimeLimitExceeded,),
 ) -> dict[str, Any]:
     """Run the sweep of job `job_id` (a worker's task); `run_sweep` records running/succeeded/failed."""
-    with job_guard(store, job_id, limit) as mine:
+    with job_guard(store, job_id, settings.sweep_lock_ttl_s) as mine:
         if not mine:
             return {"job_id": job_id, "skipped": True}
         # Another job holding the sweep lock refuses this one; it is not postponed.

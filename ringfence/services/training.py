@@ -19,7 +19,7 @@ def run_train_job(
     Too few labels (`InvalidInput`) fail the job without a retry."""
     from ringfence.gnn.train import train  # torch: imported by the process that trains, on first use
 
-    with job_guard(store, job_id, limit) as mine:
+    with job_guard(store, job_id, settings.sweep_lock_ttl_s) as mine:
         if not mine:
             return {"job_id": job_id, "skipped": True}
         mark_running(store, job_id)

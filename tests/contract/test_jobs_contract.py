@@ -53,3 +53,12 @@ def test_only_one_of_many_concurrent_lockers_wins(store: GraphStore) -> None:
     for t in threads:
         t.join()
     assert len(winners) == 1
+
+
+def test_job_ids_lists_jobs_by_status_oldest_first(store: GraphStore) -> None:
+    first, second, third = (store.create_job("sweep") for _ in range(3))
+    for job in (first, second):
+        store.update_job(job.id, "running")
+    assert store.job_ids("running") == [first.id, second.id]
+    assert store.job_ids("running", limit=1) == [first.id]
+    assert store.job_ids("queued") == [third.id] and store.job_ids("failed") == []

@@ -179,8 +179,9 @@ def test_list_accounts_orders_and_filters(client: TestClient) -> None:
     assert risks == sorted(risks, reverse=True)
     high = client.get("/v1/accounts?min_risk=0.5", headers=inv).json()["data"]
     assert all(a["risk"] >= 0.5 for a in high)
-    for query in ("limit=0", "limit=1001", "order=name", "label=maybe", "min_risk=2", "cursor=%21%21"):
+    for query in ("limit=0", "limit=1001", "order=name", "label=maybe", "min_risk=2"):
         assert_error(client.get(f"/v1/accounts?{query}", headers=inv), 422, "invalid_input")
+    assert_error(client.get("/v1/accounts?cursor=%21%21", headers=inv), 400, "invalid_cursor")
 
 
 def test_subgraph(client: TestClient) -> None:
@@ -401,7 +402,8 @@ def test_a_body_on_a_route_that_takes_none_is_refused(client: TestClient) -> Non
 
 def test_healthz_is_exactly_the_contract(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
-    assert client.get("/readyz").json() == {"status": "ok", "checks": {"store": "ok", "broker": "not_configured"}}
+    assert client.get("/readyz").json() == {"status": "ok", "checks": {"store": "ok", "broker": "not_configured",
+                                                                    "model": "heuristic"}}
 
 
 def test_schema_objects_hold_the_contract_fields_and_forbid_others(client: TestClient) -> None:

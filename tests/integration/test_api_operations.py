@@ -101,7 +101,8 @@ def test_readyz_and_queue_depth_with_a_redis_broker(tmp_path: Path, redis_server
     redis.Redis.from_url(url).flushdb()
     with running_app(tmp_path, broker_url=url) as c:
         ready = c.get("/readyz")
-        assert ready.status_code == 200 and ready.json()["checks"] == {"store": "ok", "broker": "ok"}
+        assert ready.status_code == 200
+        assert ready.json()["checks"] == {"store": "ok", "broker": "ok", "model": "heuristic"}
         # no worker runs: three async scores wait on the online queue
         for n in range(3):
             assert c.post("/v1/accounts", json=account_json(f"q-{n}"), headers=ADMIN).status_code == 201

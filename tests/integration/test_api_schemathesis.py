@@ -28,7 +28,7 @@ from tests.support.settings import ADMIN, make_settings
 _DATA = Path(tempfile.mkdtemp(prefix="ringfence-schemathesis-"))
 app = create_app(make_settings(_DATA))
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
-START = cursors.encode(s="", r=2.0, i="", f=-1.0)  # a cursor before every item of every list
+START = app.state.cursor_seal.seal(cursors.encode(s="", r=2.0, i="", f=-1.0))  # before every item of every list
 
 
 def adjust(case: schemathesis.Case) -> bool:

@@ -1,9 +1,15 @@
-"""Accounts for tests: domain accounts (`account_in`), request bodies (`account_json`), small worlds."""
+"""Accounts for tests: domain accounts (`account_in`), request bodies (`account_json`), small
+worlds; and card numbers written in every digit set and separator (`pans`, hypothesis)."""
 
 from __future__ import annotations
 
+import sys
+import unicodedata
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
+
+from hypothesis import strategies as st
 
 from ringfence.core.clock import utcnow
 from ringfence.graph.model import AccountIn, Link, PublishedRing, RingIdentifier, SweepResult
@@ -65,3 +71,34 @@ def sweep_result(
         for rid, members in rings.items()
     ]
     return SweepResult(sid, at(minute - 1), at(minute), "m1", risks, published, list(dissolved or []))
+
+
+@cache
+def digit_zeros() -> list[str]:
+    """The zero of every Unicode decimal digit set (ASCII, full-width, Arabic-Indic, Devanagari,
+    ..., mathematical bold and monospace): each set is ten consecutive code points."""
+    return [chr(c) for c in range(sys.maxunicode + 1) if unicodedata.decimal(chr(c), None) == 0]
+
+
+SEPARATORS = ["", " ", "-", ".", "_", "/", "\t", "\u00a0", "\u2013", "  ", "\u202f", " - "]
+
+
+def luhn_complete(body: list[int]) -> list[int]:
+    total = 0
+    for i, d in enumerate(reversed(body)):
+        d = d * 2 if i % 2 == 0 else d
+        total += d - 9 if d > 9 else d
+    return [*body, (10 - total % 10) % 10]
+
+
+@st.composite
+def pans(draw: st.DrawFn) -> tuple[str, str]:
+    """(the card number written out, its ASCII digits)."""
+    length = draw(st.integers(13, 19))
+    digits = luhn_complete([draw(st.integers(1, 9)), *draw(st.lists(st.integers(0, 9), min_size=length - 2,
+                                                                     max_size=length - 2))])
+    zero = ord(draw(st.sampled_from(digit_zeros())))
+    sep = draw(st.sampled_from(SEPARATORS))
+    group = draw(st.sampled_from([4, 3, 5, 19]))
+    written = "".join((sep if i and i % group == 0 else "") + chr(zero + d) for i, d in enumerate(digits))
+    return written, "".join(map(str, digits))

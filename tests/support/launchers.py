@@ -67,6 +67,14 @@ class SweepHold:
         """Let every sweep at the barrier, and every later one, go on."""
         (self.dir / "go").touch()
 
+    def trainings_reached(self) -> list[int]:
+        """Pids of the training jobs that have stopped at the barrier (before training starts)."""
+        return sorted(int(p.name.removeprefix("training-")) for p in self.dir.glob("training-*"))
+
+    def wait_training_reached(self, count: int, timeout: float = 60) -> list[int]:
+        return wait_for(lambda: len(self.trainings_reached()) >= count and self.trainings_reached(),  # type: ignore[no-any-return]
+                        timeout, f"{count} training job(s) at the barrier")
+
 
 def _hold_sweeps(directory: str) -> None:
     """In a worker process: make `services.sweeps.run_sweep` stop at the `SweepHold` barrier."""
@@ -90,6 +98,19 @@ def _hold_sweeps(directory: str) -> None:
         return real_run(store, settings, scorer=scorer, job_id=job_id, progress=hold, **kwargs)
 
     sweeps.run_sweep = run_sweep  # type: ignore[assignment]
+
+    # Training too: `services.training` imports `gnn.train.train` when a job runs.
+    import ringfence.gnn.train as training
+
+    real_train = training.train
+
+    def train(*args: Any, **kwargs: Any) -> Any:
+        Path(directory, f"training-{os.getpid()}").touch()
+        while not Path(directory, "go").exists():
+            time.sleep(0.02)
+        return real_train(*args, **kwargs)
+
+    training.train = train  # type: ignore[assignment]
 
 
 def worker_main() -> None:
@@ -186,9 +207,11 @@ class ApiServer(_Process):
         self.log = logdir / "api.log"
         self.port = free_port()
         env = {"RINGFENCE_API_KEYS": f"{SCORE_KEY}:score,{ADMIN_KEY}:admin",
-               "RINGFENCE_RATE_LIMIT_PER_S": "100000", "RINGFENCE_RATE_LIMIT_BURST": "100000", **env}
-        self._spawn([PYTHON, "-m", "uvicorn", "ringfence.api.app:create_app", "--factory", "--host", LOOPBACK,
-                     "--port", str(self.port), "--no-access-log", "--log-level", "warning"], env)
+               "RINGFENCE_RATE_LIMIT_PER_S": "100000", "RINGFENCE_RATE_LIMIT_BURST": "100000",
+               "RINGFENCE_AUTH_FAILURES_PER_S": "100000", "RINGFENCE_AUTH_FAILURES_BURST": "100000", **env}
+        # `ringfence serve`: uvicorn with the API's own protocol and options (api.server)
+        self._spawn([PYTHON, "-c", "from ringfence.cli import app; app()", "serve", "--host", LOOPBACK,
+                     "--port", str(self.port)], env)
 
     @property
     def url(self) -> str:

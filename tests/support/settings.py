@@ -20,9 +20,11 @@ ADMIN = auth("admin")
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
-    """An embedded store in `tmp_path`, every test key, and no rate limit to speak of."""
+    """An embedded store in `tmp_path`, every test key, and no rate limit (nor failed-authentication
+    throttle) to speak of."""
     values: dict[str, Any] = {
         "data_dir": tmp_path, "api_keys": API_KEYS, "rate_limit_per_s": 1e6, "rate_limit_burst": 1_000_000,
+        "auth_failures_per_s": 1e6, "auth_failures_burst": 1_000_000,
         "graph_url": "", "broker_url": None,
     }
     values.update(overrides)
