@@ -57,8 +57,9 @@ DEFAULT_JOB_LIMIT_S = 3600.0
 
 
 def job_limit(settings: Settings) -> float:
-    """How long a sweep or training job may run: `job_time_limit_s`, by default the sweep lock's
-    TTL, so the lock never expires under a live sweep."""
+    """How long a sweep or training job may run: `job_time_limit_s`, by default `DEFAULT_JOB_LIMIT_S`.
+    The locks a job holds are short and renewed by its heartbeat (`services.jobs.Heartbeat`), so
+    the limit no longer has to match a lock's TTL."""
     return settings.job_time_limit_s or DEFAULT_JOB_LIMIT_S
 
 
