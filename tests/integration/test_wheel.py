@@ -55,6 +55,7 @@ def test_the_wheel_holds_only_ringfence_with_every_query_and_schema(wheel: Path)
     shipped = {n.removeprefix("ringfence/cypher/") for n in names if n.startswith("ringfence/cypher/")}
     assert {p.name for p in (ROOT / "cypher").glob("*.cypher")} <= shipped
     assert "ringfence/graph/sqlite_schema.sql" in names
+    assert {f"ringfence/api/static/docs/{p.name}" for p in (ROOT / "api" / "static" / "docs").iterdir()} <= set(names)
     for package in ("graph", "gnn", "api", "api/routes", "workers", "core", "services"):
         assert f"ringfence/{package}/__init__.py" in names
     assert not [n for n in names if "devservices" in n or n.startswith(("tests/", "bench/"))]
