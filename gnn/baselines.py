@@ -70,9 +70,9 @@ def hop1_features(b: GraphBatch, structural_timing: bool = True) -> np.ndarray:
         st_max[:, 4:5],
     ]
     # Mean input features of the accounts messaging each structural identifier, averaged over the
-    # account's structural identifiers: two sparse products instead of [E, Da] gathers.
-    assert b.a_id is not None
-    neigh_at_id = (b.a_id @ b.x_acc).numpy()
+    # account's structural identifiers: `graphdata.identifier_mean` (PyG) and one more product, no
+    # [E, Da] gathers.
+    neigh_at_id = graphdata.identifier_mean(b, b.x_acc).numpy()
     stn = st.numpy()
     ea, ei = b.e_acc.numpy()[stn], b.e_id.numpy()[stn]
     cnt = np.bincount(ea, minlength=n).astype(np.float64)

@@ -14,6 +14,7 @@ their first_seen, full identifier degrees) and then to a `GraphBatch` through on
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,6 +23,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 import torch
+from torch_geometric import EdgeIndex
+from torch_geometric.utils import scatter
 
 from ringfence.gnn.features import DAY, TYPE_INDEX, FeatureSchema, encode_identifiers
 from ringfence.graph.arrays import GraphArrays, load_arrays
@@ -35,6 +38,14 @@ STRUCT_LAB_DIM = 2 * len(STRUCT_COLS)  # their mean and max over an account's no
 GAP_CAP_DAYS = 365.0
 HOP2_DIM = 2  # log1p of labelled-fraud path counts at 1 and 2 account hops (leave-self-out)
 N_TYPES = len(ID_TYPES)
+# PyG relation names: account -> identifier of a type (messages into identifiers) and back.
+LINKS = {t: ("account", "links", t) for t in ID_TYPES}
+REV_LINKS = {t: (t, "rev_links", "account") for t in ID_TYPES}
+
+# torch's sparse CSR/CSC tensors (under PyG's `EdgeIndex.matmul`) warn that they are in beta;
+# their invariants are not checked (the indices are built here, sorted and in range).
+torch.sparse.check_sparse_tensor_invariants.disable()
+warnings.filterwarnings("ignore", message="Sparse CS[RC] tensor support is in beta state", category=UserWarning)
 
 
 @dataclass
@@ -77,11 +88,15 @@ class GraphBatch:
     in_cap: np.ndarray
     fraud_at: np.ndarray  # [Ni] labelled fraud among messaging accounts
     legit_at: np.ndarray
-    # derived by `finalize`: type blocks of identifiers (sorted by type), mean-aggregation
-    # matrices (scipy CSR) and per-account label aggregates
+    # derived by `finalize`: type blocks of identifiers (sorted by type), PyG edge indices per
+    # relation and per-account label aggregates
     type_offsets: list[int] = field(default_factory=list)
-    a_id: SparseMatrix | None = None  # [Ni, Na]: mean over an identifier's messaging accounts
-    a_acc: SparseMatrix | None = None  # [Na, Ni]: Σ_type mean over an account's identifiers of that type
+    # PyG edge indices per relation, each a column(destination)-sorted `EdgeIndex` with identifiers
+    # numbered within their type block: LINKS[t] (account -> identifier, the hub-capped messaging
+    # edges) and REV_LINKS[t] (identifier -> account, the account's edges without labelled fraud)
+    # (up to SMALL_NNZ edges: plain [2, E] tensors, same order)
+    msg_index: dict[tuple[str, str, str], torch.Tensor] = field(default_factory=dict)
+    acc_index: dict[tuple[str, str, str], torch.Tensor] = field(default_factory=dict)
     # [Na, STRUCT_LAB_DIM]: mean and max of the STRUCT_COLS of e_lab over the account's edges
     # without labelled fraud (the GNN's structural path never reads label evidence)
     lab_acc: torch.Tensor | None = None
@@ -90,38 +105,86 @@ class GraphBatch:
 
 
 def finalize(b: GraphBatch) -> GraphBatch:
-    """Build the aggregation matrices and label aggregates from the edge lists (in place)."""
-    na, ni = b.x_acc.shape[0], b.x_id.shape[0]
+    """Build the per-relation edge indices and label aggregates from the edge lists (in place)."""
+    na = b.x_acc.shape[0]
     types = b.id_type.numpy()
     if len(types) and np.any(np.diff(types) < 0):
         raise ValueError("identifiers must be ordered by type")
     b.type_offsets = [int(x) for x in np.searchsorted(types, np.arange(N_TYPES + 1), side="left")]
     m_acc, m_id = b.m_acc.numpy(), b.m_id.numpy()
-    n_msg = np.bincount(m_id, minlength=ni).astype(np.float32)
-    b.a_id = SparseMatrix.build(m_id, m_acc, 1.0 / np.maximum(n_msg[m_id], 1.0), (ni, na))
-    b.a_acc, b.lab_acc = account_side(b.e_acc.numpy(), b.e_id.numpy(), b.e_lab.numpy(), types, na, b.hop2)
+    b.msg_index = relation_index(m_acc, m_id, b.type_offsets, na, reverse=False)
+    e_acc, e_id, lab = b.e_acc.numpy(), b.e_id.numpy(), b.e_lab.numpy()
+    b.acc_index = account_index(e_acc, e_id, lab, b.type_offsets, na)
+    b.lab_acc = account_labels(e_acc, lab, na)
     return b
 
 
-def account_side(e_acc: np.ndarray, e_id: np.ndarray, lab: np.ndarray, types: np.ndarray, na: int,
-                 hop2: np.ndarray | None) -> tuple[SparseMatrix, torch.Tensor]:
-    """`GraphBatch.a_acc` and `lab_acc` of `na` accounts from their edges: each account's rows
-    depend on its own edges only, so accounts added later (leave-one-out copies) need only theirs.
+def relation_index(acc: np.ndarray, ident: np.ndarray, type_offsets: list[int], na: int,
+                   reverse: bool) -> dict[tuple[str, str, str], torch.Tensor]:
+    """Per identifier type, the distinct (account, identifier) edges as a PyG `EdgeIndex` sorted by
+    destination (then source): account -> identifier (`LINKS`), or with `reverse` identifier ->
+    account (`REV_LINKS`). Identifiers are numbered within their type block."""
+    ni = type_offsets[-1]
+    if reverse:
+        key = acc * max(ni, 1) + ident  # destination account, then identifier (types are blocks of ident)
+    else:
+        key = ident * max(na, 1) + acc
+    order = np.argsort(key, kind="stable")
+    acc, ident = acc[order], ident[order]
+    out: dict[tuple[str, str, str], EdgeIndex] = {}
+    if reverse:
+        tpos = np.searchsorted(np.asarray(type_offsets), ident, side="right") - 1
+        by_type = np.argsort(tpos, kind="stable")  # keeps the account order within each type
+        acc, ident, tpos = acc[by_type], ident[by_type], tpos[by_type]
+        cuts = np.searchsorted(tpos, np.arange(N_TYPES + 1), side="left")
+    else:
+        cuts = np.searchsorted(ident, np.asarray(type_offsets), side="left")
+    small = len(acc) <= SMALL_NNZ
+    for k, t in enumerate(ID_TYPES):
+        lo, hi = int(cuts[k]), int(cuts[k + 1])
+        a = torch.from_numpy(np.ascontiguousarray(acc[lo:hi]))
+        i = torch.from_numpy(np.ascontiguousarray(ident[lo:hi] - type_offsets[k]))
+        n_t = type_offsets[k + 1] - type_offsets[k]
+        data, size = (torch.stack([i, a]), (n_t, na)) if reverse else (torch.stack([a, i]), (na, n_t))
+        # Online subgraphs (hundreds of edges): a plain [2, E] tensor, PyG's gather/scatter path;
+        # EdgeIndex's sparse-tensor set-up costs more than the arithmetic there.
+        out[REV_LINKS[t] if reverse else LINKS[t]] = data if small else EdgeIndex(data, sparse_size=size,
+                                                                                  sort_order="col")
+    return out
 
-    Both read only the account's edges without labelled fraud (`evidence_edges` false): a link to
-    an identifier shared with labelled fraud reaches the score through the monotone evidence
-    path alone, so adding one can never lower the structural part. `hop2` is unused here (the
-    model reads `GraphBatch.hop2` in its evidence term); kept for the call signature.
-    """
-    del hop2
-    ni = len(types)
+
+def account_index(e_acc: np.ndarray, e_id: np.ndarray, lab: np.ndarray, type_offsets: list[int],
+                  na: int) -> dict[tuple[str, str, str], torch.Tensor]:
+    """`GraphBatch.acc_index`: the accounts' edges without labelled fraud (`evidence_edges` false),
+    per type. A link to an identifier shared with labelled fraud reaches the score through the
+    monotone evidence path alone, so adding one can never lower the structural part."""
     keep = ~evidence_edges(lab)
-    e_acc, e_id, lab = e_acc[keep], e_id[keep], lab[keep]
-    group = e_acc * N_TYPES + types[e_id]
-    n_group = np.bincount(group, minlength=na * N_TYPES).astype(np.float32)
-    a_acc = SparseMatrix.build(e_acc, e_id, 1.0 / np.maximum(n_group[group], 1.0), (na, ni))
+    return relation_index(e_acc[keep], e_id[keep], type_offsets, na, reverse=True)
+
+
+def account_labels(e_acc: np.ndarray, lab: np.ndarray, na: int) -> torch.Tensor:
+    """`GraphBatch.lab_acc` of `na` accounts from their edges (each account's row depends on its
+    own edges only, so accounts added later, leave-one-out copies, need only theirs): mean and max
+    of the STRUCT_COLS over the edges without labelled fraud."""
+    keep = ~evidence_edges(lab)
+    e_acc, lab = e_acc[keep], lab[keep]
     cols = lab[:, list(STRUCT_COLS)] if lab.shape[1] >= EDGE_LABEL_DIM else lab[:, :0]
-    return a_acc, torch.from_numpy(np.concatenate(segment_mean_max(e_acc, cols, na), axis=1).astype(np.float32))
+    return torch.from_numpy(np.concatenate(segment_mean_max(e_acc, cols, na), axis=1).astype(np.float32))
+
+
+def identifier_mean(b: GraphBatch, x: torch.Tensor) -> torch.Tensor:
+    """[Ni, D]: per identifier, the mean of `x` [Na, D] over its hub-capped messaging accounts."""
+    parts = []
+    for k, t in enumerate(ID_TYPES):
+        ei = b.msg_index[LINKS[t]]
+        if isinstance(ei, EdgeIndex):
+            n_acc, n_t = ei.sparse_size()
+            adj = EdgeIndex(ei.as_tensor().flip(0), sparse_size=(n_t, n_acc), sort_order="row")
+            parts.append(adj.matmul(x, reduce="mean"))
+        else:
+            n_t = b.type_offsets[k + 1] - b.type_offsets[k]
+            parts.append(scatter(x[ei[0]], ei[1], 0, dim_size=n_t, reduce="mean"))
+    return torch.cat(parts)
 
 
 def evidence_edges(lab: np.ndarray) -> np.ndarray:
@@ -146,93 +209,9 @@ def segment_mean_max(e_acc: np.ndarray, values: np.ndarray, na: int) -> tuple[np
     return mean, mx
 
 
-# Up to this many non-zeros a product is a torch gather + index_add_ over the entries: for an
-# online subgraph (hundreds of entries) scipy's per-call checks (index dtypes, format, COO -> CSR)
-# cost several times the arithmetic. Above it (sweeps, training on a real graph) scipy CSR:
-# no [nnz, H] temporary, which at 1M accounts would be gigabytes.
+# Up to this many edges (online subgraphs: hundreds) plain edge tensors and dense products are
+# cheaper than sparse set-up (relation indices, 2-hop counts, 1-hop aggregates).
 SMALL_NNZ = 50_000
-
-
-class SparseMatrix:
-    """A fixed sparse matrix for `matrix @ dense_tensor`, differentiable in the dense argument.
-
-    Small: COO entries as tensors, product by gather + `index_add_` (deterministic on CPU).
-    Large: scipy CSR, as fast as torch.sparse here without its beta-state warnings.
-    Both sum in float32; they differ only by float rounding.
-    """
-
-    def __init__(self, shape: tuple[int, int], csr: sp.csr_matrix | None = None,
-                 coo: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None) -> None:
-        self.shape = shape
-        self.m = csr
-        self.coo = coo
-        self._t: sp.csr_matrix | None = None
-
-    @classmethod
-    def build(cls, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, shape: tuple[int, int],
-              small: bool | None = None) -> SparseMatrix:
-        """From distinct (row, col) entries; `small` forces a representation (tests)."""
-        if small if small is not None else len(rows) <= SMALL_NNZ:
-            coo = (torch.from_numpy(rows), torch.from_numpy(cols), torch.from_numpy(vals.astype(np.float32)))
-            return cls(shape, coo=coo)
-        return cls(shape, csr=_csr(rows, cols, vals, shape))
-
-    def with_columns(self, n_cols: int) -> SparseMatrix:
-        """The same entries in a matrix widened to `n_cols` columns (the new columns are zero)."""
-        if self.coo is not None:
-            return SparseMatrix((self.shape[0], n_cols), coo=self.coo)
-        assert self.m is not None
-        return SparseMatrix((self.shape[0], n_cols), csr=sp.csr_matrix(
-            (self.m.data, self.m.indices, self.m.indptr), shape=(self.shape[0], n_cols)))
-
-    def vstack(self, other: SparseMatrix) -> SparseMatrix:
-        """This matrix with `other`'s rows appended below (same column count)."""
-        if self.coo is not None and other.coo is not None:
-            (r0, c0, v0), (r1, c1, v1) = self.coo, other.coo
-            coo = (torch.cat([r0, r1 + self.shape[0]]), torch.cat([c0, c1]), torch.cat([v0, v1]))
-            return SparseMatrix((self.shape[0] + other.shape[0], self.shape[1]), coo=coo)
-        return SparseMatrix((self.shape[0] + other.shape[0], self.shape[1]),
-                            csr=sp.vstack([self.scipy(), other.scipy()], format="csr"))
-
-    def scipy(self) -> sp.csr_matrix:
-        if self.m is not None:
-            return self.m
-        assert self.coo is not None
-        r, c, v = (t.numpy() for t in self.coo)
-        return _csr(r, c, v, self.shape)
-
-    def transposed(self) -> sp.csr_matrix:
-        if self._t is None:
-            self._t = self.scipy().T.tocsr()
-        return self._t
-
-    def __matmul__(self, x: torch.Tensor) -> torch.Tensor:
-        if self.coo is not None:
-            rows, cols, vals = self.coo
-            return x.new_zeros((self.shape[0], x.shape[1])).index_add_(0, rows, x[cols] * vals.unsqueeze(1))
-        return _SpMM.apply(self, x)  # type: ignore[no-any-return]
-
-
-class _SpMM(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx: Any, a: SparseMatrix, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        ctx.a = a
-        return torch.from_numpy(np.ascontiguousarray(a.scipy() @ x.detach().numpy(), dtype=np.float32))
-
-    @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[None, torch.Tensor | None]:  # type: ignore[override]
-        if not ctx.needs_input_grad[1]:
-            return None, None
-        g = ctx.a.transposed() @ grad.detach().numpy()
-        return None, torch.from_numpy(np.ascontiguousarray(g, dtype=np.float32))
-
-
-def _csr(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
-    """CSR with sorted column indices; (row, col) pairs are distinct. scipy's linear-time COO
-    conversion plus a per-row index sort instead of a global lexsort (1M accounts: ~5x faster)."""
-    m = sp.coo_matrix((vals.astype(np.float32), (rows, cols)), shape=shape).tocsr()
-    m.sort_indices()
-    return m
 
 
 def label_codes(rows: Sequence[AccountRow], as_of: datetime) -> np.ndarray:

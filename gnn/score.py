@@ -22,12 +22,21 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch_geometric import EdgeIndex
 
 from ringfence.core.clock import utcnow
 from ringfence.core.errors import NotFound
 from ringfence.core.settings import Settings
 from ringfence.gnn.features import FeatureSchema
-from ringfence.gnn.graphdata import GraphBatch, account_side, assemble, finalize, raw_from_arrays, raw_from_subgraph
+from ringfence.gnn.graphdata import (
+    GraphBatch,
+    account_index,
+    account_labels,
+    assemble,
+    finalize,
+    raw_from_arrays,
+    raw_from_subgraph,
+)
 from ringfence.gnn.heuristic import VERSION as HEURISTIC_VERSION
 from ringfence.gnn.heuristic import heuristic_risk
 from ringfence.gnn.predictor import Predictor
@@ -211,22 +220,33 @@ def _with_loo_copies(b: GraphBatch, seed_rows: np.ndarray) -> tuple[GraphBatch, 
     edges_t = torch.from_numpy(edges)
     e_lab_copies = b.e_lab[edges_t]
     hop2_copies = None if b.hop2 is None else b.hop2[copy_rows]
-    a_acc_copies, lab_copies = account_side(copy_acc - n, e_id[edges], e_lab_copies.numpy(), b.id_type.numpy(),
-                                            len(new_rows), hop2_copies)
-    assert base.a_id is not None and base.a_acc is not None and base.lab_acc is not None
+    lab_copies = account_labels(copy_acc - n, e_lab_copies.numpy(), len(new_rows))
+    assert base.lab_acc is not None
+    n_aug = n + len(new_rows)
+    all_acc = np.concatenate([e_acc, copy_acc])
+    all_id = np.concatenate([e_id, e_id[edges]])
+    all_lab = torch.cat([b.e_lab, e_lab_copies])
     aug = replace(
         base,
         x_acc=torch.cat([b.x_acc, b.x_acc[torch.from_numpy(copy_rows)]]),
-        e_acc=torch.cat([b.e_acc, torch.from_numpy(copy_acc)]),
-        e_id=torch.cat([b.e_id, b.e_id[edges_t]]),
-        e_lab=torch.cat([b.e_lab, e_lab_copies]),
+        e_acc=torch.from_numpy(all_acc),
+        e_id=torch.from_numpy(all_id),
+        e_lab=all_lab,
         # copies keep the seed's 2-hop counts (reasons weigh the 1-hop evidence of each identifier)
         hop2=None if b.hop2 is None else np.concatenate([b.hop2, hop2_copies]),
-        a_id=base.a_id.with_columns(n + len(new_rows)),
-        a_acc=base.a_acc.vstack(a_acc_copies),
+        # the copies send no messages: the same messaging edges among more (source) accounts
+        msg_index={rel: _with_sources(ei, n_aug) for rel, ei in base.msg_index.items()},
+        acc_index=account_index(all_acc, all_id, all_lab.numpy(), base.type_offsets, n_aug),
         lab_acc=torch.cat([base.lab_acc, lab_copies]),
     )
     return aug, loo
+
+
+def _with_sources(ei: torch.Tensor, n_src: int) -> torch.Tensor:
+    """The same edges among `n_src` source accounts (a plain edge tensor needs no change)."""
+    if isinstance(ei, EdgeIndex):
+        return EdgeIndex(ei.as_tensor(), sparse_size=(n_src, ei.sparse_size(1)), sort_order="col")
+    return ei
 
 
 # -- the process-wide current scorer -----------------------------------------------------

@@ -1,4 +1,4 @@
-"""The small-graph fast paths of `gnn.graphdata` against the general (scipy) ones."""
+"""`gnn.graphdata`: PyG relation indices against dense means, small-graph fast paths against the general ones."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from torch_geometric import EdgeIndex
 
 from ringfence.gnn import graphdata
-from ringfence.gnn.graphdata import GraphBatch, SparseMatrix, finalize, hop2_counts
-from ringfence.gnn.model import TypedLinear
+from ringfence.gnn.graphdata import LINKS, REV_LINKS, GraphBatch, finalize, hop2_counts, relation_index
+from ringfence.gnn.model import destination_major
 from ringfence.gnn.score import _with_loo_copies
+from ringfence.graph.model import ID_TYPES
 
 
 def _entries(rng: np.random.Generator, n_rows: int, n_cols: int, nnz: int) -> tuple[np.ndarray, ...]:
@@ -20,39 +22,35 @@ def _entries(rng: np.random.Generator, n_rows: int, n_cols: int, nnz: int) -> tu
     return flat // n_cols, flat % n_cols, rng.random(nnz).astype(np.float32)
 
 
-def test_small_and_scipy_products_agree_with_gradients() -> None:
-    # given one matrix in both representations
+@pytest.mark.parametrize("reverse", [False, True])
+def test_relation_index_means_equal_dense_means_with_gradients(reverse: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    # given distinct (account, identifier) memberships over three type blocks (one empty), indexed
+    # as sorted EdgeIndexes (the path of graphs above SMALL_NNZ edges)
+    monkeypatch.setattr(graphdata, "SMALL_NNZ", 0)
     rng = np.random.default_rng(0)
-    rows, cols, vals = _entries(rng, 40, 30, 200)
-    small = SparseMatrix.build(rows, cols, vals, (40, 30), small=True)
-    large = SparseMatrix.build(rows, cols, vals, (40, 30), small=False)
-    dense = torch.zeros(40, 30)
-    dense[torch.from_numpy(rows), torch.from_numpy(cols)] = torch.from_numpy(vals)
-    x = torch.randn(30, 8, requires_grad=True)
-    # when
-    products = [m @ x for m in (small, large)]
-    grads = [torch.autograd.grad(p.square().sum(), x)[0] for p in products]
-    # then
-    for p, g in zip(products, grads, strict=True):
-        assert p.shape == (40, 8)
-        torch.testing.assert_close(p, dense @ x, atol=1e-5, rtol=1e-5)
-        torch.testing.assert_close(g, torch.autograd.grad((dense @ x).square().sum(), x)[0], atol=1e-4, rtol=1e-5)
-
-
-@pytest.mark.parametrize("small", [True, False])
-def test_widen_and_stack_equal_a_direct_build(small: bool) -> None:
-    rng = np.random.default_rng(1)
-    r1, c1, v1 = _entries(rng, 10, 12, 30)
-    r2, c2, v2 = _entries(rng, 5, 12, 20)
-    top = SparseMatrix.build(r1, c1, v1, (10, 12), small=small)
-    stacked = top.vstack(SparseMatrix.build(r2, c2, v2, (5, 12), small=small))
-    direct = SparseMatrix.build(np.r_[r1, r2 + 10], np.r_[c1, c2], np.r_[v1, v2], (15, 12), small=small)
-    x = torch.randn(12, 4)
-    assert stacked.shape == (15, 12)
-    torch.testing.assert_close(stacked @ x, direct @ x)
-    wide = top.with_columns(20)
-    assert wide.shape == (10, 20)
-    torch.testing.assert_close(wide @ torch.cat([x, torch.randn(8, 4)]), top @ x)
+    na, offsets = 40, [0, 12, 12, 30]
+    acc, ident, _ = _entries(rng, na, offsets[-1], 200)
+    # when each relation's mean is taken by PyG's sorted `EdgeIndex` product
+    index = relation_index(acc, ident, offsets, na, reverse=reverse)
+    x = torch.randn(offsets[-1] if reverse else na, 8, requires_grad=True)
+    for k, t in enumerate(ID_TYPES):
+        rel = REV_LINKS[t] if reverse else LINKS[t]
+        ei = index[rel]
+        assert isinstance(ei, EdgeIndex) and ei.is_sorted_by_col
+        lo, hi = offsets[k], offsets[k + 1]
+        src = x[lo:hi] if reverse else x
+        got = destination_major(ei).matmul(src, reduce="mean")
+        # then it is the dense mean over the destination's neighbours (0 for none), gradients too
+        in_t = (ident >= lo) & (ident < hi)
+        dense = torch.zeros((na, hi - lo) if reverse else (hi - lo, na))
+        d, s_ = (acc[in_t], ident[in_t] - lo) if reverse else (ident[in_t] - lo, acc[in_t])
+        dense[torch.from_numpy(d), torch.from_numpy(s_)] = 1.0
+        want = (dense / dense.sum(1, keepdim=True).clamp(min=1.0)) @ src
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+        if hi > lo:
+            g1 = torch.autograd.grad(got.square().sum(), x)[0]
+            g2 = torch.autograd.grad(want.square().sum(), x)[0]
+            torch.testing.assert_close(g1, g2, atol=1e-4, rtol=1e-5)
 
 
 def test_hop2_dense_path_is_exactly_the_sparse_one(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -82,32 +80,28 @@ def _batch(rng: np.random.Generator, na: int = 12, ni: int = 9) -> GraphBatch:
     )
 
 
-def test_leave_one_out_copies_equal_a_full_finalize() -> None:
-    # given a batch and two seeds
+@pytest.mark.parametrize("sorted_index", [True, False])
+def test_leave_one_out_copies_equal_a_full_finalize(sorted_index: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    # given a batch (edges as sorted EdgeIndexes or plain tensors) and two seeds
+    if sorted_index:
+        monkeypatch.setattr(graphdata, "SMALL_NNZ", 0)
     b = _batch(np.random.default_rng(3))
     seeds = np.array([0, 5], dtype=np.int64)
     # when the copies are appended to the finalized base batch
     aug, loo = _with_loo_copies(replace(b), seeds)
     # then the result is the full `finalize` of the augmented edge lists
-    full = finalize(replace(aug, a_id=None, a_acc=None, lab_acc=None, type_offsets=[]))
+    full = finalize(replace(aug, msg_index={}, acc_index={}, lab_acc=None, type_offsets=[]))
     n_aug = aug.x_acc.shape[0]
     assert n_aug == b.x_acc.shape[0] + sum(len(c) for c, _ in loo.values()) > b.x_acc.shape[0]
     assert aug.type_offsets == full.type_offsets
-    assert aug.a_id is not None and full.a_id is not None and aug.a_acc is not None and full.a_acc is not None
-    assert aug.a_id.shape == full.a_id.shape and aug.a_acc.shape == full.a_acc.shape
     assert aug.lab_acc is not None and full.lab_acc is not None
     assert torch.equal(aug.lab_acc, full.lab_acc)
-    h_acc, h_id = torch.randn(n_aug, 6), torch.randn(b.x_id.shape[0], 6)
-    assert torch.equal(aug.a_id @ h_acc, full.a_id @ h_acc)
-    assert torch.equal(aug.a_acc @ h_id, full.a_acc @ h_id)
+    for mine, theirs in ((aug.msg_index, full.msg_index), (aug.acc_index, full.acc_index)):
+        assert mine.keys() == theirs.keys()
+        for rel in mine:
+            assert isinstance(mine[rel], EdgeIndex) == isinstance(theirs[rel], EdgeIndex) == sorted_index
+            if sorted_index:
+                assert mine[rel].sparse_size() == theirs[rel].sparse_size()  # type: ignore[attr-defined]
+            assert torch.equal(mine[rel].as_subclass(torch.Tensor), theirs[rel].as_subclass(torch.Tensor))
 
 
-def test_typed_linear_inference_path_matches_training_path() -> None:
-    lin = TypedLinear(8, 5)
-    x = torch.randn(11, 8)
-    offsets = [0, 4, 4, 11]  # an empty type block in the middle
-    with torch.no_grad():
-        inference = lin(x, offsets)
-    training = lin(x, offsets)
-    assert training.requires_grad and not inference.requires_grad
-    torch.testing.assert_close(inference, training.detach(), atol=1e-6, rtol=1e-6)
