@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from itertools import islice
 from typing import Annotated, Literal
 
 import orjson
@@ -173,33 +174,24 @@ def get_subgraph(
     sub = store.neighbourhood([id], hops, hub_cap=limit or settings.hub_cap)
     if id not in sub.accounts:
         raise NotFound(f"account {id} not found")
-    # The centre first, then the rest in the store's order, up to the node cap; risks in one store call.
+    # The centre first, then the rest in the store's order, up to the node cap: the JSON object
+    # and the files hold the same cut.
     account_ids = [id, *(a for a in sub.accounts if a != id)][:MAX_SUBGRAPH_NODES]
-    identifiers = list(sub.identifiers.items())[: max(0, MAX_SUBGRAPH_NODES - len(account_ids))]
-    if format is not None:  # a file holds what the JSON object would: the same caps
-        kept = _capped(sub, account_ids, dict(identifiers))
+    identifiers = dict(list(sub.identifiers.items())[: max(0, MAX_SUBGRAPH_NODES - len(account_ids))])
+    kept = _capped(sub, account_ids, identifiers)
+    if format is not None:
         return Response(investigation.subgraph_file(store, kept, format), media_type=MEDIA_TYPES[format])
-    risks = {a.id: a.risk for a in store.get_accounts(account_ids)}
-    nodes: list[SubgraphNode] = []
-    for account_id in account_ids:
-        row, risk = sub.accounts[account_id], risks.get(account_id)
-        nodes.append(SubgraphNode(
-            id=account_id, kind="account", label=row.label, ring_id=sub.rings.get(account_id),
-            risk=clamp_risk(risk),
-        ))
-    capped = set(sub.capped)
-    for key, degree in identifiers:
-        nodes.append(SubgraphNode(id=key.id, kind=key.type, degree=degree, capped=key in capped,
-                                  benign=key in sub.benign))
-    # Hub-shaped data holds a quarter of a million edges: plain dicts up to the cap, no model each.
-    kept_accounts, kept_keys = set(account_ids), {key for key, _ in identifiers}
-    edges: list[dict[str, str]] = []
-    for a, k, _ in sub.edges:
-        if a in kept_accounts and k in kept_keys:
-            edges.append({"source": a, "target": k.id, "type": k.type})
-            if len(edges) == MAX_SUBGRAPH_EDGES:
-                break
-    cut = len(account_ids) < len(sub.accounts) or len(identifiers) < len(sub.identifiers) \
+    risks = {a.id: a.risk for a in store.get_accounts(account_ids)}  # one store call, not one per node
+    nodes: list[SubgraphNode] = [
+        SubgraphNode(id=a, kind="account", label=row.label, ring_id=kept.rings.get(a), risk=clamp_risk(risks.get(a)))
+        for a, row in kept.accounts.items()
+    ]
+    capped = set(kept.capped)
+    nodes += [SubgraphNode(id=key.id, kind=key.type, degree=degree, capped=key in capped, benign=key in kept.benign)
+              for key, degree in identifiers.items()]
+    # Hub-shaped data holds a quarter of a million edges: plain dicts, no model each.
+    edges = [{"source": a, "target": k.id, "type": k.type} for a, k, _ in kept.edges]
+    cut = len(kept.accounts) < len(sub.accounts) or len(identifiers) < len(sub.identifiers) \
         or len(edges) < len(sub.edges)
     body = {"nodes": [n.model_dump(exclude_none=True) for n in nodes], "edges": edges,
             "truncated": bool(sub.capped) or cut}
@@ -207,9 +199,9 @@ def get_subgraph(
 
 
 def _capped(sub: Subgraph, account_ids: list[str], identifiers: dict[IdentifierKey, int]) -> Subgraph:
-    """`sub` cut to the nodes the JSON answer keeps, and at most `MAX_SUBGRAPH_EDGES` of their edges."""
+    """`sub` cut to `account_ids` and `identifiers`, and to at most `MAX_SUBGRAPH_EDGES` of their edges."""
     kept = set(account_ids)
-    edges = [e for e in sub.edges if e[0] in kept and e[1] in identifiers][:MAX_SUBGRAPH_EDGES]
+    edges = list(islice((e for e in sub.edges if e[0] in kept and e[1] in identifiers), MAX_SUBGRAPH_EDGES))
     return Subgraph(sub.seeds, {a: sub.accounts[a] for a in account_ids}, identifiers, edges,
                     [k for k in sub.capped if k in identifiers], sub.benign & identifiers.keys(),
                     {a: r for a, r in sub.rings.items() if a in kept})
