@@ -184,13 +184,14 @@ def main() -> None:
                         help="train with ModelConfig.structural_timing on (structure reads spreads and gaps)")
     parser.add_argument("--cross", default=None, help="train presets for the cross-world run, comma-separated")
     parser.add_argument("--eval", default="default,second,recruiting,inverted", help="evaluation presets")
+    parser.add_argument("--eval-seed", type=int, default=101, help="world seed of the evaluation worlds")
     args = parser.parse_args()
     global CONFIG
     CONFIG = TrainConfig(hop2=args.hop2, structural_timing=args.structural_timing)
     print(f"train config: {CONFIG}", flush=True)
     if args.cross:
         print(cross_world(args.cross.split(","), args.eval.split(","), args.accounts, args.holdout,
-                          args.train_seed), flush=True)
+                          args.train_seed, args.eval_seed), flush=True)
         return
     runs = []
     if args.only in (None, "default"):
@@ -312,8 +313,8 @@ def evaluate_world(scorer: Scorer, preset: str, seed: int, accounts: int, holdou
 
 
 def cross_world(train_presets: list[str], eval_presets: list[str], accounts: int, holdout: float,
-                train_seed: int) -> str:
-    """Train on each of `train_presets` (world seed 1), evaluate on a fresh world (seed 101) of every preset."""
+                train_seed: int, eval_seed: int = 101) -> str:
+    """Train on each of `train_presets` (world seed 1), evaluate on a fresh world (`eval_seed`) of every preset."""
     lines = []
     for tp in train_presets:
         with tempfile.TemporaryDirectory(prefix="rf-xworld-") as tmp:
@@ -333,8 +334,8 @@ def cross_world(train_presets: list[str], eval_presets: list[str], accounts: int
             scorer = Scorer.load(settings)
             for ep in eval_presets:
                 t1 = time.perf_counter()
-                res = evaluate_world(scorer, ep, 101, accounts, holdout, work)
-                lines.append(f"  train {tp} -> eval {ep} (seed 101, {accounts} accounts; "
+                res = evaluate_world(scorer, ep, eval_seed, accounts, holdout, work)
+                lines.append(f"  train {tp} -> eval {ep} (seed {eval_seed}, {accounts} accounts; "
                              f"{time.perf_counter() - t1:.0f}s): " + "; ".join(f"{k} {v:.4f}" for k, v in res.items()))
                 print(lines[-1], flush=True)
     return "\n".join(lines)
