@@ -182,12 +182,18 @@ def main() -> None:
     parser.add_argument("--hop2", action="store_true", help="train with the 2-hop label-count inputs")
     parser.add_argument("--structural-timing", action="store_true",
                         help="train with ModelConfig.structural_timing on (structure reads spreads and gaps)")
+    parser.add_argument("--presence-monotone", action="store_true",
+                        help="train MonotoneRingGNN and presence-monotone trees (TrainConfig.presence_monotone)")
+    parser.add_argument("--max-epochs", type=int, default=TrainConfig.max_epochs)
+    parser.add_argument("--lr", type=float, default=TrainConfig.lr)
     parser.add_argument("--cross", default=None, help="train presets for the cross-world run, comma-separated")
     parser.add_argument("--eval", default="default,second,recruiting,inverted", help="evaluation presets")
     parser.add_argument("--eval-seed", type=int, default=101, help="world seed of the evaluation worlds")
     args = parser.parse_args()
     global CONFIG
-    CONFIG = TrainConfig(hop2=args.hop2, structural_timing=args.structural_timing)
+    CONFIG = TrainConfig(hop2=args.hop2, structural_timing=args.structural_timing,
+                         presence_monotone=args.presence_monotone,
+                         max_epochs=args.max_epochs, lr=args.lr)
     print(f"train config: {CONFIG}", flush=True)
     if args.cross:
         print(cross_world(args.cross.split(","), args.eval.split(","), args.accounts, args.holdout,

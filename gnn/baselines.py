@@ -3,7 +3,7 @@
 `hop1_features` only looks at an account's identifiers and the accounts sharing them, so it
 is computable online from a 1-hop subgraph (the hybrid uses it); `hop2_label_counts` needs the
 full graph and is for the baseline only. Label counts are always leave-self-out. The label
-evidence columns are monotone (`evidence_monotone`); the structural ones read only identifiers
+evidence columns are monotone (`hop1_monotone`); the structural ones read only identifiers
 without labelled fraud, so a link that carries evidence moves evidence columns alone.
 """
 
@@ -37,9 +37,24 @@ STRUCT_NAMES = [
 HOP1_NAMES = EVIDENCE_NAMES + STRUCT_NAMES
 
 
-def hop1_features(b: GraphBatch, structural_timing: bool = True) -> np.ndarray:
-    """[Na, len(HOP1_NAMES) + Da]: label evidence (leave-self-out; monotone), structure and timing of
-    the identifiers without labelled fraud, and the mean input features of their accounts."""
+# With `presence_monotone`: what no account added later can lower. Zeroed: the columns it can push
+# either way (creation-time spreads and gaps); +1: those it can only raise.
+# The identifier's age and its first holder stay: a later link changes neither.
+PRESENCE_ZEROED = ("spread_min", "gap_min")
+PRESENCE_RISING = ("log_degree_mean", "log_degree_max", "shared_with_log")
+
+
+def hop1_features(b: GraphBatch, structural_timing: bool = True, presence_monotone: bool = False) -> np.ndarray:
+    """[Na, len(HOP1_NAMES) + Da] (+ Da more with `presence_monotone`): label evidence
+    (leave-self-out; monotone), structure and timing of the identifiers without labelled fraud, and
+    the mean input features of their accounts.
+
+    `presence_monotone`: the evidence columns read only labelled accounts (the share, not the
+    1/log2(others) weight; the gap to the earliest labelled fraud, not to the median of everyone),
+    the columns in PRESENCE_ZEROED are 0, and the neighbours' mean features become their maxima and
+    minima (`neighbour_extremes`), so that with the constraints of `hop1_monotone(...,
+    presence_monotone=True)` no added account lowers a score.
+    """
     n = b.x_acc.shape[0]
     lab = b.e_lab
     ev = lab[:, 0] > 0
@@ -84,16 +99,51 @@ def hop1_features(b: GraphBatch, structural_timing: bool = True) -> np.ndarray:
         mean_neigh = mean_edges @ neigh_at_id.astype(np.float64)
     cols.append(torch.from_numpy(mean_neigh.astype(np.float32)))
     out = torch.cat(cols, dim=1).numpy().astype(np.float32)
+    if presence_monotone:
+        fgap = lev[:, graphdata.FRAUD_GAP_COL]
+        share_sum = torch.zeros(n).index_add_(0, ea_ev, lev[:, 2])
+        tight = scatter_max(torch.stack([gap_cap - fgap.clamp(min=0.0), (fgap <= 0).to(fgap.dtype)], 1), ea_ev, n)
+        out[:, HOP1_NAMES.index("evidence_weight_sum")] = share_sum.numpy()
+        out[:, HOP1_NAMES.index("evidence_tight_max")] = tight[:, 0].numpy()
+        out[:, HOP1_NAMES.index("evidence_follower_max")] = tight[:, 1].numpy()
+        for name in PRESENCE_ZEROED:
+            out[:, HOP1_NAMES.index(name)] = 0.0
+        # Neighbours' features as the highest and the lowest value among the account and the
+        # accounts sharing its identifiers without labelled fraud: an added account can only
+        # raise a maximum (+1) or lower a minimum (-1), not move a mean either way.
+        hi, lo = neighbour_extremes(b, stn)
+        out = np.concatenate([out[:, : len(HOP1_NAMES)], hi, lo], axis=1)
     if not structural_timing:  # structure without creation-time spreads and gaps (see ModelConfig)
         for name in ("spread_min", "gap_min"):
             out[:, HOP1_NAMES.index(name)] = 0.0
     return out
 
 
-def evidence_monotone(n_before: int, n_after: int) -> list[int]:
+def neighbour_extremes(b: GraphBatch, structural: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """([Na, Da], [Na, Da]): per account the max and the min of `x_acc` over itself and the
+    messaging accounts of its `structural` identifiers (edges [E] bool)."""
+    x = b.x_acc
+    ni = b.x_id.shape[0]
+    src = x[b.m_acc]
+    idx = b.m_id.unsqueeze(1).expand_as(src)
+    id_hi = x.new_full((ni, x.shape[1]), -torch.inf).scatter_reduce(0, idx, src, reduce="amax")
+    id_lo = x.new_full((ni, x.shape[1]), torch.inf).scatter_reduce(0, idx, src, reduce="amin")
+    st = torch.from_numpy(structural)
+    ea, ei = b.e_acc[st], b.e_id[st]
+    acc_idx = ea.unsqueeze(1).expand(len(ea), x.shape[1])
+    hi = x.clone().scatter_reduce(0, acc_idx, id_hi[ei], reduce="amax")
+    lo = x.clone().scatter_reduce(0, acc_idx, id_lo[ei], reduce="amin")
+    return hi.numpy(), lo.numpy()
+
+
+def hop1_monotone(n_before: int, account_dim: int, n_after: int, presence_monotone: bool = False) -> list[int]:
     """LightGBM `monotone_constraints` for [n_before columns, hop1_features, n_after columns]: +1 on
-    the evidence features, 0 elsewhere."""
-    return [0] * n_before + [1] * len(EVIDENCE_NAMES) + [0] * len(STRUCT_NAMES) + [0] * n_after
+    the evidence features; with `presence_monotone` also +1 on PRESENCE_RISING and the neighbours'
+    maxima and -1 on their minima; 0 elsewhere."""
+    rising = PRESENCE_RISING if presence_monotone else ()
+    struct = [1 if name in rising else 0 for name in STRUCT_NAMES]
+    neigh = [1] * account_dim + [-1] * account_dim if presence_monotone else [0] * account_dim
+    return [0] * n_before + [1] * len(EVIDENCE_NAMES) + struct + neigh + [0] * n_after
 
 
 def hop2_label_counts(raw: RawGraph, b: GraphBatch) -> np.ndarray:

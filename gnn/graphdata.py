@@ -31,8 +31,17 @@ from ringfence.graph.arrays import GraphArrays, load_arrays
 from ringfence.graph.model import ID_TYPES, AccountRow, IdentifierKey, Subgraph
 from ringfence.graph.store import GraphStore
 
-EDGE_LABEL_DIM = 6  # [log1p fraud, log1p legit, fraud share, fraud / log2(others + 2), gap_log_days, first_holder]
+# [log1p fraud, log1p legit, fraud share, fraud / log2(others + 2), gap_log_days, first_holder, fraud_gap]
+EDGE_LABEL_DIM = 7
 EVIDENCE_COLS = (0, 2, 3)  # the label-evidence columns: non-decreasing in the labelled-fraud count
+# ... those of them no added (unlabelled) account can move: the share counts labelled accounts only
+MONOTONE_EVIDENCE_COLS = (0, 2)
+LEGIT_COL = 1
+# Signed log-days from the account's creation to the earliest labelled fraud among the identifier's
+# other accounts (> 0: the account was there first, a stolen card's owner); 0 without such fraud.
+FRAUD_GAP_COL = 6
+DEGREE_COL, AGE_COL, CAPPED_COL = 3, 4, 6  # x_id: log1p degree, log1p days since first link, above the hub cap
+FIRST_HOLDER_COL = 5  # e_lab: the account linked to the identifier first
 STRUCT_COLS = (1, 4, 5)  # what the structural path reads of an edge without labelled fraud
 STRUCT_LAB_DIM = 2 * len(STRUCT_COLS)  # their mean and max over an account's non-evidence edges
 GAP_CAP_DAYS = 365.0
@@ -102,6 +111,9 @@ class GraphBatch:
     lab_acc: torch.Tensor | None = None
     # [Na, HOP2_DIM] from `assemble`; exact for accounts whose 2-hop neighbourhood is in the batch
     hop2: np.ndarray | None = None
+    # [Na] the row whose messages an account's links carry: itself (None), or for the leave-one-out
+    # copies of `score._with_loo_copies` (which send none) the account they copy
+    origin: np.ndarray | None = None
 
 
 def finalize(b: GraphBatch) -> GraphBatch:
@@ -261,9 +273,11 @@ def assemble(raw: RawGraph, hub_cap: int, as_of: datetime, finalized: bool = Tru
     others = np.maximum(raw.id_degree[raw.e_id] - 1, 0).astype(np.float64)
     # First holder: the link is the identifier's earliest (a stolen card's owner, a phone's first user).
     first_holder = ((rank == 0) & (others > 0)).astype(np.float64)
+    fgap = fraud_gap(raw.created, lab, m_acc, m_id, raw.e_acc, raw.e_id, ni)
     e_lab = np.stack(
         [np.log1p(f), np.log1p(l_), f / (f + l_ + 1.0), (f > 0).astype(np.float64) * 1.0 / np.log2(others + 2.0),
-         np.log1p(np.minimum(gap / DAY, GAP_CAP_DAYS)), first_holder],
+         np.log1p(np.minimum(gap / DAY, GAP_CAP_DAYS)), first_holder,
+         np.sign(fgap) * np.log1p(np.minimum(np.abs(fgap) / DAY, GAP_CAP_DAYS))],
         axis=1,
     ).astype(np.float32)
     hop2 = hop2_counts(lab, m_acc, m_id, fraud_at, len(raw.account_ids), ni)
@@ -319,6 +333,29 @@ def robust_timing(created: np.ndarray, m_acc: np.ndarray, m_id: np.ndarray, e_ac
     loo_med = 0.5 * (at(lo) + at(hi))
     gap[m_edge[ok]] = np.abs(c[ok] - loo_med[ok])
     return spread, gap
+
+
+def fraud_gap(created: np.ndarray, lab: np.ndarray, m_acc: np.ndarray, m_id: np.ndarray, e_acc: np.ndarray,
+              e_id: np.ndarray, ni: int) -> np.ndarray:
+    """[E] seconds from each edge's account's creation to the earliest labelled-fraud account among
+    the identifier's *other* messaging accounts (0 where there is none). It reads labelled accounts
+    only, so no unlabelled account added later can move it."""
+    is_f = lab[m_acc] == 1
+    fa, fi = m_acc[is_f], m_id[is_f]
+    t = created[fa]
+    first = np.full(ni, np.inf)
+    first_acc = np.full(ni, -1, dtype=np.int64)
+    second = np.full(ni, np.inf)
+    if len(fa):
+        order = np.lexsort((fa, t, fi))  # by identifier, then time, then account (ties: stable)
+        fi_s, t_s, fa_s = fi[order], t[order], fa[order]
+        head = np.r_[True, fi_s[1:] != fi_s[:-1]]
+        first[fi_s[head]] = t_s[head]
+        first_acc[fi_s[head]] = fa_s[head]
+        nxt = np.flatnonzero(~head & np.r_[False, head[:-1]])  # the second of each run
+        second[fi_s[nxt]] = t_s[nxt]
+    ref = np.where(first_acc[e_id] == e_acc, second[e_id], first[e_id])
+    return np.where(np.isfinite(ref), ref - created[e_acc], 0.0)
 
 
 def _sorted_group_median(sv: np.ndarray, start: np.ndarray, n: np.ndarray) -> np.ndarray:

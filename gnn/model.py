@@ -32,17 +32,25 @@ import warnings
 from dataclasses import asdict, dataclass
 from typing import Final
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 from torch_geometric import EdgeIndex
 from torch_geometric.nn import HeteroConv, MessagePassing, SAGEConv
 from torch_geometric.typing import Adj, OptPairTensor, Size
-from torch_geometric.utils import degree
+from torch_geometric.utils import degree, scatter
 
 from ringfence.gnn.graphdata import (
+    AGE_COL,
+    CAPPED_COL,
+    DEGREE_COL,
     EVIDENCE_COLS,
+    FIRST_HOLDER_COL,
+    FRAUD_GAP_COL,
     HOP2_DIM,
+    LEGIT_COL,
     LINKS,
+    MONOTONE_EVIDENCE_COLS,
     REV_LINKS,
     STRUCT_COLS,
     STRUCT_LAB_DIM,
@@ -63,6 +71,9 @@ class ModelConfig:
     # False: the structural path ignores creation-time spreads and gaps (a world written by others
     # need not make rings bursty); they still tighten the evidence gate.
     structural_timing: bool = True
+    # True: `MonotoneRingGNN`, whose score no added account can lower (see its docstring). False
+    # (bundles written before it existed): `RingGNN`.
+    presence_monotone: bool = False
 
     @property
     def label_dim(self) -> int:
@@ -313,3 +324,171 @@ class RingGNN(nn.Module):
 
     def forward(self, b: GraphBatch) -> Tensor:
         return self.structure_logit(b) + self.evidence(b)
+
+
+def build_gnn(config: ModelConfig) -> RingGNN:
+    """The model class a config names."""
+    return MonotoneRingGNN(config) if config.presence_monotone else RingGNN(config)
+
+
+class PosLinear(nn.Module):
+    """A linear map with non-negative weights (softplus of a free parameter) and a free bias:
+    non-decreasing in every input.
+
+    forward(x [N, i]) -> [N, o]
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
+        super().__init__()
+        self.raw = nn.Parameter(torch.empty(out_features, in_features))
+        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        # softplus(raw) ~ U(0, 1/in): a sum of `in` non-negative inputs keeps their scale (the
+        # default nn.Linear scale, all positive, would grow the states layer after layer)
+        bound = 1.0 / max(self.raw.shape[1], 1)
+        with torch.no_grad():
+            w = torch.empty_like(self.raw).uniform_(0.02 * bound, bound)
+            self.raw.copy_(torch.log(torch.expm1(w)))
+            if self.bias is not None:
+                self.bias.zero_()
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = x @ nn.functional.softplus(self.raw).t()
+        return out if self.bias is None else out + self.bias
+
+
+def _aggregate(ei: Tensor, x: Tensor, n_dst: int, reduce: str) -> Tensor:
+    """Rows of `x` (the relation's sources) summed or averaged into its `n_dst` destinations along a
+    destination-sorted relation index (an `EdgeIndex` by one sparse product, or a plain [2, E])."""
+    if isinstance(ei, EdgeIndex):
+        return destination_major(ei).matmul(other=x, reduce=reduce)  # type: ignore[no-any-return]
+    return scatter(x[ei[0]], ei[1], 0, dim_size=n_dst, reduce=reduce)
+
+
+class MonotoneRingGNN(RingGNN):
+    """The account scorer whose risk no account added later can lower: logit = structure + evidence,
+    both non-decreasing in the presence of every other account.
+
+    A fraudster controls the accounts they sign up (attributes, links, how many), never the labels,
+    and cannot sign up in the past: the tenant records an account and its links when they happen,
+    so a later account's links come after the identifiers they join already existed. So
+    everything another account can change reaches the logit through non-negative states, sums and
+    non-negative weights (`PosLinear`), and nothing reads a quantity an added account can push down
+    (a mean over an identifier's accounts, a share of its accounts, the spread of their creation
+    times, the gap to their median); what a later link cannot change (the identifier's age, who
+    linked to it first) may enter with any sign:
+
+        a1_b     = relu(A1·own_b)                                       ≥ 0, b's own
+        z_(a,i)  = relu(P·log1p(Σ_{b ≠ a sending to i} a1_b) + P·[log degree, capped]
+                        + F·[age of i, a linked to i first] + c_type)
+        a2_a     = relu(A2·own_a + legit-label terms + Σ_type P·Σ_{i ∈ a's ids} z_(a,i))
+        structure(a) = g(own_a, legit labels) + P·a2_a
+        evidence(a)  = Σ_{i ∈ a's ids with labelled fraud} gate · P·[log1p fraud, fraud share]
+
+    (P: a `PosLinear`; "own" = the account's own encoded attributes and age; the fraud share
+    f / (f + l + 1) counts labelled accounts only; the gate reads the identifier's type, its label
+    counts and the signed gap between the account's creation and the earliest labelled fraud
+    there, `graphdata.FRAUD_GAP_COL`, and the identifier's age: all fixed under later unlabelled
+    additions.) Adding an account b
+    adds a1_b ≥ 0 to the sums of its identifiers and raises their degrees; every path from there to
+    another account's logit is non-decreasing, so no old account's risk can fall. Like `RingGNN`,
+    the logit is a function of the account's 1-hop subgraph (online and batch scores agree). Scores still fall
+    when investigators label accounts legit or mark identifiers benign. Limits: an identifier past
+    the hub cap sends only its earliest `hub_cap` accounts, so a backdated account can displace one
+    there, and change its age or first holder (history loads, never sign-ups); a suspicious-looking
+    neighbour raises suspicion, a reassuring-looking one cannot lower it.
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        nn.Module.__init__(self)
+        h, da = config.hidden, config.account_dim
+        self.config = config
+        self.own2 = nn.Linear(da, h)
+        self.deg1 = PosLinear(2, h, bias=False)
+        self.fixed1 = nn.Linear(2, h, bias=False)
+        self.type_bias1 = nn.Parameter(torch.zeros(N_TYPES, h))
+        self.a0 = nn.Linear(da, h)
+        self.msg1 = PosLinear(h, h, bias=False)
+        self.up2 = nn.ModuleList([PosLinear(h, h, bias=False) for _ in ID_TYPES])
+        self.legit = nn.Linear(2, h)
+        self.dropout = nn.Dropout(config.dropout)
+        self.head_pos = PosLinear(h, 1, bias=False)
+        self.head_own = nn.Sequential(nn.Linear(da + 2, h), nn.ReLU(), nn.Linear(h, 1))
+        self.gate = nn.Sequential(nn.Linear(N_TYPES + 4, 16), nn.ReLU(), nn.Linear(16, 1))
+        self.ev_raw = nn.Parameter(torch.zeros(len(MONOTONE_EVIDENCE_COLS)))
+        self.hop2_raw = nn.Parameter(torch.zeros(HOP2_DIM))
+        with torch.no_grad():
+            self.ev_raw.fill_(0.5)
+            self.hop2_raw.fill_(-2.0)
+
+    def reset_parameters(self) -> None:  # each layer initialises itself
+        pass
+
+    @staticmethod
+    def _sum_by_type(lins: nn.ModuleList, h_edge: Tensor, ea: Tensor, etype: Tensor, na: int) -> Tensor:
+        """Σ_type P_type · (per account, the sum of the edge states `h_edge` [E, H] of that type)."""
+        out = h_edge.new_zeros((na, lins[0].raw.shape[0]))
+        for k in range(N_TYPES):
+            sel = etype == k
+            out = out + lins[k](h_edge.new_zeros((na, h_edge.shape[1])).index_add_(0, ea[sel], h_edge[sel]))
+        return out
+
+    def _to_identifiers(self, b: GraphBatch, h_acc: Tensor) -> Tensor:
+        """[Ni, H] per identifier the sum of `h_acc` over its (hub-capped) messaging accounts."""
+        parts = []
+        for k, t in enumerate(ID_TYPES):
+            n_t = b.type_offsets[k + 1] - b.type_offsets[k]
+            parts.append(_aggregate(b.msg_index[LINKS[t]], h_acc, n_t, "sum"))
+        return torch.cat(parts) if parts else h_acc.new_zeros((0, h_acc.shape[1]))
+
+    def own_labels(self, b: GraphBatch) -> Tensor:
+        """[Na, 2] the account's legit-label inputs (mean and max of log1p legit over its
+        identifiers without labelled fraud): investigators set them, added accounts cannot."""
+        assert b.lab_acc is not None
+        legit = STRUCT_COLS.index(LEGIT_COL)
+        return b.lab_acc[:, [legit, legit + len(STRUCT_COLS)]]
+
+    def embed(self, b: GraphBatch) -> Tensor:
+        x, na = b.x_acc, b.x_acc.shape[0]
+        ids = b.x_id[:, [DEGREE_COL, CAPPED_COL]]  # log degree, hub flag: both rise as accounts join
+        # Messages are the senders' own features only: the score stays a function of the 1-hop
+        # subgraph (online = batch), and no label reaches it through them.
+        a1 = torch.relu(self.a0(x))
+        sums = self._to_identifiers(b, a1)
+        # Layer 2 per structural edge (a, i), leaving a's own message out of i's sum, so that an
+        # identifier nobody else uses says nothing beyond its type and degree.
+        st = b.e_lab[:, 0] <= 0
+        ea, ei = b.e_acc[st], b.e_id[st]
+        in_cap = torch.from_numpy(np.asarray(b.in_cap, dtype=bool))[st].to(a1.dtype).unsqueeze(1)
+        sender = ea if b.origin is None else torch.from_numpy(b.origin)[ea]
+        own = a1[sender] * in_cap
+        others = torch.log1p((sums[ei] - own).clamp(min=0.0))
+        # the identifier's age and whether a linked to it first: fixed once it exists (later links
+        # come later), so free weights
+        fixed = torch.stack([b.x_id[ei, AGE_COL], b.e_lab[st, FIRST_HOLDER_COL]], dim=1)
+        z = torch.relu(self.msg1(others) + self.deg1(ids[ei]) + self.fixed1(fixed) + self.type_bias1[b.id_type[ei]])
+        out = self.own2(x) + self.legit(self.own_labels(b)) + self._sum_by_type(self.up2, z, ea, b.id_type[ei], na)
+        return torch.relu(out)
+
+    def structure_logit(self, b: GraphBatch, h: Tensor | None = None) -> Tensor:
+        h = self.dropout(self.embed(b)) if h is None else h
+        own = self.head_own(torch.cat([b.x_acc, self.own_labels(b)], dim=1))
+        return (own + self.head_pos(h)).squeeze(1)
+
+    def evidence(self, b: GraphBatch) -> Tensor:
+        """[Na] Σ over the account's identifiers with labelled fraud (other than itself) of
+        gate · (w · [log1p fraud, fraud share]), w ≥ 0, gate in [GATE_FLOOR, 1]."""
+        n = b.x_acc.shape[0]
+        lab = b.e_lab
+        ev = (lab[:, 0] > 0).to(lab.dtype)
+        value = (lab[:, list(MONOTONE_EVIDENCE_COLS)] * ev.unsqueeze(1)) @ self.evidence_weights()
+        gate_in = torch.cat([b.x_id[b.e_id][:, [*range(N_TYPES), AGE_COL]], lab[:, [0, LEGIT_COL, FRAUD_GAP_COL]]],
+                            dim=1)
+        gate = GATE_FLOOR + (1.0 - GATE_FLOOR) * torch.sigmoid(self.gate(gate_in).squeeze(1))
+        out = lab.new_zeros(n).index_add_(0, b.e_acc, gate * value)
+        if self.config.hop2 and b.hop2 is not None:
+            hop2 = torch.as_tensor(b.hop2, dtype=out.dtype)
+            out = out + hop2 @ nn.functional.softplus(self.hop2_raw)
+        return out

@@ -15,10 +15,10 @@ import numpy as np
 import torch
 from scipy.special import expit
 
-from ringfence.gnn.baselines import evidence_monotone, hop1_features
+from ringfence.gnn.baselines import hop1_features, hop1_monotone
 from ringfence.gnn.features import FeatureSchema
 from ringfence.gnn.graphdata import HOP2_DIM, GraphBatch
-from ringfence.gnn.model import ModelConfig, RingGNN
+from ringfence.gnn.model import ModelConfig, RingGNN, build_gnn
 from ringfence.gnn.registry import ModelBundle
 
 CANDIDATES = ("gnn", "hybrid", "blend", "gnn_gbt")
@@ -51,7 +51,7 @@ class Predictor:
             return p if rows is None else p[rows]
         if self.kind == "gnn_gbt":
             p_gnn = torch.sigmoid(self.gnn(b).double()).numpy()
-            x = gbt_features(b, self.gnn.config.structural_timing)
+            x = gbt_features(b, self.gnn.config)
             if rows is not None:
                 p_gnn, x = p_gnn[rows], x[rows]
             assert self.booster is not None
@@ -71,7 +71,7 @@ class Predictor:
     def from_bundle(cls, bundle: ModelBundle) -> Predictor:
         meta = bundle.meta
         config = ModelConfig(**meta["config"])
-        gnn = RingGNN(config)
+        gnn = build_gnn(config)
         gnn.load_state_dict(bundle.tensors)
         gnn.eval()
         booster = lgb.Booster(model_str=meta["booster"]) if meta.get("booster") else None
@@ -87,21 +87,25 @@ def hybrid_features(gnn: RingGNN, b: GraphBatch) -> np.ndarray:
         gnn.eval()
     h = gnn.embed(b)  # structure only: the embedding never reads label evidence
     logit = gnn.structure_logit(b, h) + gnn.evidence(b)
-    parts = [h.numpy(), logit.unsqueeze(1).numpy(), hop1_features(b, gnn.config.structural_timing), b.x_acc.numpy()]
+    c = gnn.config
+    parts = [h.numpy(), logit.unsqueeze(1).numpy(), hop1_features(b, c.structural_timing, c.presence_monotone),
+             b.x_acc.numpy()]
     if gnn.config.hop2 and b.hop2 is not None:
         parts.append(np.asarray(b.hop2, dtype=np.float32))
     return np.concatenate(parts, axis=1)
 
 
 def hybrid_monotone(gnn: RingGNN) -> list[int]:
-    """`monotone_constraints` of `hybrid_features`: +1 on the GNN's logit, the evidence columns and the 2-hop counts."""
+    """`monotone_constraints` of `hybrid_features`: +1 on the GNN's logit, the evidence columns and
+    the 2-hop counts; with `presence_monotone` also on the embedding (non-decreasing in presence)."""
     c = gnn.config
-    return [0] * c.hidden + [1] + evidence_monotone(0, 2 * c.account_dim) + ([1] * HOP2_DIM if c.hop2 else [])
+    return ([1 if c.presence_monotone else 0] * c.hidden + [1]
+            + hop1_monotone(0, c.account_dim, c.account_dim, c.presence_monotone) + ([1] * HOP2_DIM if c.hop2 else []))
 
 
-def gbt_monotone(account_dim: int) -> list[int]:
+def gbt_monotone(config: ModelConfig) -> list[int]:
     """`monotone_constraints` of `gbt_features`."""
-    return evidence_monotone(account_dim, account_dim)
+    return hop1_monotone(config.account_dim, config.account_dim, 0, config.presence_monotone)
 
 
 def calibrate(p: np.ndarray, calibration: tuple[float, float] | None) -> np.ndarray:
@@ -133,9 +137,10 @@ def fit_platt(p: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return (min(max(float(a), 1e-3), 1e3), float(np.clip(b, -1e3, 1e3)))
 
 
-def gbt_features(b: GraphBatch, structural_timing: bool = True) -> np.ndarray:
-    """[Na, Da + len(HOP1_NAMES) + Da]: own features and the 1-hop aggregates (online-computable)."""
-    return np.concatenate([b.x_acc.numpy(), hop1_features(b, structural_timing)], axis=1)
+def gbt_features(b: GraphBatch, config: ModelConfig) -> np.ndarray:
+    """[Na, Da + hop1_features]: own features and the 1-hop aggregates (online-computable)."""
+    return np.concatenate([b.x_acc.numpy(), hop1_features(b, config.structural_timing, config.presence_monotone)],
+                          axis=1)
 
 
 def meta_for(predictor: Predictor) -> dict[str, Any]:

@@ -238,6 +238,9 @@ def _with_loo_copies(b: GraphBatch, seed_rows: np.ndarray) -> tuple[GraphBatch, 
         msg_index={rel: _with_sources(ei, n_aug) for rel, ei in base.msg_index.items()},
         acc_index=account_index(all_acc, all_id, all_lab.numpy(), base.type_offsets, n_aug),
         lab_acc=torch.cat([base.lab_acc, lab_copies]),
+        # a copy's links carry its original's messages (leave-self-out sums subtract those)
+        in_cap=np.concatenate([base.in_cap, base.in_cap[edges]]),
+        origin=np.concatenate([np.arange(n) if base.origin is None else base.origin, copy_rows]),
     )
     return aug, loo
 

@@ -56,10 +56,10 @@ from sklearn.metrics import average_precision_score
 
 from ringfence.core.errors import InvalidInput
 from ringfence.core.settings import Settings
-from ringfence.gnn.baselines import evidence_monotone, fit_lgb, hop2_label_counts, metrics
+from ringfence.gnn.baselines import fit_lgb, hop1_monotone, hop2_label_counts, metrics
 from ringfence.gnn.features import IDENTIFIER_DIM, FeatureSchema
 from ringfence.gnn.graphdata import GraphBatch, RawGraph, assemble, raw_from_arrays
-from ringfence.gnn.model import ModelConfig, RingGNN
+from ringfence.gnn.model import ModelConfig, RingGNN, build_gnn
 from ringfence.gnn.pointintime import SIGNUP_WINDOW_S, point_in_time, union
 from ringfence.gnn.predictor import (
     CANDIDATES,
@@ -108,6 +108,10 @@ class TrainConfig:
     # Label-blind copies (`label_blind`): every example once more with every label in its graph
     # hidden, so that structure alone has to carry the suspicion of rings nobody labelled.
     label_blind: bool = True
+    # `MonotoneRingGNN` and presence-monotone trees: no account added later can lower another's risk,
+    # by construction. Off by default: on the 20k default world it cost existing-account AP 0.92 ->
+    # 0.79 and unlabelled-ring recall@5% 0.99 -> 0.75 (BENCHMARKS.md).
+    presence_monotone: bool = False
     # torch threads for the GNN epochs: on a shared, loaded 2-core machine one thread costs half the
     # CPU of two (OpenMP barriers spin) and finishes sooner; LightGBM still uses `threads`.
     gnn_threads: int = 1
@@ -248,13 +252,17 @@ def evaluate(model: RingGNN, batch: GraphBatch, idx: np.ndarray, y: np.ndarray) 
     return metrics(y, p), p
 
 
+def model_config(schema: FeatureSchema, cfg: TrainConfig) -> ModelConfig:
+    return ModelConfig(schema.account_dim, IDENTIFIER_DIM, cfg.hidden, cfg.dropout, cfg.hop2, cfg.structural_timing,
+                       cfg.presence_monotone)
+
+
 def fit_gnn(
     batch: GraphBatch, tr: np.ndarray, y_tr: np.ndarray, va: np.ndarray, y_va: np.ndarray, schema: FeatureSchema,
     cfg: TrainConfig, seed: int, progress: Progress | None = None,
 ) -> tuple[RingGNN, int]:
     torch.manual_seed(seed)
-    model = RingGNN(ModelConfig(schema.account_dim, IDENTIFIER_DIM, cfg.hidden, cfg.dropout, cfg.hop2,
-                                cfg.structural_timing))
+    model = build_gnn(model_config(schema, cfg))
     optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     pos = max(float(y_tr.sum()), 1.0)
     pos_weight = torch.tensor(np.sqrt((len(y_tr) - pos) / pos), dtype=torch.float32)
@@ -340,10 +348,14 @@ def train(
         da = x_own.shape[1]
         results["features_gbt"] = metrics(y_va, np.asarray(b1.predict(x_own[va], num_threads=threads)))
         # Baseline 2: neighbour aggregates (1 and 2 hops), leave-self-out.
-        x_1hop = gbt_features(batch, cfg.structural_timing)  # own features + 1-hop aggregates
-        x_nb = np.concatenate([x_1hop, hop2_label_counts(raw, batch)], axis=1)
+        # The baseline reads every neighbour aggregate (the published recipe); the shipped trees
+        # read them as the shipped GNN's config allows (`presence_monotone`).
+        mcfg = model_config(schema, cfg)
+        x_all = gbt_features(batch, dataclasses.replace(mcfg, presence_monotone=False))
+        x_1hop = gbt_features(batch, mcfg)  # own features + 1-hop aggregates
+        x_nb = np.concatenate([x_all, hop2_label_counts(raw, batch)], axis=1)
         b2 = fit_lgb(x_nb[tr], y_tr, x_nb[va], y_va, seed, threads=threads,
-                     monotone=evidence_monotone(da, da) + [1, 1])
+                     monotone=hop1_monotone(da, da, 0) + [1, 1])
         results["neighbour_gbt"] = metrics(y_va, np.asarray(b2.predict(x_nb[va], num_threads=threads)))
         if progress:
             progress("baselines", 1.0)
@@ -359,7 +371,7 @@ def train(
         results["hybrid"] = metrics(y_va, p_hyb_va)
         results["blend"] = metrics(y_va, 0.5 * (p_gnn_va + p_hyb_va))
         # GNN + trees that never saw the GNN (see the module docstring).
-        b3 = fit_lgb(x_1hop[tr], y_tr, x_1hop[va], y_va, seed, threads=threads, monotone=gbt_monotone(da))
+        b3 = fit_lgb(x_1hop[tr], y_tr, x_1hop[va], y_va, seed, threads=threads, monotone=gbt_monotone(mcfg))
         p_va = {"gnn": p_gnn_va, "hybrid": p_hyb_va, "blend": 0.5 * (p_gnn_va + p_hyb_va),
                 "gnn_gbt": 0.5 * (p_gnn_va + np.asarray(b3.predict(x_1hop[va], num_threads=threads)))}
         results["gnn_gbt"] = metrics(y_va, p_va["gnn_gbt"])

@@ -6,6 +6,8 @@ store under test (SQLite and the real Neo4j) and lets hypothesis pick what to ch
 - adding a link to an identifier shared with labelled fraud never lowers an account's risk;
 - a reason for an identifier shared with labelled fraud never has a negative weight;
 - adding one new account to a ring lowers no old member's risk by more than 0.02 at the next sweep.
+
+A new account is a sign-up: its links are first seen now (its claimed creation date may be anything).
 """
 
 from __future__ import annotations
@@ -107,7 +109,7 @@ def test_one_new_account_lowers_no_old_ring_members_risk_by_more_than_002(
         n["k"] += 1
         created = AS_OF - timedelta(days=120) + timedelta(days=day)
         store.upsert_accounts([AccountIn(f"zz-new-{n['k']:03d}", min(created, AS_OF), {},
-                                         tuple(Link(t, i, min(created, AS_OF)) for t, i in chosen))])
+                                         tuple(Link(t, i, AS_OF) for t, i in chosen))])
         after = scorer.score_all(store, as_of=AS_OF)
         drops = [sweep["now"][a] - after[a] for a in world["rings"][group]]
         assert max(drops) <= 0.02, (group, chosen, day, max(drops))

@@ -1,0 +1,112 @@
+"""No account added later can lower another account's score (issue #13): a fraudster adds accounts.
+
+`MonotoneRingGNN` and the presence-monotone tree features hold it by construction, whatever the
+weights; the earlier `RingGNN` (means over an identifier's accounts) does not, which shows the
+check can fail.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ringfence.gnn.baselines import hop1_features, hop1_monotone
+from ringfence.gnn.features import IDENTIFIER_DIM
+from ringfence.gnn.graphdata import GraphBatch, RawGraph, assemble, raw_from_store
+from ringfence.gnn.model import ModelConfig, RingGNN, build_gnn
+from ringfence.gnn.testing import load_world
+from ringfence.graph.sqlite_store import SQLiteStore
+
+AS_OF = datetime(2027, 1, 1, tzinfo=UTC)
+HUB_CAP = 40
+DA = 4
+
+
+@pytest.fixture(scope="module")
+def raw(tmp_path_factory: pytest.TempPathFactory) -> RawGraph:
+    store = SQLiteStore(Path(tmp_path_factory.mktemp("presence")) / "g.db")
+    store.migrate()
+    load_world(store, 500, seed=6)
+    raw, _ = raw_from_store(store, None, AS_OF)
+    store.close()
+    raw.x_acc = np.random.default_rng(0).normal(size=(len(raw.account_ids), DA)).astype(np.float32)
+    return raw
+
+
+def with_added(raw: RawGraph, seed: int, n_new: int = 6) -> RawGraph:
+    """`raw` plus `n_new` unlabelled accounts signed up now (random features), each linked to 1-3
+    shared identifiers that stay under the hub cap."""
+    rng = np.random.default_rng(seed)
+    shared = np.flatnonzero((raw.id_degree >= 2) & (raw.id_degree + n_new <= HUB_CAP))
+    na = len(raw.account_ids)
+    created = np.full(n_new, AS_OF.timestamp())
+    new_acc, new_id = [], []
+    for k in range(n_new):
+        ids = rng.choice(shared, size=int(rng.integers(1, 4)), replace=False)
+        new_acc += [na + k] * len(ids)
+        new_id += ids.tolist()
+    e_acc, e_id = np.asarray(new_acc, dtype=np.int64), np.asarray(new_id, dtype=np.int64)
+    return dataclasses.replace(
+        raw,
+        account_ids=raw.account_ids + [f"zz-new-{k:02d}" for k in range(n_new)],  # still sorted
+        x_acc=np.concatenate([raw.x_acc, rng.normal(scale=3.0, size=(n_new, DA)).astype(np.float32)]),
+        label=np.concatenate([raw.label, np.full(n_new, -1, dtype=raw.label.dtype)]),
+        created=np.concatenate([raw.created, created]),
+        id_degree=raw.id_degree + np.bincount(e_id, minlength=len(raw.id_degree)),
+        e_acc=np.concatenate([raw.e_acc, e_acc]),
+        e_id=np.concatenate([raw.e_id, e_id]),
+        e_first=np.concatenate([raw.e_first, created[e_acc - na]]),
+    )
+
+
+def logits(model: RingGNN, b: GraphBatch, n: int) -> torch.Tensor:
+    with torch.no_grad():
+        return model(b)[:n]
+
+
+def random_model(presence_monotone: bool, seed: int) -> RingGNN:
+    torch.manual_seed(seed)
+    model = build_gnn(ModelConfig(DA, IDENTIFIER_DIM, hidden=8, dropout=0.0, structural_timing=False,
+                                  presence_monotone=presence_monotone)).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0.0, 1.0)  # any weights: the guarantee may not depend on training
+    return model
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_added_accounts_never_lower_an_old_accounts_logit(raw: RawGraph, seed: int) -> None:
+    n = len(raw.account_ids)
+    before_b = assemble(raw, HUB_CAP, AS_OF)
+    after_b = assemble(with_added(raw, seed), HUB_CAP, AS_OF)
+    model = random_model(True, seed)
+    before, after = logits(model, before_b, n), logits(model, after_b, n)
+    tol = 1e-4 + 1e-6 * before.abs()  # float32 rounding of logits in the thousands (random weights)
+    assert bool((after >= before - tol).all()), float((before - after).max())
+    assert bool((after > before + 1e-4).any())  # the additions reached someone
+
+
+def test_the_earlier_mean_model_can_be_lowered_by_an_added_account(raw: RawGraph) -> None:
+    n = len(raw.account_ids)
+    before_b, after_b = assemble(raw, HUB_CAP, AS_OF), assemble(with_added(raw, 0), HUB_CAP, AS_OF)
+    model = random_model(False, 0)
+    assert float((logits(model, before_b, n) - logits(model, after_b, n)).max()) > 1e-3
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_tree_features_only_rise_where_constrained_and_are_fixed_elsewhere(raw: RawGraph, seed: int) -> None:
+    n = len(raw.account_ids)
+    before = hop1_features(assemble(raw, HUB_CAP, AS_OF), False, presence_monotone=True)
+    after = hop1_features(assemble(with_added(raw, seed), HUB_CAP, AS_OF), False, presence_monotone=True)[:n]
+    constraint = np.asarray(hop1_monotone(0, DA, 0, presence_monotone=True))
+    assert len(constraint) == before.shape[1]
+    rising, falling, fixed = constraint == 1, constraint == -1, constraint == 0
+    assert np.all(after[:, rising] >= before[:, rising] - 1e-5)
+    assert np.all(after[:, falling] <= before[:, falling] + 1e-5)
+    np.testing.assert_allclose(after[:, fixed], before[:, fixed], atol=1e-5)
+    assert np.any(after[:, rising] > before[:, rising] + 1e-5)
