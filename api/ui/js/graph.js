@@ -32,8 +32,9 @@ export const identifierNode = (type, id) => `i:${type}:${id}`;
 const othersNode = (type, id) => `o:${type}:${id}`;
 
 export class RingGraph {
-  constructor(container, onTap) {
+  constructor(container, onTap, onChange = () => {}) {
     this.container = container;
+    this.onChange = onChange;
     this.members = new Set();
     this.showBenign = false;
     this.cy = cytoscape({ container, style: STYLE, elements: [], minZoom: 0.02, maxZoom: 6 });
@@ -55,24 +56,22 @@ export class RingGraph {
   /** Merge an account's 1-hop subgraph (the API's `subgraph`): capped hubs keep their "+N others". */
   mergeSubgraph(centre, sub) {
     const capped = new Set(sub.nodes.filter((n) => n.kind !== "account" && n.capped).map((n) => `${n.kind}:${n.id}`));
+    const has = (id) => this.cy.getElementById(id).length > 0;
+    // Through a capped hub only the centre's own link is drawn: the rest stay "+N others".
+    const edges = sub.edges.filter((e) => !capped.has(`${e.type}:${e.target}`) || e.source === centre || has(accountNode(e.source)));
+    const reached = new Set([centre, ...edges.map((e) => e.source)]);
     const add = [];
     for (const n of sub.nodes) {
       if (n.kind === "account") {
-        if (!this.cy.getElementById(accountNode(n.id)).length) add.push(this.#account(n.id, n.risk, n.label, false));
-      } else {
-        const existing = this.cy.getElementById(identifierNode(n.kind, n.id));
-        if (!existing.length) add.push(this.#identifier(n.kind, n.id, n.degree || 1, !!n.benign, !!n.capped));
-        else if (n.benign) existing.addClass("benign");
+        if (reached.has(n.id) && !has(accountNode(n.id))) add.push(this.#account(n.id, n.risk, n.label, false));
+      } else if (!has(identifierNode(n.kind, n.id))) {
+        add.push(this.#identifier(n.kind, n.id, n.degree || 1, !!n.benign, !!n.capped));
+      } else if (n.benign) {
+        this.cy.getElementById(identifierNode(n.kind, n.id)).addClass("benign");
       }
     }
     this.cy.add(add);
-    const edges = [];
-    for (const e of sub.edges) {
-      if (capped.has(`${e.type}:${e.target}`) && e.source !== centre && !this.cy.getElementById(accountNode(e.source)).length) continue;
-      if (!this.cy.getElementById(`e:${e.source}|${e.type}:${e.target}`).length) edges.push(this.#edge(e.source, e.type, e.target));
-    }
-    this.cy.add(edges);
-    this.cy.nodes(".account").filter((n) => n.degree() === 0 && !this.members.has(n.data("ref"))).remove();
+    this.cy.add(edges.filter((e) => !has(`e:${e.source}|${e.type}:${e.target}`)).map((e) => this.#edge(e.source, e.type, e.target)));
     this.#others();
     this.#layout();
   }
@@ -124,9 +123,11 @@ export class RingGraph {
   }
 
   counts() {
-    const visible = this.cy.elements(":visible");
+    // From the classes, not `:visible`, which lags until the next style pass.
+    const shown = (e) => !e.hasClass("hidden") && !e.source().hasClass("hidden") && !e.target().hasClass("hidden");
+    const visible = { nodes: () => this.cy.nodes().not(".hidden"), edges: () => this.cy.edges().filter(shown) };
     return { accounts: this.cy.nodes(".account").length, identifiers: this.cy.nodes(".identifier").length,
-      others: this.cy.nodes(".others").length, edges: this.cy.edges(".link").length,
+      others: this.cy.nodes(".others").length, hubs: this.cy.nodes(".hub").length, edges: this.cy.edges(".link").length,
       visibleNodes: visible.nodes().length, visibleEdges: visible.edges().length };
   }
 
@@ -182,7 +183,8 @@ export class RingGraph {
 
   #hideBenign() {
     const benign = this.cy.nodes(".benign");
-    benign.union(benign.neighborhood("node.others")).toggleClass("hidden", !this.showBenign);
+    this.cy.nodes(".hidden").removeClass("hidden");
+    if (!this.showBenign) benign.union(benign.neighborhood("node.others")).addClass("hidden");
     this.#publish();
   }
 
@@ -199,7 +201,15 @@ export class RingGraph {
   /** The drawn counts as data attributes: what a reader (or a browser test) can check against the API. */
   #publish() {
     const c = this.counts();
-    Object.assign(this.container.dataset, { accounts: c.accounts, identifiers: c.identifiers, others: c.others,
+    Object.assign(this.container.dataset, { accounts: c.accounts, identifiers: c.identifiers, others: c.others, hubs: c.hubs,
       edges: c.edges, visibleNodes: c.visibleNodes, visibleEdges: c.visibleEdges });
+    this.onChange(this);
+  }
+
+  /** The hubs and "+N others" nodes drawn, as plain records (for a list beside the canvas). */
+  summaries() {
+    const hubs = this.cy.nodes(".hub").map((n) => ({ type: n.data("type"), id: n.data("ref"), degree: n.data("degree") }));
+    const others = this.cy.nodes(".others").map((n) => ({ type: n.data("type"), id: n.data("ref"), count: n.data("count") }));
+    return { hubs, others };
   }
 }

@@ -159,7 +159,7 @@ async function openRing(id) {
   show($("#truncated"), false);
   show($("#account-panel"), false);
   show($("#identifier-panel"), false);
-  if (!state.graph) state.graph = new RingGraph($("#graph"), onNode);
+  if (!state.graph) state.graph = new RingGraph($("#graph"), onNode, renderGraphNotes);
   const painted = performance.now();
   state.graph.toggleBenign($("#show-benign").checked);
   state.graph.load(ring, state.benign);
@@ -212,6 +212,16 @@ async function reloadRing(message) {
   renderTables();
   if (state.account) await openAccount(state.account.id);
   status(message);
+}
+
+/** Beside the canvas, as text: the hubs (with their degree) and the collapsed "+N others". */
+function renderGraphNotes(graph) {
+  const { hubs, others } = graph.summaries();
+  clear($("#graph-notes")).append(
+    ...hubs.map((h) => el("li", { class: "hub-note" }, el("a", { href: "#", dataset: { type: h.type, identifier: h.id },
+      onclick: (e) => { e.preventDefault(); openIdentifier(h.type, h.id); } }, `${h.type} ${h.id}`), ` · hub · degree ${h.degree}`)),
+    ...others.map((o) => el("li", { class: "others-note" }, el("a", { href: "#", dataset: { type: o.type, identifier: o.id },
+      onclick: (e) => { e.preventDefault(); expandIdentifier(o.type, o.id); } }, `+${o.count} others`), ` via ${o.type} ${o.id}`)));
 }
 
 function onNode(data) {
@@ -279,6 +289,7 @@ async function openAccount(id) {
   clear($("#account-panel")).append(...accountPanel(account, reasons, labels, state.canLabel, {
     expand: () => expandAccount(),
     label: (label) => labelAccounts([id], label),
+    identifier: (type, identifier) => openIdentifier(type, identifier),
   }));
 }
 

@@ -62,7 +62,10 @@ export function accountPanel(account, reasons, labels, canLabel, actions) {
     el("h4", {}, "Attributes"),
     el("dl", { id: "account-attributes" }, attrs.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, String(v))])),
     el("h4", {}, "Links"),
-    el("ul", { id: "account-links" }, account.links.map((l) => el("li", {}, `${l.type} ${l.id}`, l.seen_at ? ` · ${when(l.seen_at)}` : ""))),
+    el("ul", { id: "account-links" }, account.links.map((l) => el("li", {},
+      el("a", { href: "#", dataset: { type: l.type, identifier: l.id },
+        onclick: (e) => { e.preventDefault(); actions.identifier(l.type, l.id); } }, `${l.type} ${l.id}`),
+      l.seen_at ? ` · ${when(l.seen_at)}` : ""))),
     el("h4", {}, "Reasons"),
   ];
   if (reasons) {
