@@ -16,27 +16,17 @@ import pytest
 
 from devservices.browser import headless_chromium
 from tests.support.launchers import ApiServer
-from tests.support.settings import API_KEYS, make_settings
-from tests.support.ui_world import UiWorld, seed
+from tests.support.ui_world import UiWorld, serving
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "build" / "screenshots"
-HUB_CAP = 40
-INVESTIGATOR = "invlab_k3y"  # the scopes an investigator works with: investigate+label
 
 
 @pytest.fixture(scope="session")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ApiServer, UiWorld, Path]]:
     tmp = tmp_path_factory.mktemp("ui")
-    settings = make_settings(tmp / "data", hub_cap=HUB_CAP, graph_url=f"sqlite:///{tmp / 'graph.db'}")
-    seeded = seed(settings)
-    server = ApiServer({"RINGFENCE_API_KEYS": f"{API_KEYS},{INVESTIGATOR}:investigate+label", "RINGFENCE_DATA_DIR": str(tmp / "data"),
-                        "RINGFENCE_GRAPH_URL": f"sqlite:///{tmp / 'graph.db'}", "RINGFENCE_HUB_CAP": str(HUB_CAP)}, tmp)
-    try:
-        server.wait_ready(60)
+    with serving(tmp) as (server, seeded):
         yield server, seeded, tmp
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")

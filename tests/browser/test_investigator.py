@@ -13,11 +13,10 @@ import httpx
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from tests.browser.conftest import INVESTIGATOR
 from tests.browser.pages import answer, graph_counts, log_in, open_first_ring, text_is, visible, wait
 from tests.support.launchers import ApiServer
 from tests.support.settings import KEYS, auth
-from tests.support.ui_world import MARKUP, UiWorld
+from tests.support.ui_world import INVESTIGATOR, MARKUP, UiWorld
 
 World = tuple[ApiServer, UiWorld, Path]
 

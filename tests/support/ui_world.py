@@ -4,17 +4,24 @@ then swept, so every view the page draws comes from real API answers."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 from ringfence.core.clock import utcnow
 from ringfence.core.settings import Settings
 from ringfence.graph.factory import open_store
 from ringfence.graph.model import AccountIn, LabelIn, Link
 from ringfence.services.sweeps import run_sweep
+from tests.support.launchers import ApiServer
+from tests.support.settings import API_KEYS, make_settings
 
 MARKUP = '<img src=x onerror="window.__pwned=1">'
 HUB = ("bank_account", "bank-hub")
+HUB_CAP = 40
+INVESTIGATOR = "invlab_k3y"  # the scopes an investigator works with: investigate+label
 
 
 @dataclass(frozen=True)
@@ -50,3 +57,18 @@ def seed(settings: Settings, ring_size: int = 8, hub_degree: int = 60, small_rin
     finally:
         store.close()
     return UiWorld(members, small_rings, hub_degree, members[3])
+
+
+@contextmanager
+def serving(tmp: Path, **world: int) -> Iterator[tuple[ApiServer, UiWorld]]:
+    """The seeded world behind a real uvicorn server (every test key, plus `INVESTIGATOR`)."""
+    graph_url = f"sqlite:///{tmp / 'graph.db'}"
+    seeded = seed(make_settings(tmp / "data", hub_cap=HUB_CAP, graph_url=graph_url), **world)
+    server = ApiServer({"RINGFENCE_API_KEYS": f"{API_KEYS},{INVESTIGATOR}:investigate+label",
+                        "RINGFENCE_DATA_DIR": str(tmp / "data"), "RINGFENCE_GRAPH_URL": graph_url,
+                        "RINGFENCE_HUB_CAP": str(HUB_CAP)}, tmp)
+    try:
+        server.wait_ready(60)
+        yield server, seeded
+    finally:
+        server.stop()

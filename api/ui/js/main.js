@@ -7,6 +7,8 @@ import { RingGraph, accountNode, identifierNode } from "./graph.js";
 import { bindKeys } from "./keys.js";
 import { accountPanel, casePanel, identifierPanel } from "./panels.js";
 
+const MAX_EXPAND = 5000;  // accounts drawn from one hub at most: past that the graph stops being readable
+
 const state = {
   me: null,           // whoami
   canLabel: false,
@@ -266,11 +268,20 @@ async function expandIdentifier(type, id) {
     const answer = await ask(`${type} ${id} is shared by ${node.data("degree")} accounts. How many to draw?`,
       { input: "Accounts", value: "50" });
     if (!answer.ok) return;
-    limit = Math.max(1, Math.min(1000, Number.parseInt(answer.value, 10) || 50));
+    limit = Math.max(1, Math.min(MAX_EXPAND, Number.parseInt(answer.value, 10) || 50));
   }
-  const page = await guarded(() => api.identifier(type, id, { limit }));
-  if (!page) return;
+  // Pages of at most 1,000 (the API's cap) until `limit` accounts are in hand.
+  let page = { data: [], next_cursor: null, accounts: 0 };
+  let cursor;
+  do {
+    const next = await guarded(() => api.identifier(type, id, { limit: Math.min(1000, limit - page.data.length), cursor }));
+    if (!next) return;
+    page = { ...next, data: [...page.data, ...next.data] };
+    cursor = next.next_cursor;
+  } while (cursor && page.data.length < limit);
+  const drawn = performance.now();
   state.graph.mergeIdentifierAccounts(type, id, page.data);
+  performance.measure("expand-draw", { start: drawn, end: performance.now() });
   show($("#truncated"), !!page.next_cursor);
   $("#truncated").textContent = page.next_cursor ? `Showing ${page.data.length} of ${page.accounts} accounts sharing ${type} ${id}.` : "";
   status(`Expanded ${type} ${id}: ${page.data.length} accounts`);
