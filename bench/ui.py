@@ -54,7 +54,10 @@ poll();
 """
 FRAMES_START = """
 window.__frames = []; let last = performance.now();
-const tick = (now) => { window.__frames.push(now - last); last = now; if (window.__frames.running) requestAnimationFrame(tick); };
+const tick = (now) => {
+  window.__frames.push(now - last); last = now;
+  if (window.__frames.running) requestAnimationFrame(tick);
+};
 window.__frames.running = true; requestAnimationFrame(tick);
 """
 FRAMES_STOP = "window.__frames.running = false; return window.__frames.slice(1);"
@@ -85,7 +88,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--screenshots", type=Path, default=None)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, serving(Path(tmp), ring_size=args.ring, hub_degree=args.hub) as (server, world):
+    with tempfile.TemporaryDirectory() as tmp, \
+            serving(Path(tmp), ring_size=args.ring, hub_degree=args.hub) as (server, world):
         driver = headless_chromium(width=1400, height=900)
         try:
             driver.get(f"{server.url}/ui/")
@@ -98,18 +102,21 @@ def main() -> None:
             big = [open_ring(driver, server.url, 1, args.ring) for _ in range(args.repeats)]
             print(f"ring open, {args.ring} members: {med([b[0] for b in big]):.0f} ms "
                   f"(draw {med([b[1] for b in big]):.0f} ms); 3 members: {med([s[0] for s in small]):.0f} ms "
-                  f"(draw {med([s[1] for s in small]):.0f} ms); ratio {med([b[0] for b in big]) / med([s[0] for s in small]):.2f}")
+                  f"(draw {med([s[1] for s in small]):.0f} ms); "
+                  f"ratio {med([b[0] for b in big]) / med([s[0] for s in small]):.2f}")
             expands, draws, frames, selects = [], [], [], []
             for _ in range(max(1, args.repeats // 2)):
                 open_ring(driver, server.url, 1, args.ring)
-                driver.find_element(By.CSS_SELECTOR, f'#members tbody tr[data-account="{world.ring_members[-1]}"] td:nth-child(2)').click()
+                hub_member = f'#members tbody tr[data-account="{world.ring_members[-1]}"] td:nth-child(2)'
+                driver.find_element(By.CSS_SELECTOR, hub_member).click()
                 visible(driver, "#account-expand").click()
                 wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#graph-notes li.others-note a"))
                 driver.execute_script("document.querySelector('#graph-notes li.others-note a').click()")
                 visible(driver, "#ask-input")
                 driver.find_element(By.ID, "ask-input").clear()
                 driver.find_element(By.ID, "ask-input").send_keys(str(args.hub))
-                expands.append(driver.execute_async_script(TIMED_CLICK, "#ask-ok", "accounts", args.ring + args.hub - 1))
+                drawn = args.ring + args.hub - 1
+                expands.append(driver.execute_async_script(TIMED_CLICK, "#ask-ok", "accounts", drawn))
                 draws.append(driver.execute_script(MEASURE, "expand-draw"))
                 nodes = int(driver.find_element(By.ID, "graph").get_attribute("data-visible-nodes"))
                 graph = driver.find_element(By.ID, "graph")
@@ -122,7 +129,8 @@ def main() -> None:
                 for row in range(1, 6):
                     selects.append(driver.execute_async_script(
                         "const [sel, done] = arguments; const t0 = performance.now();"
-                        "const id = document.querySelector(sel).dataset.account; document.querySelector(sel + ' td:nth-child(2)').click();"
+                        "const id = document.querySelector(sel).dataset.account;"
+                        "document.querySelector(sel + ' td:nth-child(2)').click();"
                         "const poll = () => document.getElementById('account-id')?.textContent === id"
                         " ? requestAnimationFrame(() => done(performance.now() - t0)) : setTimeout(poll, 2); poll();",
                         f"#members tbody tr:nth-child({row})"))

@@ -508,7 +508,8 @@ def apt_install(packages: Sequence[str]) -> None:
     tail when that fails or when this is not a root on a Debian-like system."""
     apt = shutil.which("apt-get")
     if apt is None or os.geteuid() != 0:
-        raise RuntimeError(f"{', '.join(packages)} missing; install them (`apt-get install -y {' '.join(packages)}` as root)")
+        raise RuntimeError(f"{', '.join(packages)} missing; "
+                           f"install them (`apt-get install -y {' '.join(packages)}` as root)")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     lock_wait = ["-o", "DPkg::Lock::Timeout=600"]  # another apt may be running; wait, do not fail
     for cmd in (
@@ -704,7 +705,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     neo.add_argument("--timeout", type=float, default=300)
     red = sub.add_parser("redis", help="start redis-server (no persistence)")
     red.add_argument("--port", type=int, default=6379)
-    sub.add_parser("prepare", help="build the Neo4j launcher; install redis-server, chromium and chromium-driver if needed")
+    sub.add_parser("prepare",
+                   help="build the Neo4j launcher; install redis-server, chromium and chromium-driver if needed")
     args = parser.parse_args(argv)
     # Started in the background by a non-interactive shell, SIGINT arrives ignored; `kill -INT`
     # and Ctrl-C must still stop the server cleanly.

@@ -98,7 +98,7 @@ def test_ring_view_draws_the_api_ring_and_highlights_who_shares_an_identifier(pa
     # when clicking a card, exactly the members holding it light up
     page.find_element(By.CSS_SELECTOR, '#identifiers tbody tr[data-identifier="card-a-0"]').click()
     wait(page, lambda d: len(rows(d, "#members tbody tr.lit")) == 2)
-    holders = {l["account_id"] for l in ring["links"] if l["id"] == "card-a-0"}
+    holders = {link["account_id"] for link in ring["links"] if link["id"] == "card-a-0"}
     assert {r.get_attribute("data-account") for r in rows(page, "#members tbody tr.lit")} == holders
     text_is(page, "#identifier-id", "card-a-0")
 
@@ -164,7 +164,8 @@ def test_account_panel_shows_reasons_and_labels_and_expand_keeps_the_hub_collaps
     first_ten = {a["account_id"] for a in api(world, "/v1/identifiers/bank_account/bank-hub?limit=10")["data"]}
     new = first_ten - set(world[1].ring_members)
     wait(page, lambda d: graph_counts(d)["accounts"] == drawn["accounts"] + len(new))
-    assert f"+{world[1].hub_degree - 10} others" in page.find_element(By.CSS_SELECTOR, "#graph-notes li.others-note").text
+    note = page.find_element(By.CSS_SELECTOR, "#graph-notes li.others-note").text
+    assert note.startswith(f"+{world[1].hub_degree - 10} others")
 
 
 def test_investigate_only_key_sees_no_actions_and_a_forged_call_is_refused(page: Any, world: World) -> None:
@@ -179,7 +180,8 @@ def test_investigate_only_key_sees_no_actions_and_a_forged_call_is_refused(page:
     status = page.execute_async_script(
         "const done = arguments[arguments.length - 1];"
         f"fetch('/v1/rings/{ring_id}/case', {{method: 'PUT', headers: {{'Content-Type': 'application/json',"
-        " Authorization: 'Bearer ' + sessionStorage.getItem('ringfence.key')}, body: JSON.stringify({status: 'dismissed'})})"
+        " Authorization: 'Bearer ' + sessionStorage.getItem('ringfence.key')},"
+        " body: JSON.stringify({status: 'dismissed'})})"
         ".then(r => r.json().then(b => done([r.status, b.error.code])));")
     assert status == [403, "forbidden"]
 
@@ -250,7 +252,7 @@ def test_exports_are_made_in_the_browser_with_the_rings_rows(page: Any, world: W
     assert {(r["identifier_type"], r["identifier_id"], int(r["accounts"])) for r in by_kind["identifier"]} == \
         {(i["type"], i["id"], i["accounts"]) for i in ring["identifiers"]}
     assert {(r["account_id"], r["identifier_type"], r["identifier_id"]) for r in by_kind["link"]} == \
-        {(l["account_id"], l["type"], l["id"]) for l in ring["links"]}
+        {(link["account_id"], link["type"], link["id"]) for link in ring["links"]}
     assert len(records) == len(ring["members"]) + len(ring["identifiers"]) + len(ring["links"])
     assert png_file.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

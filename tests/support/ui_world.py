@@ -47,7 +47,8 @@ def seed(settings: Settings, ring_size: int = 8, hub_degree: int = 60, small_rin
                          30 - n % 5, country="GB", **({"note": MARKUP} if n == 3 else {}))
                 for n, m in enumerate(members)]
     accounts += [_account(f"h{n:04d}", [HUB, ("card", f"card-h-{n}")], 20) for n in range(hub_degree - 1)]
-    accounts += [_account(f"s{r:02d}_{m}", [("device", f"dev-s{r:02d}")], 10) for r in range(small_rings) for m in range(3)]
+    accounts += [_account(f"s{r:02d}_{m}", [("device", f"dev-s{r:02d}")], 10)
+                 for r in range(small_rings) for m in range(3)]
     store = open_store(settings)
     try:
         store.upsert_accounts(accounts)
