@@ -24,6 +24,7 @@ import argparse
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +75,8 @@ def pct(xs: list[float], q: float) -> float:
 
 
 def open_ring(driver: Any, url: str, ring_row: int, size: int) -> tuple[float, float]:
-    driver.get(f"{url}/ui/#queue")
+    # A new query string: a full page load (a new hash alone would not reload).
+    driver.get(f"{url}/ui/?load={time.monotonic_ns()}")
     visible(driver, "#queue tbody tr")
     selector = f"#queue tbody tr:nth-child({ring_row}) a"
     total = driver.execute_async_script(TIMED_CLICK, selector, "accounts", size)

@@ -192,7 +192,7 @@ export class RingGraph {
     const big = this.cy.elements().length > BIG;
     const layout = big
       ? { name: "concentric", animate: false, minNodeSpacing: 4, concentric: (n) => (n.hasClass("member") ? 3 : n.hasClass("identifier") ? 2 : 1), levelWidth: () => 1 }
-      : { name: "cose", animate: false, randomize: false, nodeRepulsion: () => 6000, idealEdgeLength: () => 40, numIter: 600 };
+      : { name: "cose", animate: false, randomize: false, nodeRepulsion: () => 6000, idealEdgeLength: () => 40, numIter: 250, initialTemp: 400, coolingFactor: 0.97 };
     this.cy.layout(layout).run();
     this.cy.fit(undefined, 20);
     this.#publish();
