@@ -277,3 +277,19 @@ def test_mark_an_identifier_benign_hides_it_and_undo_restores_it(page: Any, worl
     text_is(page, "#identifier-benign", "no")
     assert api(world, "/v1/identifiers/card/card-a-6")["benign"] is False
     assert graph_counts(page)["visible-nodes"] == shown
+
+
+def test_label_many_checked_members_at_once(page: Any, world: World) -> None:
+    log_in(page, INVESTIGATOR)
+    open_first_ring(page)
+    picked = world[1].ring_members[4:6]
+    for account in picked:
+        page.find_element(By.CSS_SELECTOR, f'#members tbody tr[data-account="{account}"] input.pick').click()
+    page.find_element(By.ID, "label-selected-legit").click()
+    answer(page, value="same household")
+    for account in picked:
+        text_is(page, f'#members tbody tr[data-account="{account}"] td:nth-child(4)', "legit")
+        last = api(world, f"/v1/accounts/{account}/labels")["data"][-1]
+        assert (last["label"], last["source"], last["note"]) == ("legit", "ui", "same household")
+    untouched = api(world, f"/v1/accounts/{world[1].ring_members[6]}/labels")["data"]
+    assert all(e["note"] != "same household" for e in untouched)
