@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help install run test lint bench neo4j redis clean
+.PHONY: help install run test lint bench screenshots neo4j redis clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -38,9 +38,14 @@ test: install ## lint, start Neo4j 5.26 and Redis, run pytest (services fail the
 
 bench: install ## benchmarks; figures go in BENCHMARKS.md
 	$(PY) -m devservices prepare
-	for b in generate ingest quality rings scoring sweep api load investigation; do \
+	for b in generate ingest quality rings scoring sweep api load investigation ui; do \
 	  test -f bench/$$b.py && $(PY) bench/$$b.py || exit 1; done
 	$(PY) bench/api.py --backend neo4j --rates 25,30,40,50 --ingest-accounts 20000
+
+screenshots: install ## browser tests (screenshots in build/screenshots/) and the README's docs/ui-*.png
+	$(PY) -m devservices prepare
+	$(PY) -m pytest -q tests/browser
+	$(PY) bench/ui.py --ring 12 --hub 60 --screenshots docs
 
 neo4j: install ## start a Neo4j 5.26 server for manual use and print its URL
 	$(PY) -m devservices neo4j

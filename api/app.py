@@ -21,7 +21,7 @@ from ringfence.api.metrics import ApiMetrics
 from ringfence.api.middleware import BodyLimit, Observe
 from ringfence.api.pagination import CursorSeal
 from ringfence.api.ratelimit import FailedAuthThrottle, make_limiter
-from ringfence.api.routes import accounts, docs, health, identifiers, identity, jobs, labels, models, rings
+from ringfence.api.routes import accounts, docs, health, identifiers, identity, jobs, labels, models, rings, ui
 from ringfence.core.settings import Settings, get_settings
 from ringfence.gnn.registry import Registry
 from ringfence.graph.factory import open_store
@@ -78,7 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = metrics
     app.state.write_gate = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))
     errors.install(app)
-    for module in (accounts, labels, rings, jobs, models, identifiers, identity, health, docs):
+    for module in (accounts, labels, rings, jobs, models, identifiers, identity, health, docs, ui):
         app.include_router(module.router)
     # Added last = outermost: Observe sees every response, 413s included.
     app.add_middleware(BodyLimit, timeout_s=settings.body_timeout_s)

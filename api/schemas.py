@@ -515,6 +515,18 @@ class IdentifierPublic(Strict):
     next_cursor: str | None
 
 
+class LabelEventPublic(Strict):
+    label: Label
+    source: str
+    note: str | None
+    at: Timestamp
+
+
+class LabelHistory(Strict):
+    account_id: str
+    data: list[LabelEventPublic] = Field(description="Every label the account was given, oldest first")
+
+
 class WhoAmI(Strict):
     key_id: str = Field(description="The key's position in RINGFENCE_API_KEYS (key-0, ...), never the key")
     scopes: list[str]

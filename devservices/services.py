@@ -4,8 +4,9 @@
   `devservices/neo4j/` (built with Maven from Maven Central jars), Bolt on 127.0.0.1, auth off
   (drivers may still send `neo4j`/`password`; the server accepts any credentials).
 - redis-server: the Debian package, installed with apt-get when missing.
+- chromium and chromium-driver (the browser tests): Debian's packages, likewise (`browser.py`).
 
-    python -m devservices prepare        # build the launcher, install redis-server
+    python -m devservices prepare        # build the launcher, install redis-server and chromium
     python -m devservices neo4j [--port 7687]
     python -m devservices redis [--port 6379]
 
@@ -502,19 +503,18 @@ def _find_redis_server() -> str | None:
     )
 
 
-def ensure_redis_server() -> str:
-    """Path of `redis-server`; installs Debian's package with apt-get when it is missing."""
-    found = _find_redis_server()
-    if found:
-        return found
+def apt_install(packages: Sequence[str]) -> None:
+    """Install Debian `packages` with apt-get (update, then install -y); raises with apt's output
+    tail when that fails or when this is not a root on a Debian-like system."""
     apt = shutil.which("apt-get")
     if apt is None or os.geteuid() != 0:
-        raise RuntimeError("redis-server not found; install it (e.g. `apt-get install -y redis-server` as root)")
+        raise RuntimeError(f"{', '.join(packages)} missing; "
+                           f"install them (`apt-get install -y {' '.join(packages)}` as root)")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     lock_wait = ["-o", "DPkg::Lock::Timeout=600"]  # another apt may be running; wait, do not fail
     for cmd in (
         [apt, *lock_wait, "update"],
-        [apt, *lock_wait, "install", "-y", "--no-install-recommends", "redis-server"],
+        [apt, *lock_wait, "install", "-y", "--no-install-recommends", *packages],
     ):
         result = subprocess.run(
             cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False
@@ -522,6 +522,14 @@ def ensure_redis_server() -> str:
         if result.returncode != 0:
             out = result.stdout.decode("utf-8", "replace").splitlines()
             raise RuntimeError(f"`{shlex.join(cmd)}` failed (exit {result.returncode}):\n{_tail(out, 40)}")
+
+
+def ensure_redis_server() -> str:
+    """Path of `redis-server`; installs Debian's package with apt-get when it is missing."""
+    found = _find_redis_server()
+    if found:
+        return found
+    apt_install(["redis-server"])
     found = _find_redis_server()
     if found is None:
         raise RuntimeError("apt-get installed redis-server but no redis-server binary was found")
@@ -697,7 +705,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     neo.add_argument("--timeout", type=float, default=300)
     red = sub.add_parser("redis", help="start redis-server (no persistence)")
     red.add_argument("--port", type=int, default=6379)
-    sub.add_parser("prepare", help="build the Neo4j launcher and install redis-server if needed")
+    sub.add_parser("prepare",
+                   help="build the Neo4j launcher; install redis-server, chromium and chromium-driver if needed")
     args = parser.parse_args(argv)
     # Started in the background by a non-interactive shell, SIGINT arrives ignored; `kill -INT`
     # and Ctrl-C must still stop the server cleanly.
@@ -711,6 +720,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         template = prepare_neo4j_home_template()
         print(f"Neo4j home template ready in {template} ({time.monotonic() - started:.1f}s)", flush=True)
         print(f"redis-server: {ensure_redis_server()}", flush=True)
+        from devservices.browser import ensure_chromium
+
+        print(f"chromium, chromedriver: {', '.join(ensure_chromium())}", flush=True)
         return 0
     if args.service == "neo4j":
         print(f"starting Neo4j 5.26 on {LOOPBACK}:{args.port}, home {args.home} ...", file=sys.stderr, flush=True)

@@ -192,7 +192,8 @@ def demo(
     base = f"http://{host}:{port}"
     # Plain prints: a console that wraps long lines would break the commands for copy-paste.
     out = sys.stderr
-    print(f"\nringfence is ready on {base}  (docs: {base}/docs)\nadmin key: {admin}\n", file=out)
+    print(f"\nringfence is ready on {base}  (docs: {base}/docs)\n"
+          f"investigator page: {base}/ui/  (paste the admin key)\nadmin key: {admin}\n", file=out)
     print("score a new account that joins a ring:", file=out)
     print(_curl_score(base, admin, ring, settings), file=out)
     print("\nlist the riskiest rings:", file=out)

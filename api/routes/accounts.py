@@ -1,4 +1,4 @@
-"""Accounts: upsert one (with an online score) or a batch, read, list, risk, subgraph."""
+"""Accounts: upsert one (with an online score) or a batch, read, list, risk, label history, subgraph."""
 
 from __future__ import annotations
 
@@ -31,6 +31,8 @@ from ringfence.api.schemas import (
     AccountPublic,
     BatchResult,
     Label,
+    LabelEventPublic,
+    LabelHistory,
     NodeLinkGraph,
     PathNode,
     PathPublic,
@@ -148,6 +150,21 @@ def _fitting(rendered: list[bytes], room: int, first: bool) -> int:
 @router.get("/{id}", dependencies=[RequireReadAccount], responses=_READ, summary="Read one account")
 def get_account(id: AccountId, store: StoreDep) -> AccountPublic:  # noqa: A002 - the contract's name
     return _account(store, id)
+
+
+@router.get("/{id}/labels", dependencies=[RequireInvestigate], responses=_READ,
+            summary="The account's label history, oldest first (an addition: the /ui/ page's account panel)")
+def get_label_history(id: AccountId, store: StoreDep) -> LabelHistory:  # noqa: A002
+    found(store.get_account(id), f"account {id} not found")
+    return LabelHistory(account_id=id, data=[LabelEventPublic(label=e.label, source=e.source, note=e.note, at=e.at)
+                                             for e in store.label_history(id)])
+
+
+@router.get("/{id}/reasons", dependencies=[RequireInvestigate], responses=_READ,
+            summary="The account's stored Risk with its reasons, for investigators (an addition: /risk is score's)")
+def get_reasons(id: AccountId, store: StoreDep, settings: SettingsDep) -> RiskPublic:  # noqa: A002
+    score = scoring.current_risk(store, settings, id, refresh=False)
+    return RiskPublic.of(score, scoring.ring_of(store, score))
 
 
 @router.get("/{id}/risk", dependencies=[RequireScore], responses=_READ)

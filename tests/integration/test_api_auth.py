@@ -25,6 +25,8 @@ ROUTES: list[tuple[str, str, str, Any, set[str], int]] = [
     ("POST", "/v1/accounts/batch", "/v1/accounts/batch", {"accounts": [{"id": "m2"}]}, {"score"}, 200),
     ("GET", "/v1/accounts/{id}", "/v1/accounts/m1", None, {"score", "investigate"}, 200),
     ("GET", "/v1/accounts/{id}/risk", "/v1/accounts/m1/risk", None, {"score"}, 200),
+    ("GET", "/v1/accounts/{id}/labels", "/v1/accounts/r0/labels", None, {"investigate"}, 200),
+    ("GET", "/v1/accounts/{id}/reasons", "/v1/accounts/r0/reasons", None, {"investigate"}, 200),
     ("GET", "/v1/accounts", "/v1/accounts", None, {"investigate"}, 200),
     ("GET", "/v1/accounts/{id}/subgraph", "/v1/accounts/m1/subgraph", None, {"investigate"}, 200),
     ("GET", "/v1/accounts/{id}/paths", "/v1/accounts/r0/paths", None, {"investigate"}, 200),

@@ -221,6 +221,29 @@ def test_labels(client: TestClient) -> None:
     assert [e.label for e in history] == ["fraud"]
 
 
+def test_label_history_and_reasons_for_investigators(client: TestClient) -> None:
+    # given an account labelled twice
+    client.post("/v1/accounts?score=none", json=account_json("h1", ("device", "dev-h")), headers=SCORE)
+    client.post("/v1/accounts?score=none", json=account_json("h2", ("device", "dev-h")), headers=SCORE)
+    for label, note in (("fraud", "dispute"), ("legit", None)):
+        body = {"labels": [{"account_id": "h1", "label": label, "source": "desk", **({"note": note} if note else {})}]}
+        assert client.post("/v1/labels", json=body, headers=auth("label")).status_code == 200
+    inv = auth("investigate")
+    # then its history reads back oldest first, and an investigator reads its reasons
+    history = client.get("/v1/accounts/h1/labels", headers=inv).json()
+    assert history["account_id"] == "h1"
+    assert [(e["label"], e["source"], e["note"]) for e in history["data"]] == [("fraud", "desk", "dispute"),
+                                                                              ("legit", "desk", None)]
+    assert history["data"][0]["at"].endswith("Z") and history["data"][0]["at"] <= history["data"][1]["at"]
+    assert client.get("/v1/accounts/h2/labels", headers=inv).json() == {"account_id": "h2", "data": []}
+    reasons = client.get("/v1/accounts/h2/reasons", headers=inv).json()
+    assert reasons["account_id"] == "h2" and 0 <= reasons["risk"] <= 1
+    assert [r["identifier"] for r in reasons["reasons"]] == [{"type": "device", "id": "dev-h"}]
+    for path in ("/v1/accounts/ghost/labels", "/v1/accounts/ghost/reasons"):
+        assert_error(client.get(path, headers=inv), 404, "not_found")
+    assert_error(client.get("/v1/accounts/h1/labels", headers=SCORE), 403, "forbidden")
+
+
 # -- rings, sweeps, jobs ---------------------------------------------------------------------
 
 

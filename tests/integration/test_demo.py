@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -61,6 +62,10 @@ def test_demo_prints_commands_that_work(tmp_path: Path) -> None:
         _wait_ready(port, proc, time.monotonic() + SETUP_TIMEOUT_S)
         log = log_path.read_text()
         assert re.search(r"admin key: adm_\S+", log), log[-2000:]
+        page = re.search(r"investigator page: (http://\S+/ui/)", log)
+        assert page is not None, log[-2000:]
+        with urllib.request.urlopen(page.group(1), timeout=10) as response:  # noqa: S310 - loopback
+            assert response.status == 200 and b"js/main.js" in response.read()
         commands = _curl_commands(log)
         assert len(commands) == 3, commands
         score_cmd, list_cmd, open_cmd = commands

@@ -56,6 +56,8 @@ def test_the_wheel_holds_only_ringfence_with_every_query_and_schema(wheel: Path)
     assert {p.name for p in (ROOT / "cypher").glob("*.cypher")} <= shipped
     assert "ringfence/graph/sqlite_schema.sql" in names
     assert {f"ringfence/api/static/docs/{p.name}" for p in (ROOT / "api" / "static" / "docs").iterdir()} <= set(names)
+    ui = ROOT / "api" / "ui"
+    assert {f"ringfence/api/ui/{p.relative_to(ui).as_posix()}" for p in ui.rglob("*") if p.is_file()} <= set(names)
     for package in ("graph", "gnn", "api", "api/routes", "workers", "core", "services"):
         assert f"ringfence/{package}/__init__.py" in names
     assert not [n for n in names if "devservices" in n or n.startswith(("tests/", "bench/"))]
