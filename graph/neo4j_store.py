@@ -659,6 +659,15 @@ class Neo4jStore:
         """Every node and relationship in the database: {"nodes": n, "relationships": m}."""
         return dict(self._read("count_nodes")[0])
 
+    def graph_dump(self) -> tuple[list[Any], list[Any]]:
+        """(nodes, relationships) of the whole graph but its Meta markers, each sorted, in a form
+        two databases can be compared by: see `cypher/graph_dump.cypher`."""
+        r = self._read("graph_dump")[0]
+        nodes = sorted(((sorted(labels), sorted(props.items())) for labels, props in r["nodes"]), key=repr)
+        rels = sorted(((sorted(sl), s, t, sorted(props.items()), sorted(el), e) for sl, s, t, props, el, e in
+                       r["relationships"]), key=repr)
+        return nodes, rels
+
     def neighbourhood_hop_by_hop(self, seeds: Sequence[str], hops: int, hub_cap: int) -> model.Subgraph:
         """`neighbourhood` as the per-hop queries build it (what it does for hops > 1), at any
         depth and without `rings`: the reference its one-statement path for one hop is tested against."""
