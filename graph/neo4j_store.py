@@ -710,9 +710,12 @@ class _Expansion:
         return {model.IdentifierKey(r["type"], r["id"]) for r in self.tx.run(query("benign_identifiers"))}
 
 
-def _upsert_work(accounts: Sequence[model.AccountIn]) -> tuple[Callable[[ManagedTransaction, float | None], None], int]:
-    """The upsert of `accounts` as a function of (transaction, score request time or None), and
-    the batch's link count."""
+def upsert_parameters(
+    accounts: Sequence[model.AccountIn],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, list[list[str]]], int]:
+    """What `upsert_batch.cypher` is sent for `accounts`: (`prepare_upsert`'s rows, `$rows`, the
+    identifiers of each type by parameter name, the link count). Public for bench/ingest.py's
+    PROFILE of the upsert."""
     rows, link_count = prepare_upsert(accounts)
     identifiers: dict[str, list[list[str]]] = {TYPED_MODEL[t].param: [] for t in TYPE_ORDER}
     for key, t, i in sorted({(identifier_key(t, i), t, i) for r in rows for t, i, _, _ in r["links"]}):
@@ -725,6 +728,13 @@ def _upsert_work(accounts: Sequence[model.AccountIn]) -> tuple[Callable[[Managed
         for t, i, f, la in r["links"]:
             row[TYPED_MODEL[t].param].append([identifier_key(t, i), f, la])
         batch.append(row)
+    return rows, batch, identifiers, link_count
+
+
+def _upsert_work(accounts: Sequence[model.AccountIn]) -> tuple[Callable[[ManagedTransaction, float | None], None], int]:
+    """The upsert of `accounts` as a function of (transaction, score request time or None), and
+    the batch's link count."""
+    rows, batch, identifiers, link_count = upsert_parameters(accounts)
 
     def work(tx: ManagedTransaction, requested_at: float | None) -> None:
         if not rows:
@@ -791,4 +801,4 @@ def _account(r: Any) -> model.Account:
                          dt(scored_at), version, r["ring_id"])
 
 
-__all__ = ["Neo4jConfig", "Neo4jStore", "identifier_key", "open_driver"]
+__all__ = ["Neo4jConfig", "Neo4jStore", "identifier_key", "open_driver", "upsert_parameters"]

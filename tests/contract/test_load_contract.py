@@ -24,7 +24,8 @@ def _records() -> list[dict[str, Any]]:
 
 
 def _view(store: GraphStore) -> list[Any]:
-    return [(a.id, a.created_at, a.attributes, a.links, a.label) for a in store.get_accounts([f"a{k}" for k in range(7)])]
+    accounts = store.get_accounts([f"a{k}" for k in range(7)])
+    return [(a.id, a.created_at, a.attributes, a.links, a.label) for a in accounts]
 
 
 def test_a_pipelined_load_equals_applying_the_records_one_by_one(store: GraphStore, tmp_path: Any) -> None:
