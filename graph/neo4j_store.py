@@ -215,6 +215,20 @@ class Neo4jStore:
         self._write("upgrade_typed_done", value=TYPED_MODEL_VERSION)
         return True
 
+    def holds_data(self) -> bool:
+        """Whether the database holds any node but the store's markers: `ringfence load --bulk`
+        overwrites the database and refuses one that does."""
+        return bool(self._read("count_data_nodes")[0]["n"])
+
+    def finish_bulk_import(self, properties: Sequence[dict[str, Any]]) -> None:
+        """After `neo4j-admin database import` of `graph/neo4j_bulk.py`'s files, which wrote the
+        typed model: its marker, the constraints and indexes, then attribute `properties`
+        ({id, props}) the import's typed columns could not hold."""
+        self._write("upgrade_typed_done", value=TYPED_MODEL_VERSION)
+        self.migrate()
+        for i in range(0, len(properties), UPGRADE_CHUNK):
+            self._write("bulk_properties", rows=list(properties[i : i + UPGRADE_CHUNK]))
+
     def _rebuild_ring_view(self) -> None:
         """(:Account)-[:MEMBER_OF]->(:Ring) as the current sweep has them. A view for people
         browsing the graph, rebuilt after the flip: the store's own reads never use it."""
