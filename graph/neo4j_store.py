@@ -37,6 +37,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
@@ -210,7 +211,7 @@ class Neo4jStore:
 
         after: str | None = ""
         while after is not None:
-            after = self._run(True, lambda tx, a=after: page(tx, a))
+            after = self._run(True, partial(page, after=after))
         self._rebuild_ring_view()
         self._write("upgrade_typed_done", value=TYPED_MODEL_VERSION)
         return True
@@ -755,7 +756,7 @@ def _upsert_work(accounts: Sequence[model.AccountIn]) -> tuple[Callable[[Managed
             return
         # New accounts are written by this first statement; a batch of new accounts (a load,
         # an account posted to the API) is one statement and one commit.
-        result = tx.run(query("upsert_batch"), rows=batch, requested_at=requested_at, **identifiers)
+        result = tx.run(query("upsert_batch"), {"rows": batch, "requested_at": requested_at, **identifiers})
         old = {rec["id"]: rec["attributes"] for rec in result}
         if old:
             existing = [{**b, "attributes": merge_attributes(old[b["id"]], r["new_attributes"])}
