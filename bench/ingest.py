@@ -116,10 +116,11 @@ def profile_upsert(path: Path, url: str, batch: int) -> None:
 
     def profiled(tx: Any) -> list[tuple[str, int]]:
         out = []
-        summary = tx.run("PROFILE " + query("upsert_batch"), rows=sent, requested_at=None, **identifiers).consume()
-        out.append(("upsert_batch", _db_hits(summary.profile)))
-        summary = tx.run("PROFILE " + query("upsert_accounts"), rows=sent, requested_at=None).consume()
-        out.append(("upsert_accounts", _db_hits(summary.profile)))
+        for name, params in (("upsert_batch", {"rows": sent, "requested_at": None, **identifiers}),
+                             ("upsert_accounts", {"rows": sent, "requested_at": None})):
+            result = tx.run("PROFILE " + query(name), params)
+            list(result)
+            out.append((name, _db_hits(result.consume().profile or {})))
         return out
 
     with driver.session(database=store.config.database) as session:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from ringfence.graph.model import ID_TYPES, IdType
@@ -46,6 +47,7 @@ _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}\Z")
 _INT64 = (-(2**63), 2**63 - 1)
 
 
+@lru_cache(maxsize=4096)  # names repeat across accounts; a load checks millions of them
 def property_name(name: str) -> bool:
     """Whether attribute `name` is also stored as an Account property: an ASCII identifier
     (letter first, letters, digits, `_`, at most 64) that the store does not use itself."""
