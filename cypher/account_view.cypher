@@ -11,7 +11,7 @@ RETURN a.id AS id, a.created_at AS created_at, a.attributes AS attributes, a.lab
        s.risk AS score_risk, s.scored_at AS scored_at, s.model_version AS score_model,
        sw.finished_at AS sweep_at, sw.model_version AS sweep_model,
        COLLECT {
-         MATCH (a)-[l:LINK]->(i:Identifier)
+         MATCH (a)-[l]->(i:Identifier)
          WITH i, l ORDER BY i.type, i.id
          RETURN [i.type, i.id, l.first_seen, l.last_seen]
        } AS links

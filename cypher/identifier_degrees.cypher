@@ -1,3 +1,3 @@
 UNWIND $keys AS key
 MATCH (i:Identifier {key: key})
-RETURN key, COUNT { (i)<-[:LINK]-() } AS degree
+RETURN key, COUNT { (i)<--() } AS degree

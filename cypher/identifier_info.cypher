@@ -3,7 +3,7 @@ MATCH (i:Identifier {key: $key})
 OPTIONAL MATCH (m:Meta {key: 'current_sweep'})
 OPTIONAL MATCH (sw:Sweep {sweep_id: m.value})
 CALL (i) {
-  MATCH (:Account)-[l:LINK]->(i)
+  MATCH (:Account)-[l]->(i)
   RETURN count(l) AS accounts, min(l.first_seen) AS first_seen, max(l.last_seen) AS last_seen
 }
 RETURN accounts, first_seen, last_seen,

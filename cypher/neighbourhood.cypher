@@ -11,19 +11,19 @@ OPTIONAL MATCH (sw:Sweep {sweep_id: m.value})
 WITH seeds, sw.gen AS gen
 CALL (seeds) {
   UNWIND seeds AS s
-  MATCH (s)-[l:LINK]->(i:Identifier)
+  MATCH (s)-[l]->(i:Identifier)
   RETURN collect([s.id, i.type, i.id, l.first_seen]) AS own, collect(DISTINCT i) AS idents
 }
 CALL (idents) {
   UNWIND idents AS i
   CALL (i) {
-    MATCH (b:Account)-[l:LINK]->(i)
+    MATCH (b:Account)-[l]->(i)
     WITH b, l
     ORDER BY l.first_seen, b.id
     LIMIT $cap
     RETURN collect([b.id, l.first_seen]) AS firsts, collect(b) AS shared
   }
-  RETURN collect([i.type, i.id, COUNT { (i)<-[:LINK]-() }, EXISTS { MATCH (:Benign {key: i.key}) }, firsts])
+  RETURN collect([i.type, i.id, COUNT { (i)<--() }, EXISTS { MATCH (:Benign {key: i.key}) }, firsts])
            AS identifiers,
          collect(shared) AS shared
 }

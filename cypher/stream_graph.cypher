@@ -5,4 +5,4 @@ MATCH (a:Account)
 WHERE a.id > $after
 WITH a ORDER BY a.id LIMIT $limit
 RETURN collect([a.id, a.created_at, a.attributes, a.label, a.labelled_at,
-                [(a)-[l:LINK]->(i:Identifier) | [i.type, i.id, l.first_seen]]]) AS rows
+                [(a)-[l]->(i:Identifier) | [i.type, i.id, l.first_seen]]]) AS rows

@@ -3,9 +3,9 @@
 // Returned as one list of [account_id, type, id, first_seen] (cheap for the Python driver to
 // decode); collect() keeps the ORDER BY order.
 MATCH (a:Account)
-WHERE a.id >= $account_id AND EXISTS { (a)-[:LINK]->(:Identifier) }
+WHERE a.id >= $account_id AND EXISTS { (a)-->(:Identifier) }
 WITH a ORDER BY a.id LIMIT $limit + 1
-MATCH (a)-[l:LINK]->(i:Identifier)
+MATCH (a)-[l]->(i:Identifier)
 WITH a.id AS account_id, i.type AS type, i.id AS id, l.first_seen AS first_seen
 WHERE account_id > $account_id OR type > $type OR (type = $type AND id > $id)
 WITH account_id, type, id, first_seen

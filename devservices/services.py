@@ -691,6 +691,26 @@ def _serve_forever(server: Neo4jServer | RedisServer, name: str) -> int:
     return 1
 
 
+def neo4j_admin_command(home: Path, heap: str = "1g", launcher_dir: Path = LAUNCHER_DIR) -> list[str]:
+    """`neo4j-admin` of the Neo4j Community jars the launcher runs on, for the DBMS in `home`
+    (which must not be running): append its arguments, e.g. `database import full neo4j ...`."""
+    build_neo4j_launcher(launcher_dir)
+    classpath = os.pathsep.join([str(launcher_dir / "target" / "lib" / "*")])
+    return [java_binary(), f"-Xmx{heap}", *NEO4J_JVM_FLAGS, f"-Dneo4j.home={Path(home).resolve()}", "-cp", classpath,
+            "org.neo4j.cli.AdminTool"]
+
+
+def run_neo4j_admin(home: Path, arguments: Sequence[str], heap: str = "1g") -> subprocess.CompletedProcess[bytes]:
+    """Runs `neo4j-admin ARGUMENTS` against the stopped DBMS in `home`; raises with the output's
+    tail if it fails."""
+    env = {**os.environ, "NEO4J_HOME": str(Path(home).resolve()), "NEO4J_CONF": str(Path(home).resolve() / "conf")}
+    done = subprocess.run([*neo4j_admin_command(home, heap), *arguments], env=env, capture_output=True, check=False)
+    if done.returncode != 0:
+        out = (done.stdout + done.stderr).decode(errors="replace").splitlines()
+        raise RuntimeError(f"neo4j-admin {' '.join(arguments[:3])} failed ({done.returncode}):\n{_tail(out)}")
+    return done
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m devservices", description="Run real Neo4j 5.26 / redis-server on 127.0.0.1."
@@ -707,6 +727,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     red.add_argument("--port", type=int, default=6379)
     sub.add_parser("prepare",
                    help="build the Neo4j launcher; install redis-server, chromium and chromium-driver if needed")
+    admin = sub.add_parser("neo4j-admin", help="run neo4j-admin (Community jars) on a stopped home: -- ARGS")
+    admin.add_argument("--home", type=Path, default=Path("data") / "neo4j-dev")
+    admin.add_argument("--heap", default="1g")
+    admin.add_argument("arguments", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     # Started in the background by a non-interactive shell, SIGINT arrives ignored; `kill -INT`
     # and Ctrl-C must still stop the server cleanly.
@@ -724,6 +748,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(f"chromium, chromedriver: {', '.join(ensure_chromium())}", flush=True)
         return 0
+    if args.service == "neo4j-admin":
+        arguments = args.arguments[1:] if args.arguments[:1] == ["--"] else args.arguments
+        env = {**os.environ, "NEO4J_HOME": str(args.home.resolve()), "NEO4J_CONF": str(args.home.resolve() / "conf")}
+        return subprocess.call([*neo4j_admin_command(args.home, args.heap), *arguments], env=env)
     if args.service == "neo4j":
         print(f"starting Neo4j 5.26 on {LOOPBACK}:{args.port}, home {args.home} ...", file=sys.stderr, flush=True)
         neo4j_server = Neo4jServer(

@@ -1,8 +1,14 @@
 """The Neo4j graph store: the same contract as `sqlite_store`, over the official driver.
 
-Schema (constraints and indexes: `cypher/migrate_*.cypher`):
-    (:Account {id, created_at, attributes (JSON), label, labelled_at})
-        -[:LINK {first_seen, last_seen}]->(:Identifier {key: "type|id", type, id})
+Schema (constraints and indexes: `cypher/migrate_*.cypher`; the typed part and its fixed
+label table: `graph/neo4j_typed.py`; the model as users see it: `docs/neo4j.md`):
+    (:Account {id, created_at, attributes (JSON), label, labelled_at, <attribute properties>})
+        -[:HAS_CARD | USES_DEVICE | PAYS_OUT_TO {first_seen, last_seen}]->
+        (:Identifier:Card | :Identifier:Device | :Identifier:BankAccount {key: "type|id", type, id})
+    (:Account)-[:MEMBER_OF]->(:Ring {id, risk, size, sweep_id, ...}): the current sweep's rings,
+        a view rebuilt after each publication for Browser and Bloom; the store reads SweepRing.
+Queries that need every link match `(:Account)-[l]->(:Identifier)`: an identifier's only
+relationships are links. `upgrade_typed` converts a database of the old `[:LINK]` model.
     (:Benign {key, type, id})               (:LabelEvent {key, account_id, label, source, note, at, seq})
     (:Score {account_id, risk, model_version, scored_at, as_of, reasons (JSON), ring_id})
     (:Sweep {sweep_id, gen, started_at, finished_at, model_version, stats (JSON)})
@@ -31,6 +37,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
@@ -70,6 +77,7 @@ from ringfence.graph.neo4j_queries import (
     score_rows,
     ts,
 )
+from ringfence.graph.neo4j_typed import TYPE_ORDER, TYPED_MODEL, attribute_properties
 from ringfence.graph.store import AccountOrder
 
 T = TypeVar("T")
@@ -77,6 +85,8 @@ log = logging.getLogger(__name__)
 _KEEP_SWEEPS = 3  # current, previous, and one more for cursors pinned during a flip
 _PUBLISH_CHUNK = 20_000  # rows per transaction when publishing a sweep
 DELETE_CHUNK = 10_000  # nodes per transaction when deleting
+UPGRADE_CHUNK = 5_000  # accounts per transaction when upgrading to the typed model
+TYPED_MODEL_VERSION = "typed-1"
 _INF = math.inf
 # Driver errors that mean "the store did not answer" (IncompleteCommit, a ServiceUnavailable,
 # is retried once first; TransientError arrives only after the driver's own retries ran out).
@@ -158,6 +168,17 @@ class Neo4jStore:
     def _write(self, name: str, /, **params: Any) -> list[neo4j.Record]:
         return self._run(True, lambda tx: list(tx.run(query(name), params)))
 
+    def _auto(self, name: str, /, **params: Any) -> None:
+        """Runs a statement that commits its own batches (`CALL { } IN TRANSACTIONS`), which only
+        an auto-commit transaction may run. Every such statement here is idempotent."""
+        try:
+            with self._driver.session(database=self._database) as session:
+                session.run(query(name), params).consume()
+        except AuthError as exc:
+            raise StoreUnavailable("Neo4j rejected the credentials") from exc
+        except (*_UNAVAILABLE, IncompleteCommit) as exc:
+            raise StoreUnavailable(f"Neo4j at {self.config.uri} is unavailable") from exc
+
     # -- lifecycle ---------------------------------------------------------------------
     def migrate(self) -> None:
         for name in migrations():  # schema statements each need their own transaction
@@ -169,6 +190,51 @@ class Neo4jStore:
                 if not (exc.code or "").endswith("AlreadyExists"):
                     raise
         self._read("await_indexes", timeout_s=300)
+        self.upgrade_typed()
+
+    def upgrade_typed(self) -> bool:
+        """Upgrades, in place, a database written before the typed model (`graph/neo4j_typed.py`):
+        typed identifier labels, typed relationships for `:LINK`, attribute properties, the
+        `:Ring` view; in batches of 5,000, idempotent (a run cut off anywhere is finished by the
+        next). Writes a marker at the end and is a single read once it is there. True if it ran."""
+        if self._read("upgrade_typed_marker")[0]["value"] == TYPED_MODEL_VERSION:
+            return False
+        self._auto("upgrade_typed_identifiers")
+        self._auto("upgrade_typed_links")
+
+        def page(tx: ManagedTransaction, after: str) -> str | None:
+            found = list(tx.run(query("upgrade_typed_attributes_page"), after=after, limit=UPGRADE_CHUNK))
+            rows = [{"id": r["id"], "props": attribute_properties(json.loads(r["attributes"] or "{}"))}
+                    for r in found]
+            tx.run(query("upgrade_typed_attributes_write"), rows=rows).consume()
+            return max((r["id"] for r in found), default=None)
+
+        after: str | None = ""
+        while after is not None:
+            after = self._run(True, partial(page, after=after))
+        self._rebuild_ring_view()
+        self._write("upgrade_typed_done", value=TYPED_MODEL_VERSION)
+        return True
+
+    def holds_data(self) -> bool:
+        """Whether the database holds any node but the store's markers: `ringfence load --bulk`
+        overwrites the database and refuses one that does."""
+        return bool(self._read("count_data_nodes")[0]["n"])
+
+    def finish_bulk_import(self, properties: Sequence[dict[str, Any]]) -> None:
+        """After `neo4j-admin database import` of `graph/neo4j_bulk.py`'s files, which wrote the
+        typed model: its marker, the constraints and indexes, then attribute `properties`
+        ({id, props}) the import's typed columns could not hold."""
+        self._write("upgrade_typed_done", value=TYPED_MODEL_VERSION)
+        self.migrate()
+        for i in range(0, len(properties), UPGRADE_CHUNK):
+            self._write("bulk_properties", rows=list(properties[i : i + UPGRADE_CHUNK]))
+
+    def _rebuild_ring_view(self) -> None:
+        """(:Account)-[:MEMBER_OF]->(:Ring) as the current sweep has them. A view for people
+        browsing the graph, rebuilt after the flip: the store's own reads never use it."""
+        for name in ("ring_view_clear", "ring_view_rings", "ring_view_members"):
+            self._auto(name)
 
     def ping(self) -> None:
         self._read("ping")
@@ -382,9 +448,11 @@ class Neo4jStore:
 
         self._run(True, flip)
         try:
+            self._rebuild_ring_view()
             self._collect_garbage(None)
         except StoreUnavailable:  # published already; the next publish collects what is left
-            log.warning("sweep %s published; deleting superseded rows failed, will retry later", sid, exc_info=True)
+            log.warning("sweep %s published; the :Ring view or deleting superseded rows failed, the next publish"
+                        " redoes it", sid, exc_info=True)
 
     def _collect_garbage(self, sweep_id: str | None) -> None:
         """Delete the rows of unreachable generations (and, given a sweep id, of its failed
@@ -606,6 +674,15 @@ class Neo4jStore:
         """Every node and relationship in the database: {"nodes": n, "relationships": m}."""
         return dict(self._read("count_nodes")[0])
 
+    def graph_dump(self) -> tuple[list[Any], list[Any]]:
+        """(nodes, relationships) of the whole graph but its Meta markers, each sorted, in a form
+        two databases can be compared by: see `cypher/graph_dump.cypher`."""
+        r = self._read("graph_dump")[0]
+        nodes = sorted(((sorted(labels), sorted(props.items())) for labels, props in r["nodes"]), key=repr)
+        rels = sorted(((sorted(sl), s, t, sorted(props.items()), sorted(el), e) for sl, s, t, props, el, e in
+                       r["relationships"]), key=repr)
+        return nodes, rels
+
     def neighbourhood_hop_by_hop(self, seeds: Sequence[str], hops: int, hub_cap: int) -> model.Subgraph:
         """`neighbourhood` as the per-hop queries build it (what it does for hops > 1), at any
         depth and without `rings`: the reference its one-statement path for one hop is tested against."""
@@ -648,23 +725,38 @@ class _Expansion:
         return {model.IdentifierKey(r["type"], r["id"]) for r in self.tx.run(query("benign_identifiers"))}
 
 
+def upsert_parameters(
+    accounts: Sequence[model.AccountIn],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, list[list[str]]], int]:
+    """What `upsert_batch.cypher` is sent for `accounts`: (`prepare_upsert`'s rows, `$rows`, the
+    identifiers of each type by parameter name, the link count). Public for bench/ingest.py's
+    PROFILE of the upsert."""
+    rows, link_count = prepare_upsert(accounts)
+    identifiers: dict[str, list[list[str]]] = {TYPED_MODEL[t].param: [] for t in TYPE_ORDER}
+    for key, t, i in sorted({(identifier_key(t, i), t, i) for r in rows for t, i, _, _ in r["links"]}):
+        identifiers[TYPED_MODEL[t].param].append([key, i])
+    batch = []
+    for r in rows:
+        row = {"id": r["id"], "created_at": r["created_at"], "attributes": merge_attributes(None, r["new_attributes"]),
+               "props": attribute_properties(r["new_attributes"])}
+        row.update((TYPED_MODEL[t].param, []) for t in TYPE_ORDER)
+        for t, i, f, la in r["links"]:
+            row[TYPED_MODEL[t].param].append([identifier_key(t, i), f, la])
+        batch.append(row)
+    return rows, batch, identifiers, link_count
+
+
 def _upsert_work(accounts: Sequence[model.AccountIn]) -> tuple[Callable[[ManagedTransaction, float | None], None], int]:
     """The upsert of `accounts` as a function of (transaction, score request time or None), and
     the batch's link count."""
-    rows, link_count = prepare_upsert(accounts)
-    identifiers = sorted({(identifier_key(t, i), t, i) for r in rows for t, i, _, _ in r["links"]})
-    batch = [
-        {"id": r["id"], "created_at": r["created_at"], "attributes": merge_attributes(None, r["new_attributes"]),
-         "links": [[identifier_key(t, i), f, la] for t, i, f, la in r["links"]]}
-        for r in rows
-    ]
+    rows, batch, identifiers, link_count = upsert_parameters(accounts)
 
     def work(tx: ManagedTransaction, requested_at: float | None) -> None:
         if not rows:
             return
         # New accounts are written by this first statement; a batch of new accounts (a load,
         # an account posted to the API) is one statement and one commit.
-        result = tx.run(query("upsert_batch"), rows=batch, identifiers=identifiers, requested_at=requested_at)
+        result = tx.run(query("upsert_batch"), {"rows": batch, "requested_at": requested_at, **identifiers})
         old = {rec["id"]: rec["attributes"] for rec in result}
         if old:
             existing = [{**b, "attributes": merge_attributes(old[b["id"]], r["new_attributes"])}
@@ -724,4 +816,4 @@ def _account(r: Any) -> model.Account:
                          dt(scored_at), version, r["ring_id"])
 
 
-__all__ = ["Neo4jConfig", "Neo4jStore", "identifier_key", "open_driver"]
+__all__ = ["Neo4jConfig", "Neo4jStore", "identifier_key", "open_driver", "upsert_parameters"]

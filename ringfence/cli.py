@@ -58,8 +58,23 @@ def generate(
 def load(
     path: Annotated[str, typer.Argument(help="JSON-lines file, or - for stdin")] = "-",
     batch_size: Annotated[int, typer.Option(help="accounts per all-or-nothing batch")] = 5_000,
+    bulk: Annotated[bool, typer.Option(
+        "--bulk", help="first load into an EMPTY Neo4j database: write neo4j-admin import files to --bulk-dir "
+        "and print the import command; run it with the database stopped, start it, then --bulk-finish")] = False,
+    bulk_finish: Annotated[bool, typer.Option(
+        "--bulk-finish", help="after the import: constraints, indexes and labels (reads --bulk-dir)")] = False,
+    bulk_dir: Annotated[Path, typer.Option(help="where --bulk writes the import files")] = Path("data/bulk-import"),
 ) -> None:
     """Upsert accounts, links and labels from JSON lines; loading the same file twice changes nothing."""
+    if bulk or bulk_finish:
+        from ringfence.core.errors import InvalidInput
+
+        try:
+            _load_bulk(path, bulk_dir, batch_size, finish=bulk_finish)
+        except InvalidInput as exc:
+            err.print(f"ringfence load: {exc}")
+            raise typer.Exit(2) from exc
+        return
     from ringfence.graph.loader import load_records, read_jsonl
 
     store = _store()
@@ -83,6 +98,36 @@ def load(
         f"loaded {stats.accounts} accounts, {stats.links} links, {stats.labels} labels into "
         f"{get_settings().backend} in {took:.1f}s ({stats.links / max(took, 1e-9):,.0f} links/s)"
     )
+
+
+def _load_bulk(path: str, directory: Path, batch_size: int, finish: bool) -> None:
+    from ringfence.core.errors import InvalidInput
+    from ringfence.graph import neo4j_bulk
+    from ringfence.graph.loader import read_jsonl
+    from ringfence.graph.neo4j_store import Neo4jStore
+
+    store = _store()
+    try:
+        if not isinstance(store, Neo4jStore):
+            raise InvalidInput("--bulk loads a Neo4j database (RINGFENCE_GRAPH_URL=neo4j://...)")
+        started = time.perf_counter()
+        if finish:
+            plan = neo4j_bulk.ImportPlan.load(directory)
+            neo4j_bulk.finish_import(store, plan)
+            err.print(f"finished the import of {plan.accounts} accounts, {plan.links} links: constraints, indexes,"
+                      f" {len(plan.labels)} labels in {time.perf_counter() - started:.1f}s")
+            return
+        if store.holds_data():
+            raise InvalidInput("--bulk is for the first load into an empty database, and this one holds data: "
+                               "load with `ringfence load` (without --bulk), or empty the database first")
+        with sys.stdin if path == "-" else open(path) as fh:
+            plan = neo4j_bulk.write_import_files(read_jsonl(fh), directory, batch_size, store.config.database)
+        err.print(f"wrote {plan.accounts} accounts, {plan.identifiers} identifiers, {plan.links} links to "
+                  f"{plan.directory} in {time.perf_counter() - started:.1f}s. Now stop the database, run\n"
+                  f"  neo4j-admin @{plan.directory / neo4j_bulk.ARGS_FILE}\n"
+                  f"start it, and run `ringfence load --bulk-finish --bulk-dir {directory}`.")
+    finally:
+        store.close()
 
 
 @app.command()

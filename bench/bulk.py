@@ -1,0 +1,79 @@
+"""Bulk first load: `ringfence load --bulk` end to end on a synthetic world, in links/s.
+
+    .venv/bin/python bench/bulk.py [--accounts 1000000] [--heap 1g]
+
+Writes the world (seed 1) to JSON lines, then times the three steps of graph/neo4j_bulk.py on a
+fresh Neo4j home: the import files (parsing and validating every record as `ringfence load`
+does), `neo4j-admin database import full` (Community jars, database stopped), and the finish
+(constraints, indexes, labels) with the database started. Server start-up is reported apart.
+Prints figures; asserts only that every account arrived.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+if __name__ == "__main__":
+    # Run as `python bench/bulk.py`: the repository root instead of bench/ on sys.path, so that
+    # `devservices` (development tooling, not installed) imports.
+    here = Path(__file__).resolve().parent
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
+    sys.path.insert(0, str(here.parent))
+
+from devservices.services import LAUNCHER_DIR, Neo4jServer, free_port, run_neo4j_admin  # noqa: E402
+from ringfence.core.settings import Settings  # noqa: E402
+from ringfence.graph.factory import neo4j_config  # noqa: E402
+from ringfence.graph.loader import read_jsonl  # noqa: E402
+from ringfence.graph.neo4j_bulk import finish_import, import_arguments, write_import_files  # noqa: E402
+from ringfence.graph.neo4j_store import Neo4jStore  # noqa: E402
+from ringfence.graph.synthetic import WorldParams, write_jsonl  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--accounts", type=int, default=1_000_000)
+    parser.add_argument("--heap", default="1g")
+    args = parser.parse_args()
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}", flush=True)
+    work = Path(tempfile.mkdtemp(prefix="ringfence-bulk-"))
+    source = work / "world.jsonl"
+    with source.open("w") as fh:
+        write_jsonl(WorldParams(accounts=args.accounts, seed=1), fh)
+    home = work / "home"
+    shutil.copytree(LAUNCHER_DIR / "target" / "home-template", home, ignore=shutil.ignore_patterns(".complete"))
+    try:
+        t0 = time.perf_counter()
+        with source.open() as fh:
+            plan = write_import_files(read_jsonl(fh), work / "import")
+        t1 = time.perf_counter()
+        run_neo4j_admin(home, import_arguments(plan), heap=args.heap)
+        t2 = time.perf_counter()
+        server = Neo4jServer(free_port(), home, page_cache="1g", heap=args.heap)
+        server.start()
+        t3 = time.perf_counter()
+        try:
+            store = Neo4jStore(neo4j_config(Settings(graph_url=server.graph_url)))
+            finish_import(store, plan)
+            t4 = time.perf_counter()
+            assert store.count_accounts() == plan.accounts
+            store.close()
+        finally:
+            server.stop()
+        files, tool, finish = t1 - t0, t2 - t1, t4 - t3
+        total = files + tool + finish
+        print(f"accounts={plan.accounts:,} identifiers={plan.identifiers:,} links={plan.links:,} labels="
+              f"{len(plan.labels):,} | import files {files:.1f}s | neo4j-admin import {tool:.1f}s | finish "
+              f"{finish:.1f}s | total {total:.1f}s = {plan.links / total:,.0f} links/s (server start {t3 - t2:.1f}s"
+              f" not counted; load average {os.getloadavg()[0]:.1f})", flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

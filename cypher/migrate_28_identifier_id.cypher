@@ -1,0 +1,1 @@
+CREATE INDEX identifier_id IF NOT EXISTS FOR (i:Identifier) ON (i.id)

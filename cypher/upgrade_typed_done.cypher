@@ -1,0 +1,2 @@
+MERGE (m:Meta {key: 'graph_model'})
+SET m.value = $value
