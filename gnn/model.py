@@ -429,10 +429,12 @@ class MonotoneRingGNN(RingGNN):
     @staticmethod
     def _sum_by_type(lins: nn.ModuleList, h_edge: Tensor, ea: Tensor, etype: Tensor, na: int) -> Tensor:
         """Σ_type P_type · (per account, the sum of the edge states `h_edge` [E, H] of that type)."""
-        out = h_edge.new_zeros((na, lins[0].raw.shape[0]))
+        out: Tensor | None = None
         for k in range(N_TYPES):
             sel = etype == k
-            out = out + lins[k](h_edge.new_zeros((na, h_edge.shape[1])).index_add_(0, ea[sel], h_edge[sel]))
+            part = lins[k](h_edge.new_zeros((na, h_edge.shape[1])).index_add_(0, ea[sel], h_edge[sel]))
+            out = part if out is None else out + part
+        assert out is not None
         return out
 
     def _to_identifiers(self, b: GraphBatch, h_acc: Tensor) -> Tensor:
