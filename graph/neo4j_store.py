@@ -54,6 +54,7 @@ from ringfence.graph.arrays import AttributeSpec, GraphArrays, gc_paused
 from ringfence.graph.cases import case_move, fraud_labels, merge_involved, merge_writes
 from ringfence.graph.neighbourhood import Edge, expand
 from ringfence.graph.neo4j_arrays import arrays_from_pages
+from ringfence.graph.neo4j_shards import Neo4jShards
 from ringfence.graph.neo4j_queries import (
     account_row,
     dt,
@@ -120,7 +121,7 @@ def open_driver(config: Neo4jConfig) -> neo4j.Driver:
     )
 
 
-class Neo4jStore:
+class Neo4jStore(Neo4jShards):
     backend = "neo4j"
 
     def __init__(self, config: Neo4jConfig, *, driver: neo4j.Driver | None = None) -> None:
