@@ -33,6 +33,9 @@ class Neo4jShards:
         rows = self._read("shard_staged", sweep_id=sweep_id)
         return {int(r["shard"]): (r["status"], bytes(r["payload"])) for r in rows}
 
+    def shard_statuses(self, sweep_id: str) -> dict[int, ShardStatus]:
+        return {int(r["shard"]): r["status"] for r in self._read("shard_statuses", sweep_id=sweep_id)}
+
     def drop_staged(self, sweep_id: str) -> None:
         self._write("shard_drop", sweep_id=sweep_id)
 

@@ -23,6 +23,10 @@ class ShardStore(Protocol):
         """Every staged shard of `sweep_id` (empty when none)."""
         ...
 
+    def shard_statuses(self, sweep_id: str) -> dict[int, ShardStatus]:
+        """The status of every staged shard of `sweep_id`, without payloads (cheap to poll)."""
+        ...
+
     def drop_staged(self, sweep_id: str) -> None:
         """Remove every staged shard of `sweep_id` (no error when none)."""
         ...

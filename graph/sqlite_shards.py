@@ -26,6 +26,10 @@ class SQLiteShards:
             "SELECT shard, status, payload FROM sweep_shards WHERE sweep_id = ?", (sweep_id,))
         return {int(k): (s, bytes(p)) for k, s, p in rows}
 
+    def shard_statuses(self, sweep_id: str) -> dict[int, ShardStatus]:
+        rows = self._read("SELECT shard, status FROM sweep_shards WHERE sweep_id = ?", (sweep_id,))
+        return {int(k): s for k, s in rows}
+
     def drop_staged(self, sweep_id: str) -> None:
         with cast(AbstractContextManager[sqlite3.Connection], self._write()) as conn:
             conn.execute("DELETE FROM sweep_shards WHERE sweep_id = ?", (sweep_id,))
