@@ -54,7 +54,6 @@ from ringfence.graph.arrays import AttributeSpec, GraphArrays, gc_paused
 from ringfence.graph.cases import case_move, fraud_labels, merge_involved, merge_writes
 from ringfence.graph.neighbourhood import Edge, expand
 from ringfence.graph.neo4j_arrays import arrays_from_pages
-from ringfence.graph.neo4j_shards import Neo4jShards
 from ringfence.graph.neo4j_queries import (
     account_row,
     dt,
@@ -71,6 +70,7 @@ from ringfence.graph.neo4j_queries import (
     score_rows,
     ts,
 )
+from ringfence.graph.neo4j_shards import Neo4jShards
 from ringfence.graph.store import AccountOrder
 
 T = TypeVar("T")

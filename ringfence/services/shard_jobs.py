@@ -109,7 +109,7 @@ def run_one_shard(store: GraphStore, settings: Settings, job_id: str, sweep_id: 
         return {"shard": shard, "skipped": "staged"}
     ttl = float(settings.sweep_lock_ttl_s)
     if not _renew(store, job_id, ttl):
-        raise SweepRunning("the sweep lock of this job was taken over")
+        raise SweepRunning()  # the sweep lock of this job was taken over
     from ringfence.gnn.score import current_scorer
 
     scorer = check_shardable(current_scorer(settings))

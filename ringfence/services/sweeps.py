@@ -43,7 +43,6 @@ from ringfence.graph.detection import DetectionParams, detect
 from ringfence.graph.model import SweepResult
 from ringfence.graph.ring_risk import ring_risk
 from ringfence.graph.store import GraphStore
-from ringfence.services.publish import RingDraft, build_result
 from ringfence.services.jobs import (
     SWEEP_LOCK,
     Heartbeat,
@@ -54,6 +53,7 @@ from ringfence.services.jobs import (
     mark_succeeded,
     run_recorded,
 )
+from ringfence.services.publish import RingDraft, build_result
 
 log = logging.getLogger(__name__)
 LOCK = SWEEP_LOCK
