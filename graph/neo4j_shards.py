@@ -59,8 +59,8 @@ class Neo4jShards:
         finally:
             self._write("gds_drop", name=graph_name)
 
-    def account_components(self, after: str, limit: int) -> list[tuple[str, int]]:
-        """One keyset page of (account id, component) in id order, after `after`; an account
-        GDS did not reach (no linking identifier) has component -1."""
+    def account_components(self, after: str, limit: int) -> list[tuple[str, int, int]]:
+        """One keyset page of (account id, component, links) in id order, after `after` (the
+        components of the last `gds_components`)."""
         rows = self._read("account_components", after=after, limit=limit)
-        return [(a, int(c)) for a, c in rows[0]["rows"]] if rows else []
+        return [(a, int(c), int(n)) for a, c, n in rows[0]["rows"]] if rows else []

@@ -120,6 +120,27 @@ def partition_arrays(g: GraphArrays, hub_cap: int, shard_links: int,
     return Partition(g.account_ids, shards, component, oversize, stats)
 
 
+def partition_components(account_ids: list[str], component: np.ndarray, links: np.ndarray, hub_cap: int,
+                         shard_links: int) -> Partition:
+    """The partition from components found elsewhere (GDS WCC inside Neo4j) and each account's
+    link count: only account ids and integers reach this process."""
+    component = canonical(component)
+    weight = 1 + links.astype(np.int64)
+    shards, oversize = pack(component, weight, shard_links, hub_cap)
+    sizes = np.bincount(component) if component.size else np.zeros(0, dtype=np.int64)
+    comp_links = np.bincount(component, weights=links, minlength=sizes.size) if component.size else sizes
+    stats = {
+        "accounts": len(account_ids),
+        "links": int(links.sum()),
+        "components": int(sizes.size),
+        "largest_component_accounts": int(sizes.max(initial=0)),
+        "largest_component_links": int(np.max(comp_links, initial=0)),
+        "shards": len(shards),
+        "oversize_shards": len(oversize),
+    }
+    return Partition(account_ids, shards, component, oversize, stats)
+
+
 def stream_partition(store: GraphStore, hub_cap: int, shard_links: int) -> Partition:
     """The partition from the store's links, read in chunks into integer arrays (no attributes):
     the embedded path, and Neo4j's fallback when the server has no GDS."""

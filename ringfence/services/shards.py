@@ -49,7 +49,7 @@ from ringfence.core.settings import Settings
 from ringfence.graph.arrays import LABEL_CODE, TYPE_CODE, GraphArrays
 from ringfence.graph.detection import DetectionParams, detect
 from ringfence.graph.model import IdentifierKey, RingIdentifier, Subgraph, SweepResult
-from ringfence.graph.partition import Partition, partition_arrays, stream_partition
+from ringfence.graph.partition import Partition, partition_components, stream_partition
 from ringfence.graph.ring_risk import ring_risk
 from ringfence.graph.store import GraphStore
 from ringfence.services.publish import RingDraft, build_result
@@ -92,19 +92,21 @@ def plan(store: GraphStore, settings: Settings) -> Partition:
 
 
 def _gds_partition(store: Any, settings: Settings) -> Partition:
-    from ringfence.graph.arrays import load_arrays
-
+    """Components by GDS WCC inside Neo4j; only (id, component, link count) pages cross Bolt."""
     figures = store.gds_components(settings.hub_cap, "ringfence-partition")
-    g = load_arrays(store, attributes=False)  # link counts per account, for packing
-    comp = np.empty(g.n_accounts, dtype=np.int64)
-    index = {a: k for k, a in enumerate(g.account_ids)}
+    ids: list[str] = []
+    comps: list[np.ndarray] = []
+    links: list[np.ndarray] = []
     after = ""
     while page := store.account_components(after, 100_000):
-        for a, c in page:
-            if a in index:
-                comp[index[a]] = c
+        a, c, n = zip(*page, strict=True)
+        ids.extend(a)
+        comps.append(np.array(c, dtype=np.int64))
+        links.append(np.array(n, dtype=np.int64))
         after = page[-1][0]
-    part = partition_arrays(g, settings.hub_cap, settings.sweep_shard_links, component=comp)
+    comp = np.concatenate(comps) if comps else np.zeros(0, dtype=np.int64)
+    part = partition_components(ids, comp, np.concatenate(links) if links else comp.copy(), settings.hub_cap,
+                                settings.sweep_shard_links)
     part.stats["gds_components"] = int(figures.get("componentCount", -1))
     return part
 

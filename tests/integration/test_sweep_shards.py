@@ -49,6 +49,7 @@ def _check(store: GraphStore, settings: Settings) -> None:
     # then
     assert sharded.stats["partition"]["shards"] >= 10
     assert sharded.stats["halo_accounts"] > 0  # hubs crossed shards
+    assert ("gds_components" in sharded.stats["partition"]) == hasattr(store, "has_gds")
     assert len(single.rings) >= 10
     _same(sharded, single)
     assert published == store.current_rings()
@@ -58,7 +59,7 @@ def _check(store: GraphStore, settings: Settings) -> None:
 
 def test_sharded_sweep_equals_single_process_heuristic(store: GraphStore, tmp_path: Path) -> None:
     load_world(store, 3000, seed=11)
-    settings = Settings(data_dir=tmp_path, hub_cap=HUB_CAP, sweep_partition="stream")
+    settings = Settings(data_dir=tmp_path, hub_cap=HUB_CAP)  # "auto": GDS WCC on Neo4j
     assert Scorer.load(settings).version == "heuristic-1"
     _check(store, settings)
 
