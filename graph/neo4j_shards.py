@@ -12,11 +12,15 @@ accounts and *linking* identifiers only (2..hub_cap accounts, not benign: the sa
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from neo4j.exceptions import ClientError
 
-from ringfence.graph.shards import ShardStatus
+from ringfence.graph.model import Subgraph
+from ringfence.graph.shards import ShardStatus, merge_subgraphs
+
+READ_CHUNK = 2_000  # seeds per neighbourhood statement: bounded transactions
 
 
 class Neo4jShards:
@@ -24,6 +28,12 @@ class Neo4jShards:
 
     _write: Any
     _read: Any
+    neighbourhood: Any
+
+    def shard_neighbourhood(self, account_ids: Sequence[str], hub_cap: int) -> Subgraph:
+        # neighbourhood.cypher already reads a seed set in one statement; chunks bound its size.
+        return merge_subgraphs([self.neighbourhood(list(account_ids[k:k + READ_CHUNK]), hops=1, hub_cap=hub_cap)
+                                for k in range(0, len(account_ids), READ_CHUNK)])
 
     def stage_shard(self, sweep_id: str, shard: int, status: ShardStatus, payload: bytes) -> None:
         self._write("shard_stage", key=f"{sweep_id}|{shard}", sweep_id=sweep_id, shard=shard,

@@ -48,14 +48,13 @@ from ringfence.core.errors import ShardFailed, ShardingUnsupported
 from ringfence.core.settings import Settings
 from ringfence.graph.arrays import LABEL_CODE, TYPE_CODE, GraphArrays
 from ringfence.graph.detection import DetectionParams, detect
-from ringfence.graph.model import IdentifierKey, RingIdentifier, Subgraph, SweepResult
+from ringfence.graph.model import RingIdentifier, Subgraph, SweepResult
 from ringfence.graph.partition import Partition, partition_components, stream_partition
 from ringfence.graph.ring_risk import ring_risk
 from ringfence.graph.store import GraphStore
 from ringfence.services.publish import RingDraft, build_result
 
 log = logging.getLogger(__name__)
-READ_CHUNK = 2_000  # seeds per neighbourhood read: bounded statements on Neo4j
 
 
 class ShardScorer(Protocol):
@@ -122,24 +121,9 @@ class ShardOutput:
 
 
 def read_shard(store: GraphStore, account_ids: Sequence[str], hub_cap: int) -> Subgraph:
-    """The shard's accounts with their 1-hop receptive field (the hub halo), in bounded reads."""
-    subs = [store.neighbourhood(list(account_ids[k:k + READ_CHUNK]), hops=1, hub_cap=hub_cap)
-            for k in range(0, len(account_ids), READ_CHUNK)]
-    if len(subs) == 1:
-        return subs[0]
-    merged = Subgraph(seeds=[], accounts={}, identifiers={}, edges=[])
-    edges: dict[tuple[str, IdentifierKey], datetime] = {}
-    for s in subs:
-        merged.seeds.extend(s.seeds)
-        merged.accounts.update(s.accounts)
-        merged.identifiers.update(s.identifiers)
-        merged.benign |= s.benign
-        merged.rings.update(s.rings)
-        merged.capped.extend(k for k in s.capped if k not in merged.capped)
-        for a, key, t in s.edges:
-            edges[(a, key)] = t
-    merged.edges = sorted(((a, k, t) for (a, k), t in edges.items()), key=lambda e: (e[0], e[1].type, e[1].id))
-    return merged
+    """The shard's accounts with their 1-hop receptive field (the hub halo): the subgraph
+    `store.neighbourhood(account_ids, hops=1, hub_cap)` returns, read in bulk."""
+    return store.shard_neighbourhood(account_ids, hub_cap)
 
 
 def detection_graph(sub: Subgraph, account_ids: Sequence[str], hub_cap: int) -> GraphArrays:

@@ -56,3 +56,23 @@ def test_gds_wcc_gives_the_components_of_the_streamed_fallback(neo4j_store: Grap
     assert np.array_equal(canonical(gds.component), streamed.component)
     assert [s.tolist() for s in gds.shards] == [s.tolist() for s in streamed.shards]
     assert gds.stats["components"] == streamed.stats["components"] > 100
+
+
+def test_a_shard_read_is_the_neighbourhood_of_its_accounts(store: GraphStore) -> None:
+    # given a world with hubs, a benign identifier and a published sweep (rings)
+    load_world(store, 800, seed=22)
+    some = next(iter(next(store.stream_links(chunk_size=10))))
+    store.set_benign(IdentifierKey(some.type, some.id), True)
+    part = stream_partition(store, HUB_CAP, 300)
+    ids = part.shard_ids(len(part.shards) // 2) + part.shard_ids(0)
+    # when
+    bulk = store.shard_neighbourhood(ids, HUB_CAP)
+    plain = store.neighbourhood(ids, hops=1, hub_cap=HUB_CAP)
+    # then
+    assert bulk.capped  # the shard touches hubs: its halo is read
+    assert sorted(bulk.seeds) == sorted(plain.seeds)
+    assert bulk.accounts == plain.accounts
+    assert bulk.identifiers == plain.identifiers
+    assert set(bulk.edges) == set(plain.edges) and len(bulk.edges) == len(plain.edges)
+    assert set(bulk.capped) == set(plain.capped)
+    assert bulk.benign == plain.benign and bulk.rings == plain.rings
