@@ -3,6 +3,12 @@
 
     .venv/bin/python bench/sweep.py [--sizes 100000,1000000] [--no-nx]
     .venv/bin/python bench/sweep.py --backend neo4j --graph-url neo4j://neo4j:password@127.0.0.1:7687 --sizes 1000000
+    .venv/bin/python bench/sweep.py --sizes 100000 --sharded 200000 [--one-sweep]
+
+`--sharded LINKS` runs each size twice, each in its own process (a clean peak-RSS figure): the
+single-process sweep (the baseline) and the sharded sweep in process, one shard at a time, with
+`RINGFENCE_SWEEP_SHARD_LINKS=LINKS`; it prints both, the partition's figures (shards, largest
+component) and the ratios sharded / single-process.
 
 On Neo4j the server is the caller's (e.g. `python -m devservices neo4j --home H
 --page-cache 3g`, kept between runs): an empty database is loaded with the world first, as
@@ -133,7 +139,10 @@ def _sweeps(store, settings, second_sweep: bool = True) -> dict:  # type: ignore
     out: dict = {"first": {"seconds": round(time.perf_counter() - started, 1), "phases": first.stats["phases"],
                            "cpu": first.stats["cpu_phases"],
                            "rings": first.stats["rings"], "accounts": first.stats["accounts"],
-                           "links": first.stats["links"], "model": first.model_version}}
+                           "links": first.stats.get("links", first.stats.get("partition", {}).get("links", 0)),
+                           "model": first.model_version}}
+    if "partition" in first.stats:
+        out["first"]["partition"] = first.stats["partition"]
     if second_sweep:
         started = time.perf_counter()
         second = run_sweep(store, settings)  # against the first: matching does real work
@@ -143,17 +152,18 @@ def _sweeps(store, settings, second_sweep: bool = True) -> dict:  # type: ignore
     return out
 
 
-def one(size: int, preset: str, data_dir: Path, nx_compare: bool) -> dict:
+def one(size: int, preset: str, data_dir: Path, nx_compare: bool, shard_links: int = 0, second_sweep: bool = True
+        ) -> dict:
     from ringfence.core.settings import Settings
     from ringfence.graph.detection import DetectionParams, detect, load_graph
 
     db, _ = world_db(size, preset)
     work = working_copy(db)
-    settings = Settings(data_dir=data_dir, graph_url=f"sqlite:///{work}")
+    settings = Settings(data_dir=data_dir, graph_url=f"sqlite:///{work}", sweep_shard_links=shard_links)
     store = SQLiteStore(work)
-    out: dict = {"size": size, "preset": preset, "load_average": os.getloadavg()[0]}
+    out: dict = {"size": size, "preset": preset, "load_average": os.getloadavg()[0], "shard_links": shard_links}
     try:
-        out.update(_sweeps(store, settings))
+        out.update(_sweeps(store, settings, second_sweep))
         if nx_compare:
             g = load_graph(store)
             p = DetectionParams.from_settings(settings, max_group=10**9)
@@ -218,6 +228,9 @@ def main() -> None:
     parser.add_argument("--prepare-only", action="store_true")
     parser.add_argument("--no-nx", action="store_true")
     parser.add_argument("--one-sweep", action="store_true", help="neo4j: skip the second sweep")
+    parser.add_argument("--sharded", type=int, default=0, metavar="LINKS",
+                        help="also sweep in shards of about LINKS links (embedded, in process); print both")
+    parser.add_argument("--shard-links", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     warnings.filterwarnings("ignore", message="Sparse", category=UserWarning)  # torch, in gnn.graphdata
@@ -228,12 +241,15 @@ def main() -> None:
             r = one_neo4j(args.one, args.preset, Path(args.data_dir), args.graph_url, args.fresh, args.prepare_only,
                           not args.one_sweep)
         else:
-            r = one(args.one, args.preset, Path(args.data_dir), not args.no_nx)
+            r = one(args.one, args.preset, Path(args.data_dir), not args.no_nx, args.shard_links, not args.one_sweep)
         print("RESULT " + json.dumps(r), flush=True)
         return
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.1f}", flush=True)
-    for size in map(int, args.sizes.split(",")):
+    runs = [(size, links) for size in map(int, args.sizes.split(","))
+            for links in ([0, args.sharded] if args.sharded else [0])]
+    baseline: dict[int, dict] = {}
+    for size, links in runs:
         if args.backend == "sqlite":
             world_db(size, args.preset, fresh=args.fresh)
             if args.prepare_only:
@@ -251,6 +267,8 @@ def main() -> None:
             cmd.append("--prepare-only")
         if args.one_sweep:
             cmd.append("--one-sweep")
+        if links:
+            cmd += ["--shard-links", str(links), "--no-nx"]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
         if proc.returncode or not lines:
@@ -270,7 +288,15 @@ def main() -> None:
             s2 = r["second"]
             print(f"  second sweep {s2['seconds']:6.1f}s  phases {_phases(s2['phases'])}  (cpu {_phases(s2['cpu'])})"
                   f"  events {s2['events']}")
-        print(f"  peak memory {r['peak_rss_gb']:.2f} GB")
+        print(f"  peak memory {r['peak_rss_gb']:.2f} GB" + (f"  (sharded, {links:,} links per shard)" if links else ""))
+        if "partition" in f:
+            print(f"  partition {f['partition']}")
+        if links and size in baseline:
+            b = baseline[size]
+            print(f"  sharded / single-process: time x{f['seconds'] / b['first']['seconds']:.2f}, "
+                  f"peak memory x{r['peak_rss_gb'] / b['peak_rss_gb']:.2f}")
+        if not links:
+            baseline[size] = r
         if "networkx" in r:
             n = r["networkx"]
             print(f"  detection step: ours {n['ours_s']:.2f}s, networkx {n['networkx_s']:.2f}s "

@@ -183,6 +183,25 @@ class Scorer:
         p = self._risk(b, in_ring, threads=2 if len(raw.account_ids) >= 20_000 else 1)
         return dict(zip(raw.account_ids, p.tolist(), strict=True))
 
+    def score_seeds(self, sub: Subgraph, account_ids: Sequence[str], as_of: datetime) -> dict[str, float]:
+        """Risks of `account_ids` (no reasons) from their subgraph `neighbourhood(account_ids,
+        hops=1, hub_cap=settings.hub_cap)`: a sharded sweep's scores, equal to `score_all`'s on
+        the same store and `as_of` (the receptive field is that subgraph; `services.shards`)."""
+        if self.hops != HOPS:
+            raise ValueError("a model reading 2-hop label counts cannot score from 1-hop shards")
+        raw = raw_from_subgraph(sub, self.schema, as_of)
+        if not raw.account_ids:
+            return {}
+        b = assemble(raw, self.settings.hub_cap, as_of)
+        index = {a: k for k, a in enumerate(raw.account_ids)}
+        rows = np.array([index[a] for a in account_ids], dtype=np.int64)
+        if self.predictor is None:
+            in_ring = np.array([a in sub.rings for a in raw.account_ids], dtype=bool)
+        else:
+            in_ring = np.zeros(len(raw.account_ids), dtype=bool)
+        p = self._risk(b, in_ring, rows, threads=2 if len(rows) >= 20_000 else 1)
+        return dict(zip(account_ids, np.asarray(p, dtype=np.float64).tolist(), strict=True))
+
 
 def _with_loo_copies(b: GraphBatch, seed_rows: np.ndarray) -> tuple[GraphBatch, dict[int, tuple[list[int], list[int]]]]:
     """Append, for each seed and each of its identifiers j, a copy of the seed linked to all its

@@ -77,6 +77,7 @@ from ringfence.graph.neo4j_queries import (
     score_rows,
     ts,
 )
+from ringfence.graph.neo4j_shards import Neo4jShards
 from ringfence.graph.neo4j_typed import TYPE_ORDER, TYPED_MODEL, attribute_properties
 from ringfence.graph.store import AccountOrder
 
@@ -130,7 +131,7 @@ def open_driver(config: Neo4jConfig) -> neo4j.Driver:
     )
 
 
-class Neo4jStore:
+class Neo4jStore(Neo4jShards):
     backend = "neo4j"
 
     def __init__(self, config: Neo4jConfig, *, driver: neo4j.Driver | None = None) -> None:

@@ -129,3 +129,9 @@ CREATE TABLE IF NOT EXISTS case_history (
     key_id TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS case_history_ring ON case_history(ring_id);
+
+-- A sharded sweep's staged shard results (graph/shards.py), until its finishing step publishes.
+CREATE TABLE IF NOT EXISTS sweep_shards (
+    sweep_id TEXT NOT NULL, shard INTEGER NOT NULL, status TEXT NOT NULL, payload BLOB NOT NULL,
+    PRIMARY KEY (sweep_id, shard)
+) WITHOUT ROWID;

@@ -24,6 +24,7 @@ from ringfence.graph.arrays import AttributeSpec, GraphArrays, gc_paused
 from ringfence.graph.cases import case_move, fraud_labels, merge_involved, merge_writes
 from ringfence.graph.neighbourhood import Edge, expand
 from ringfence.graph.sqlite_arrays import read_arrays
+from ringfence.graph.sqlite_shards import SQLiteShards
 from ringfence.graph.store import AccountOrder
 
 _SCHEMA = files("ringfence.graph") / "sqlite_schema.sql"
@@ -88,7 +89,7 @@ class SQLiteConfig:
     path: Path
 
 
-class SQLiteStore:
+class SQLiteStore(SQLiteShards):
     backend = "sqlite"
 
     def __init__(self, config: SQLiteConfig | Path | str) -> None:

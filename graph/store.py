@@ -29,6 +29,7 @@ from typing import Literal, Protocol, runtime_checkable
 
 from ringfence.graph import model
 from ringfence.graph.arrays import AttributeSpec, GraphArrays
+from ringfence.graph.shards import ShardStore
 
 AccountOrder = Literal["risk_desc", "id"]
 
@@ -292,5 +293,5 @@ class JobStore(Protocol):
 
 
 @runtime_checkable
-class GraphStore(StoreLifecycle, AccountStore, ScoreStore, ResultStore, CaseStore, JobStore, Protocol):
+class GraphStore(StoreLifecycle, AccountStore, ScoreStore, ResultStore, CaseStore, JobStore, ShardStore, Protocol):
     """The whole interface: what each backend implements and what the app holds."""

@@ -27,6 +27,8 @@ TASK_QUEUES = {
     "ringfence.sweep": JOBS,
     "ringfence.train": JOBS,
     "ringfence.scheduled_sweep": JOBS,
+    "ringfence.sweep_shard": JOBS,
+    "ringfence.sweep_finish": JOBS,
     "ringfence.rescore_pending": ONLINE,
 }
 

@@ -23,7 +23,7 @@ from ringfence.core.errors import StoreUnavailable
 from ringfence.core.settings import Settings, get_settings
 from ringfence.graph.factory import open_store
 from ringfence.graph.store import GraphStore
-from ringfence.services import jobs, scoring
+from ringfence.services import jobs, scoring, shard_jobs
 from ringfence.services.sweeps import run_sweep_job
 from ringfence.services.training import run_train_job
 from ringfence.workers.app import JOBS, ONLINE, WorkerLimits
@@ -92,7 +92,43 @@ def score_account(account_id: str) -> dict[str, Any]:
 
 @shared_task(name="ringfence.sweep", queue=JOBS, bind=True, max_retries=5)
 def sweep(self: Task, job_id: str) -> dict[str, Any]:
+    settings = get_settings()
+    if settings.sweep_shard_links > 0:  # fan out: services.shard_jobs
+        return shard_jobs.start(worker_store(), settings, job_id,
+                                lambda message: sweep_shard.apply_async(kwargs=message),
+                                lambda message: sweep_finish.apply_async(kwargs=message))
     return _run_job(self, run_sweep_job, job_id)
+
+
+@shared_task(name="ringfence.sweep_shard", queue=JOBS, bind=True)
+def sweep_shard(self: Task, job_id: str, sweep_id: str, shard: int, account_ids: list[str], as_of: str
+                ) -> dict[str, Any]:
+    """One shard of a sharded sweep; tried `RINGFENCE_SWEEP_SHARD_ATTEMPTS` times, then staged
+    as failed so that the sweep fails naming it. A worker killed mid-shard leaves the message
+    unacknowledged: the broker redelivers it and the shard is computed again (staging replaces)."""
+    settings = get_settings()
+    try:
+        return shard_jobs.run_one_shard(worker_store(), settings, job_id, sweep_id, shard, account_ids, as_of)
+    except Exception as exc:
+        attempts = settings.sweep_shard_attempts
+        if self.request.retries + 1 >= attempts:
+            log.error("shard %d of sweep %s failed for good after %d attempts: %s", shard, sweep_id, attempts,
+                      type(exc).__name__)
+            shard_jobs.record_failure(worker_store(), sweep_id, shard, exc)
+            raise
+        raise self.retry(exc=exc, countdown=min(60, 2**self.request.retries), max_retries=attempts - 1) from exc
+
+
+@shared_task(name="ringfence.sweep_finish", queue=JOBS, bind=True, max_retries=None)
+def sweep_finish(self: Task, job_id: str, sweep_id: str, n_shards: int, started: str, model_version: str,
+                 stats: dict[str, Any]) -> dict[str, Any]:
+    """Publishes a sharded sweep once its shards are staged; until then it runs again a second
+    later (no result backend, so no chord), renewing the job's locks each time."""
+    done = shard_jobs.finish_or_wait(worker_store(), get_settings(), job_id, sweep_id, n_shards, started,
+                                     model_version, stats)
+    if done is None:
+        raise self.retry(countdown=1)
+    return done
 
 
 @shared_task(name="ringfence.train", queue=JOBS, bind=True, max_retries=5)

@@ -3,6 +3,7 @@ translates any of them to the contract's error shape in one handler (`api.errors
 backends translate driver exceptions into them, in one place each.
 
 RingfenceError              500 internal         a bug: never raised on purpose
+├── ShardFailed             500 shard_failed     a shard of a sharded sweep failed for good
 ├── BadRequest              400 bad_request      a request the server could not read
 │   ├── MalformedJson       400 malformed_json   not JSON, or nested deeper than the API reads
 │   └── InvalidCursor       400 invalid_cursor   a cursor this service did not issue (or altered)
@@ -13,7 +14,8 @@ RingfenceError              500 internal         a bug: never raised on purpose
 ├── NotFound                404 not_found        unknown account, ring, job or model
 ├── Conflict                409 conflict         the operation clashes with current state
 │   ├── SweepRunning        409 sweep_running    another sweep holds the lock
-│   └── ModelRejected       409 model_rejected   a model version failed verification or its probe
+│   ├── ModelRejected       409 model_rejected   a model version failed verification or its probe
+│   └── ShardingUnsupported 409 sharding_unsupported  the model reads 2 hops: no sharded sweep
 ├── RateLimited             429 rate_limited     the key's request budget is spent
 └── Unavailable             503                  a backing service did not answer; safe to retry
     ├── StoreUnavailable    503 store_unavailable  the graph store
@@ -91,6 +93,18 @@ class SweepRunning(Conflict):
 
 class ModelRejected(Conflict):
     code = "model_rejected"
+
+
+class ShardingUnsupported(Conflict):
+    """The active model cannot be swept in shards (it reads 2-hop label counts)."""
+
+    code = "sharding_unsupported"
+
+
+class ShardFailed(RingfenceError):
+    """A shard of a sharded sweep failed for good; the sweep published nothing."""
+
+    status, code = 500, "shard_failed"
 
 
 class RateLimited(RingfenceError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
@@ -58,6 +59,15 @@ class Settings(BaseSettings):
     # A worker that consumes only long jobs runs at this niceness with one torch thread
     # (workers.app._yield_cpu_to_online_work explains why).
     jobs_worker_nice: int = Field(default=10, ge=0, le=19)
+    # Sharded sweeps (services.shards): 0 keeps the single-process sweep; N > 0 packs the
+    # ring-detection components into shards of about N links (+ accounts) and sweeps them one by
+    # one (embedded) or as one Celery task each (with a broker).
+    sweep_shard_links: int = Field(default=0, ge=0)
+    # The partition's connected components: "gds" (Neo4j GDS WCC, an error if absent), "stream"
+    # (union-find over streamed links, any backend) or "auto" (GDS when the server has it).
+    sweep_partition: Literal["auto", "gds", "stream"] = "auto"
+    # How many times a shard task runs before its sweep fails (transient store errors, crashes).
+    sweep_shard_attempts: int = Field(default=3, ge=1)
 
     @field_validator("graph_url")
     @classmethod

@@ -40,8 +40,7 @@ from ringfence.core.errors import SweepRunning
 from ringfence.core.settings import Settings
 from ringfence.graph.arrays import AttributeSpec, GraphArrays, load_arrays
 from ringfence.graph.detection import DetectionParams, detect
-from ringfence.graph.lineage import match_rings
-from ringfence.graph.model import PublishedRing, SweepResult
+from ringfence.graph.model import SweepResult
 from ringfence.graph.ring_risk import ring_risk
 from ringfence.graph.store import GraphStore
 from ringfence.services.jobs import (
@@ -54,6 +53,7 @@ from ringfence.services.jobs import (
     mark_succeeded,
     run_recorded,
 )
+from ringfence.services.publish import RingDraft, build_result
 
 log = logging.getLogger(__name__)
 LOCK = SWEEP_LOCK
@@ -81,19 +81,6 @@ def sweep_id_for(started: datetime, owner: str) -> str:
     return f"s{stamp}-{hashlib.sha256(f'{stamp}:{owner}'.encode()).hexdigest()[:6]}"
 
 
-def _created_at_of_current(store: GraphStore) -> dict[str, datetime]:
-    """created_at of every ring of the current sweep, walking `list_rings` pages."""
-    out: dict[str, datetime] = {}
-    cursor: str | None = None
-    while True:
-        page = store.list_rings(None, cursor, 1000)
-        for r in page.data:
-            out[r.id] = r.created_at
-        if page.next_cursor is None:
-            return out
-        cursor = page.next_cursor
-
-
 def run_sweep(
     store: GraphStore,
     settings: Settings,
@@ -101,8 +88,12 @@ def run_sweep(
     job_id: str | None = None,
     progress: Progress | None = None,
     params: DetectionParams | None = None,
+    as_of: datetime | None = None,
 ) -> SweepResult:
-    """One full sweep; raises `SweepRunning` if another owner holds the sweep lock."""
+    """One full sweep; raises `SweepRunning` if another owner holds the sweep lock.
+
+    `as_of`: the time account features and labels are read at (default: when scoring starts).
+    With `settings.sweep_shard_links` > 0 the sweep runs shard by shard (`services.shards`)."""
     owner = job_id or f"sweep-{uuid.uuid4().hex}"
     ttl = float(settings.sweep_lock_ttl_s)
     if not store.acquire_lock(LOCK, owner, ttl_s=ttl):
@@ -112,7 +103,7 @@ def run_sweep(
             mark_running(store, job_id)
         try:
             with Heartbeat(store, [(LOCK, owner)], ttl):
-                result = _sweep(store, settings, scorer, owner, ttl, progress, params)
+                result = _sweep(store, settings, scorer, owner, ttl, progress, params, as_of)
         except BaseException as exc:
             if job_id:
                 _record_failure(store, job_id, exc)
@@ -161,6 +152,7 @@ def _sweep(
     ttl: float,
     progress: Progress | None,
     params: DetectionParams | None,
+    as_of: datetime | None = None,
 ) -> SweepResult:
     started = utcnow()
     t0 = time.perf_counter()
@@ -185,6 +177,20 @@ def _sweep(
 
         scorer = current_scorer(settings)
     p = params or DetectionParams.from_settings(settings)
+    p_stats = {"threshold": p.threshold, "max_group": p.max_group, "hub_cap": p.hub_cap,
+               "min_ring_size": p.min_ring_size, "resolution": p.resolution, "seed": p.seed}
+    if settings.sweep_shard_links > 0:
+        from ringfence.services.shards import sweep_in_process
+
+        result = sweep_in_process(store, settings, scorer, sweep_id=sweep_id_for(started, owner), started=started,
+                                  as_of=as_of or started, params=p, phase=phase,
+                                  stats={"phases": phases, "cpu_phases": cpu, "params": p_stats})
+        phases["finish"] = round(time.perf_counter() - mark[0], 3)
+        result.stats["accounts"] = len(result.account_risks)
+        result.stats["seconds"] = round(time.perf_counter() - t0, 3)
+        if progress is not None:
+            progress("publish", 1.0)
+        return result
 
     graph = load_arrays(store, attributes=scorer.schema if scorer.schema is not None else False)
     phase("load", 0.2)
@@ -192,7 +198,7 @@ def _sweep(
     det = detect(graph, p)
     phase("detect", 0.4)
 
-    scores = scorer.score_all(store, arrays=graph)
+    scores = scorer.score_all(store, as_of, arrays=graph)
     risk = np.fromiter((scores.get(a, 0.0) for a in graph.account_ids), dtype=np.float64, count=graph.n_accounts)
     account_risks = {aid: float(x) for aid, x in zip(graph.account_ids, risk.tolist(), strict=True)}
     for aid, x in scores.items():  # accounts created after the load: scored, in no ring
@@ -200,47 +206,23 @@ def _sweep(
     ring_risks = [ring_risk(g.features, risk[g.members]) for g in det.groups]
     phase("score", 0.6)
 
-    previous = store.current_rings()
-    assignments, dissolved = match_rings([g.member_ids for g in det.groups], previous)
-    kept_created = _created_at_of_current(store) if previous else {}
-    rings: list[PublishedRing] = []
-    for a in assignments:
-        g = det.groups[a.index]
-        created = kept_created.get(a.previous_id, started) if a.previous_id else started
-        feats = dict(g.features)
-        feats["member_score_mean"] = float(risk[g.members].mean())
-        rings.append(PublishedRing(a.ring_id, round(ring_risks[a.index], 6), g.member_ids, g.identifiers,
-                                   created, a.event, feats, list(a.merged_from)))
-    rings.sort(key=lambda r: r.id)
-    phase("match", 0.8)
-
-    finished = utcnow()
-    events: dict[str, int] = {}
-    for ring in rings:
-        events[ring.event] = events.get(ring.event, 0) + 1
-    if dissolved:
-        events["dissolved"] = len(dissolved)
-    result = SweepResult(
-        sweep_id=sweep_id_for(started, owner),
-        started_at=started,
-        finished_at=finished,
+    drafts = [RingDraft(g.member_ids, g.identifiers, {**g.features, "member_score_mean": float(risk[g.members].mean())},
+                        ring_risks[k]) for k, g in enumerate(det.groups)]
+    result = build_result(
+        store, drafts, account_risks, sweep_id=sweep_id_for(started, owner), started=started,
         model_version=scorer.version,
-        account_risks=account_risks,
-        rings=rings,
-        dissolved=dissolved,
         stats={
             "phases": phases,
             "cpu_phases": cpu,
-            "rings": len(rings),
             "accounts": graph.n_accounts,
             "links": graph.n_links,
-            "events": events,
-            "high_risk_rings": sum(r.risk >= 0.5 for r in rings),
             "detection": det.stats,
-            "params": {"threshold": p.threshold, "max_group": p.max_group, "hub_cap": p.hub_cap,
-                       "min_ring_size": p.min_ring_size, "resolution": p.resolution, "seed": p.seed},
+            "params": p_stats,
         },
     )
+    rings = result.rings
+    phase("match", 0.8)
+
     t_pub, cpu_pub = time.perf_counter(), time.process_time()
     store.publish_sweep(result)
     phases["publish"] = round(time.perf_counter() - t_pub, 3)

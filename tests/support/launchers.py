@@ -26,6 +26,8 @@ __all__ = ["LOOPBACK", "ApiServer", "Beat", "Neo4jServer", "RedisServer", "Sweep
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 HOLD_ENV = "RINGFENCE_TEST_SWEEP_HOLD"
+SHARD_HOLD_ENV = "RINGFENCE_TEST_SHARD_HOLD"  # a directory: shards stop after computing, before staging
+SHARD_FAIL_ENV = "RINGFENCE_TEST_SHARD_FAIL"  # a shard number: that shard raises on every attempt
 
 
 def wait_for(check: Callable[[], Any], timeout: float, what: str, every: float = 0.1) -> Any:
@@ -113,10 +115,36 @@ def _hold_sweeps(directory: str) -> None:
     training.train = train  # type: ignore[assignment]
 
 
+def _shard_faults(hold: str | None, fail: str | None) -> None:
+    """In a worker process: stop each shard at the `SweepHold` barrier (`reached-<pid>`) after it
+    is computed and before it is staged, and/or make shard number `fail` raise every time."""
+    import ringfence.services.shard_jobs as shard_jobs
+
+    real_shard, real_one = shard_jobs.run_shard, shard_jobs.run_one_shard
+
+    def run_shard(*args: Any, **kwargs: Any) -> Any:
+        out = real_shard(*args, **kwargs)
+        if hold and not Path(hold, "go").exists():
+            Path(hold, f"reached-{os.getpid()}").touch()
+            while not Path(hold, "go").exists():  # the test's event, not a time window
+                time.sleep(0.02)
+        return out
+
+    def run_one_shard(store: Any, settings: Any, job_id: str, sweep_id: str, shard: int, *args: Any) -> Any:
+        if fail is not None and shard == int(fail):
+            raise RuntimeError(f"shard {shard} fails on purpose")
+        return real_one(store, settings, job_id, sweep_id, shard, *args)
+
+    shard_jobs.run_shard = run_shard  # type: ignore[assignment]
+    shard_jobs.run_one_shard = run_one_shard  # type: ignore[assignment]
+
+
 def worker_main() -> None:
-    """`python -c` entry of test workers: the barrier (if asked for), then the ordinary celery command."""
+    """`python -c` entry of test workers: the barriers and faults asked for, then the ordinary celery command."""
     if HOLD_ENV in os.environ:
         _hold_sweeps(os.environ[HOLD_ENV])
+    if SHARD_HOLD_ENV in os.environ or SHARD_FAIL_ENV in os.environ:
+        _shard_faults(os.environ.get(SHARD_HOLD_ENV), os.environ.get(SHARD_FAIL_ENV))
     from celery.__main__ import main
 
     sys.argv = ["celery", *sys.argv[1:]]
@@ -174,7 +202,7 @@ class Worker(_Process):
         self.log = logdir / f"worker-{name}.log"
         argv = ["-A", "ringfence.workers", "worker", "-Q", queues, "-c", str(concurrency), "-n", f"{name}@%h",
                 "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"]
-        if HOLD_ENV in env:
+        if {HOLD_ENV, SHARD_HOLD_ENV, SHARD_FAIL_ENV} & env.keys():
             cmd = [PYTHON, "-c", "from tests.support.launchers import worker_main; worker_main()", *argv]
         else:
             cmd = [PYTHON, "-m", "celery", *argv]

@@ -61,6 +61,12 @@ public final class Neo4jLauncher {
         config.put("dbms.security.auth_enabled", "false");
         config.put("server.memory.pagecache.size", pageCache);
         config.put("dbms.usage_report.enabled", "false");
+        // Graph Data Science (the sharded sweep's partition): its jars in target/plugins.
+        Path plugins = pluginsDir();
+        if (plugins != null) {
+            config.put("server.directories.plugins", plugins.toString());
+            config.put("dbms.security.procedures.unrestricted", "gds.*");
+        }
         // A dev/test server: bounded transactions and lock waits, little transaction-log disk.
         config.put("db.transaction.timeout", txTimeout);
         config.put("db.lock.acquisition.timeout", "60s");
@@ -110,6 +116,20 @@ public final class Neo4jLauncher {
         System.out.flush();
         // Non-daemon wait: the stdin watcher or a signal ends the JVM through System.exit/the hook.
         Thread.currentThread().join();
+    }
+
+    /** target/plugins next to target/classes (RINGFENCE_NEO4J_PLUGINS overrides), if it exists. */
+    private static Path pluginsDir() {
+        String override = System.getenv("RINGFENCE_NEO4J_PLUGINS");
+        try {
+            Path dir = override != null && !override.isBlank()
+                    ? Path.of(override.trim())
+                    : Path.of(Neo4jLauncher.class.getProtectionDomain().getCodeSource().getLocation().toURI())
+                            .getParent().resolve("plugins");
+            return Files.isDirectory(dir) ? dir.toAbsolutePath() : null;
+        } catch (java.net.URISyntaxException | SecurityException e) {
+            return null;
+        }
     }
 
     private static String env(String name, String fallback) {

@@ -1,0 +1,1 @@
+CREATE CONSTRAINT shard_result_key IF NOT EXISTS FOR (s:ShardResult) REQUIRE s.key IS UNIQUE

@@ -1,0 +1,1 @@
+CREATE INDEX account_component IF NOT EXISTS FOR (a:Account) ON (a.component)

@@ -1,0 +1,2 @@
+MATCH (s:ShardResult {sweep_id: $sweep_id})
+DELETE s

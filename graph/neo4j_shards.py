@@ -1,0 +1,76 @@
+"""`Neo4jStore`'s staged shard results (`graph.shards.ShardStore`) and the GDS partition step.
+
+Staged shards are `(:ShardResult {key: "<sweep id>|<shard>", sweep_id, shard, status, payload})`
+nodes (unique key, indexed sweep id: `cypher/migrate_30..31`); MERGE on the key makes a repeated
+shard task replace its row.
+
+`gds_components` runs the Graph Data Science library's WCC inside the server over a projection of
+accounts and *linking* identifiers only (2..hub_cap accounts, not benign: the same rule as
+`graph.partition.linking_mask`) and writes each account's `component` (indexed,
+`cypher/migrate_32`); `has_gds` says whether the server has the plugin at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from neo4j.exceptions import ClientError
+
+from ringfence.graph.model import Subgraph
+from ringfence.graph.shards import ShardStatus, merge_subgraphs
+
+READ_CHUNK = 2_000  # seeds per neighbourhood statement: bounded transactions
+
+
+class Neo4jShards:
+    """Mixed into `Neo4jStore`, whose `_write` / `_read` it uses."""
+
+    _write: Any
+    _read: Any
+    neighbourhood: Any
+
+    def shard_neighbourhood(self, account_ids: Sequence[str], hub_cap: int) -> Subgraph:
+        # neighbourhood.cypher already reads a seed set in one statement; chunks bound its size.
+        return merge_subgraphs([self.neighbourhood(list(account_ids[k:k + READ_CHUNK]), hops=1, hub_cap=hub_cap)
+                                for k in range(0, len(account_ids), READ_CHUNK)])
+
+    def stage_shard(self, sweep_id: str, shard: int, status: ShardStatus, payload: bytes) -> None:
+        self._write("shard_stage", key=f"{sweep_id}|{shard}", sweep_id=sweep_id, shard=shard,
+                    status=status, payload=payload)
+
+    def staged_shards(self, sweep_id: str) -> dict[int, tuple[ShardStatus, bytes]]:
+        rows = self._read("shard_staged", sweep_id=sweep_id)
+        return {int(r["shard"]): (r["status"], bytes(r["payload"])) for r in rows}
+
+    def shard_statuses(self, sweep_id: str) -> dict[int, ShardStatus]:
+        return {int(r["shard"]): r["status"] for r in self._read("shard_statuses", sweep_id=sweep_id)}
+
+    def drop_staged(self, sweep_id: str) -> None:
+        self._write("shard_drop", sweep_id=sweep_id)
+
+    def has_gds(self) -> bool:
+        """Whether the server has the GDS plugin (its `gds.version` function)."""
+        try:
+            rows = self._read("gds_version")
+        except ClientError:
+            return False
+        return bool(rows and rows[0]["version"])
+
+    def gds_components(self, hub_cap: int, graph_name: str) -> dict[str, int]:
+        """WCC over accounts and linking identifiers, written to `Account.component`; the
+        accounts' ids are read back with their component by `component_ids`. Returns GDS's
+        figures (componentCount, nodePropertiesWritten, ...). The projection is dropped after."""
+        self._write("gds_drop", name=graph_name)
+        try:
+            self._write("gds_project", name=graph_name, hub_cap=hub_cap)
+            rows = self._write("gds_wcc_write", name=graph_name)
+            return {k: int(v) for k, v in dict(rows[0]).items() if isinstance(v, int | float)} if rows else {}
+        finally:
+            self._write("gds_drop", name=graph_name)
+
+    def account_components(self, after: str, limit: int) -> list[tuple[str, int, int]]:
+        """One keyset page of (account id, component, links) in id order, after `after` (the
+        components of the last `gds_components`)."""
+        rows = self._read("account_components", after=after, limit=limit)
+        return [(a, int(c), int(n)) for a, c, n in rows[0]["rows"]] if rows else []

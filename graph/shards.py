@@ -1,0 +1,62 @@
+"""Staged shard results of a sharded sweep (`ringfence.services.shards`), on every backend.
+
+A shard task computes the rings and risks of its shard and stages them under (sweep id, shard
+number) before the sweep's finishing step reads them all and publishes once. Staging replaces:
+a redelivered or repeated shard task leaves one row per (sweep id, shard), never two.
+Payloads are opaque bytes to the store (the service encodes them). Nothing staged is read by
+the API; `drop_staged` removes a sweep's rows once it is published or has failed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Literal, Protocol
+
+from ringfence.graph.model import IdentifierKey, Subgraph
+
+ShardStatus = Literal["done", "failed"]
+
+
+class ShardStore(Protocol):
+    def shard_neighbourhood(self, account_ids: Sequence[str], hub_cap: int) -> Subgraph:
+        """`neighbourhood(account_ids, hops=1, hub_cap)` for a whole shard (thousands of seeds),
+        read in bulk: the same accounts, identifiers (full degrees), edges, benign and rings."""
+        ...
+
+    def stage_shard(self, sweep_id: str, shard: int, status: ShardStatus, payload: bytes) -> None:
+        """Stage shard `shard` of `sweep_id`, replacing what a previous run of it staged."""
+        ...
+
+    def staged_shards(self, sweep_id: str) -> dict[int, tuple[ShardStatus, bytes]]:
+        """Every staged shard of `sweep_id` (empty when none)."""
+        ...
+
+    def shard_statuses(self, sweep_id: str) -> dict[int, ShardStatus]:
+        """The status of every staged shard of `sweep_id`, without payloads (cheap to poll)."""
+        ...
+
+    def drop_staged(self, sweep_id: str) -> None:
+        """Remove every staged shard of `sweep_id` (no error when none)."""
+        ...
+
+
+def merge_subgraphs(subs: Sequence[Subgraph]) -> Subgraph:
+    """One subgraph of several 1-hop neighbourhoods (of disjoint seed sets)."""
+    if len(subs) == 1:
+        return subs[0]
+    merged = Subgraph(seeds=[], accounts={}, identifiers={}, edges=[])
+    edges: dict[tuple[str, IdentifierKey], datetime] = {}
+    capped: dict[IdentifierKey, None] = {}
+    for s in subs:
+        merged.seeds.extend(s.seeds)
+        merged.accounts.update(s.accounts)
+        merged.identifiers.update(s.identifiers)
+        merged.benign |= s.benign
+        merged.rings.update(s.rings)
+        capped.update(dict.fromkeys(s.capped))
+        for a, key, t in s.edges:
+            edges[(a, key)] = t
+    merged.capped = list(capped)
+    merged.edges = sorted(((a, k, t) for (a, k), t in edges.items()), key=lambda e: (e[0], e[1].type, e[1].id))
+    return merged

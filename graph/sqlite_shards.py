@@ -1,0 +1,83 @@
+"""`SQLiteStore`'s staged shard results (`graph.shards.ShardStore`), in the `sweep_shards` table."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from ringfence.graph.model import IdentifierKey, Subgraph
+from ringfence.graph.shards import ShardStatus
+
+
+class SQLiteShards:
+    """Mixed into `SQLiteStore`, whose `_write` / `_read` it uses."""
+
+    _write: Any
+    _read: Any
+    _conn: Any
+    _account_rows: Any
+    _links_of: Any
+    benign_identifiers: Any
+    rings_of: Any
+
+    def shard_neighbourhood(self, account_ids: Sequence[str], hub_cap: int) -> Subgraph:
+        """`graph.neighbourhood.expand(hops=1)`'s result, with the identifiers' degrees and accounts
+        read by joins on a temporary key table (`links_by_identifier`), not two queries per key."""
+        rows = self._account_rows(account_ids)
+        own = self._links_of(sorted(rows))
+        keys = sorted({key for _, key, _ in own}, key=lambda k: (k.type, k.id))
+        conn = self._conn()
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS shard_keys (type TEXT NOT NULL, id TEXT NOT NULL)")
+        conn.execute("DELETE FROM shard_keys")
+        conn.executemany("INSERT INTO shard_keys VALUES (?, ?)", [(k.type, k.id) for k in keys])
+        degrees = {IdentifierKey(t, i): int(n) for t, i, n in conn.execute(
+            "SELECT k.type, k.id, (SELECT count(*) FROM links l WHERE l.type = k.type AND l.id = k.id) "
+            "FROM shard_keys k")}
+        capped = [k for k in keys if degrees[k] > hub_cap]
+        conn.execute("DELETE FROM shard_keys")
+        conn.executemany("INSERT INTO shard_keys VALUES (?, ?)", [(k.type, k.id) for k in keys
+                                                                 if degrees[k] <= hub_cap])
+        edges: dict[tuple[str, IdentifierKey], datetime] = {(a, k): t for a, k, t in own}
+        for a, t, i, f in conn.execute(
+                "SELECT l.account_id, l.type, l.id, l.first_seen FROM shard_keys k "
+                "JOIN links l ON l.type = k.type AND l.id = k.id"):
+            edges[(a, IdentifierKey(t, i))] = datetime.fromtimestamp(f, UTC)
+        conn.execute("DELETE FROM shard_keys")
+        for key in capped:  # hubs: their `hub_cap` earliest-linked accounts (the halo)
+            for a, f in conn.execute(
+                    "SELECT account_id, first_seen FROM links WHERE type = ? AND id = ? "
+                    "ORDER BY first_seen, account_id LIMIT ?", (key.type, key.id, hub_cap)):
+                edges[(a, key)] = datetime.fromtimestamp(f, UTC)
+        rows.update(self._account_rows(sorted({a for a, _ in edges} - rows.keys())))
+        sub = Subgraph(
+            seeds=[s for s in dict.fromkeys(account_ids) if s in rows],
+            accounts=rows,
+            identifiers=degrees,
+            edges=sorted(((a, k, t) for (a, k), t in edges.items()), key=lambda e: (e[0], e[1].type, e[1].id)),
+            capped=capped,
+            benign=self.benign_identifiers() & degrees.keys(),
+        )
+        sub.rings = self.rings_of(list(sub.accounts))
+        return sub
+
+    def stage_shard(self, sweep_id: str, shard: int, status: ShardStatus, payload: bytes) -> None:
+        with cast(AbstractContextManager[sqlite3.Connection], self._write()) as conn:
+            conn.execute("INSERT OR REPLACE INTO sweep_shards VALUES (?, ?, ?, ?)",
+                         (sweep_id, shard, status, sqlite3.Binary(payload)))
+
+    def staged_shards(self, sweep_id: str) -> dict[int, tuple[ShardStatus, bytes]]:
+        rows: Sequence[tuple[int, ShardStatus, bytes]] = self._read(
+            "SELECT shard, status, payload FROM sweep_shards WHERE sweep_id = ?", (sweep_id,))
+        return {int(k): (s, bytes(p)) for k, s, p in rows}
+
+    def shard_statuses(self, sweep_id: str) -> dict[int, ShardStatus]:
+        rows = self._read("SELECT shard, status FROM sweep_shards WHERE sweep_id = ?", (sweep_id,))
+        return {int(k): s for k, s in rows}
+
+    def drop_staged(self, sweep_id: str) -> None:
+        with cast(AbstractContextManager[sqlite3.Connection], self._write()) as conn:
+            conn.execute("DELETE FROM sweep_shards WHERE sweep_id = ?", (sweep_id,))
+

@@ -1,0 +1,244 @@
+"""Sharded sweeps: the same rings and risks as the single-process sweep, a shard at a time.
+
+Steps (`RINGFENCE_SWEEP_SHARD_LINKS` > 0):
+
+1. **Partition** (`plan`): connected components of the account–identifier graph over linking
+   identifiers only (2..`hub_cap` accounts, not benign), packed into shards of about
+   `sweep_shard_links` links (`graph.partition`). Detection links accounts through linking
+   identifiers only, so no ring crosses two shards. On Neo4j with the GDS plugin the components
+   come from GDS WCC inside the server (`graph.neo4j_shards`); otherwise, and on SQLite, from
+   the streamed integer arrays.
+2. **Shards** (`run_shard`): one shard's accounts are read with `store.neighbourhood(accounts,
+   hops=1, hub_cap)`, the read online scoring makes, then ring detection runs on the shard's
+   own accounts and links and the GNN scores them.
+3. **Finish** (`finish`): the staged shards are read, ring identity is matched and the result is
+   published by the same code as the single-process sweep (`services.publish`).
+
+**Why shard scores equal single-process scores exactly (the hub halo).** An account's score
+reads its 1-hop receptive field: its identifiers with their full degrees and, for each, the
+`hub_cap` earliest-linked accounts (their attributes, labels and links to that identifier).
+Non-hub identifiers lie inside the account's component, so inside its shard; a hub's capped
+accounts may lie anywhere. The shard read is exactly that receptive field: each touched hub's
+capped accounts come in as a *halo* (read, never scored or published by this shard), with the
+hub's full degree. `Scorer.score_seeds` then builds the same `GraphBatch` rows as `score_all`
+(the same `gnn.graphdata.assemble`), so risks agree to float rounding (tested within 1e-6).
+Detection sees hubs and benign identifiers as non-linking in both paths, and Leiden splits a
+component on the same sub-graph with the same node order and seed, so groups are identical.
+
+A model trained with `hop2` reads 2-hop label counts, which a 1-hop halo cannot give:
+sharding refuses it (`ShardingUnsupported`) rather than publish different scores.
+
+Shard results are staged under (sweep id, shard number) (`graph.shards`): a repeated shard
+replaces its own row. A sweep with a failed or missing shard publishes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+import numpy as np
+
+from ringfence.core.errors import ShardFailed, ShardingUnsupported
+from ringfence.core.settings import Settings
+from ringfence.graph.arrays import LABEL_CODE, TYPE_CODE, GraphArrays
+from ringfence.graph.detection import DetectionParams, detect
+from ringfence.graph.model import RingIdentifier, Subgraph, SweepResult
+from ringfence.graph.partition import Partition, partition_components, stream_partition
+from ringfence.graph.ring_risk import ring_risk
+from ringfence.graph.store import GraphStore
+from ringfence.services.publish import RingDraft, build_result
+
+log = logging.getLogger(__name__)
+
+
+class ShardScorer(Protocol):
+    version: str
+    hops: int
+
+    def score_seeds(self, sub: Subgraph, account_ids: Sequence[str], as_of: datetime) -> dict[str, float]: ...
+
+
+def check_shardable(scorer: object) -> ShardScorer:
+    """`scorer`, if it can score from 1-hop shards; else `ShardingUnsupported`."""
+    if getattr(scorer, "hops", None) != 1 or not hasattr(scorer, "score_seeds"):
+        raise ShardingUnsupported(
+            "the active model reads 2-hop label counts (hop2), which a 1-hop shard cannot give: "
+            "set RINGFENCE_SWEEP_SHARD_LINKS=0 to sweep it in one process")
+    return scorer  # type: ignore[return-value]
+
+
+# -- partition -------------------------------------------------------------------------------
+
+
+def plan(store: GraphStore, settings: Settings) -> Partition:
+    """The sweep's shards: GDS WCC inside Neo4j when asked or available, else streamed."""
+    mode = settings.sweep_partition
+    has_gds = getattr(store, "has_gds", None)
+    gds = mode == "gds" or (mode == "auto" and has_gds is not None and has_gds())
+    if gds:
+        if has_gds is None:
+            raise ValueError("RINGFENCE_SWEEP_PARTITION=gds needs a Neo4j store")
+        return _gds_partition(store, settings)
+    if mode == "auto" and has_gds is not None:
+        log.warning("Neo4j has no Graph Data Science plugin: partitioning from streamed links (slower)")
+    return stream_partition(store, settings.hub_cap, settings.sweep_shard_links)
+
+
+def _gds_partition(store: Any, settings: Settings) -> Partition:
+    """Components by GDS WCC inside Neo4j; only (id, component, link count) pages cross Bolt."""
+    figures = store.gds_components(settings.hub_cap, "ringfence-partition")
+    ids: list[str] = []
+    comps: list[np.ndarray] = []
+    links: list[np.ndarray] = []
+    after = ""
+    while page := store.account_components(after, 100_000):
+        a, c, n = zip(*page, strict=True)
+        ids.extend(a)
+        comps.append(np.array(c, dtype=np.int64))
+        links.append(np.array(n, dtype=np.int64))
+        after = page[-1][0]
+    comp = np.concatenate(comps) if comps else np.zeros(0, dtype=np.int64)
+    part = partition_components(ids, comp, np.concatenate(links) if links else comp.copy(), settings.hub_cap,
+                                settings.sweep_shard_links)
+    part.stats["gds_components"] = int(figures.get("componentCount", -1))
+    return part
+
+
+# -- one shard ---------------------------------------------------------------------------------
+
+
+@dataclass
+class ShardOutput:
+    risks: dict[str, float]
+    drafts: list[RingDraft] = field(default_factory=list)
+    stats: dict[str, int] = field(default_factory=dict)
+
+
+def read_shard(store: GraphStore, account_ids: Sequence[str], hub_cap: int) -> Subgraph:
+    """The shard's accounts with their 1-hop receptive field (the hub halo): the subgraph
+    `store.neighbourhood(account_ids, hops=1, hub_cap)` returns, read in bulk."""
+    return store.shard_neighbourhood(account_ids, hub_cap)
+
+
+def detection_graph(sub: Subgraph, account_ids: Sequence[str], hub_cap: int) -> GraphArrays:
+    """The shard's own accounts and links as `GraphArrays` for `graph.detection.detect`: hubs
+    (full degree over `hub_cap`) are flagged like benign identifiers, so they link nobody, as in
+    a whole-graph detection; every other linking identifier has all its accounts in the shard."""
+    ids = sorted(account_ids)
+    index = {a: k for k, a in enumerate(ids)}
+    links = [(index[a], k, t) for a, k, t in sub.edges if a in index]
+    keys = sorted({k for _, k, _ in links}, key=lambda k: (TYPE_CODE[k.type], k.id))
+    kindex = {k: j for j, k in enumerate(keys)}
+    rows = [sub.accounts[a] for a in ids]
+    return GraphArrays(
+        account_ids=ids,
+        created=np.array([r.created_at.timestamp() for r in rows], dtype=np.float64),
+        label=np.array([LABEL_CODE.get(r.label or "", -1) for r in rows], dtype=np.int8),
+        labelled_at=np.array([r.labelled_at.timestamp() if r.labelled_at else np.nan for r in rows]),
+        id_type=np.array([TYPE_CODE[k.type] for k in keys], dtype=np.int8),
+        id_value=[k.id for k in keys],
+        benign=np.array([k in sub.benign or sub.identifiers.get(k, 0) > hub_cap for k in keys], dtype=bool),
+        e_acc=np.array([a for a, _, _ in links], dtype=np.int32),
+        e_id=np.array([kindex[k] for _, k, _ in links], dtype=np.int32),
+        e_first=np.array([t.timestamp() for _, _, t in links], dtype=np.float64),
+    )
+
+
+def run_shard(store: GraphStore, settings: Settings, scorer: ShardScorer, account_ids: Sequence[str],
+              as_of: datetime, params: DetectionParams) -> ShardOutput:
+    """Rings and risks of one shard (`account_ids`: whole components)."""
+    ids = sorted(account_ids)
+    sub = read_shard(store, ids, settings.hub_cap)
+    present = [a for a in ids if a in sub.accounts]  # an account deleted since the partition
+    risks = scorer.score_seeds(sub, present, as_of)
+    g = detection_graph(sub, present, settings.hub_cap)
+    det = detect(g, params)
+    risk = np.array([risks[a] for a in g.account_ids], dtype=np.float64)
+    drafts = [RingDraft(grp.member_ids, grp.identifiers,
+                        {**grp.features, "member_score_mean": float(risk[grp.members].mean())},
+                        ring_risk(grp.features, risk[grp.members])) for grp in det.groups]
+    stats = {"accounts": len(present), "halo": len(sub.accounts) - len(present), "links": g.n_links,
+             "rings": len(drafts)}
+    return ShardOutput(risks, drafts, stats)
+
+
+def encode(out: ShardOutput) -> bytes:
+    """The staged form of a shard's output (JSON keeps floats exactly, zlib keeps it small)."""
+    body = {
+        "risks": out.risks,
+        "rings": [{"members": d.member_ids, "identifiers": [[i.type, i.id, i.accounts] for i in d.identifiers],
+                   "features": d.features, "risk": d.risk} for d in out.drafts],
+        "stats": out.stats,
+    }
+    return zlib.compress(json.dumps(body, separators=(",", ":")).encode(), 3)
+
+
+def decode(payload: bytes) -> ShardOutput:
+    body = json.loads(zlib.decompress(payload))
+    drafts = [RingDraft(r["members"], [RingIdentifier(t, i, n) for t, i, n in r["identifiers"]], r["features"],
+                        r["risk"]) for r in body["rings"]]
+    return ShardOutput(body["risks"], drafts, body["stats"])
+
+
+# -- finish ------------------------------------------------------------------------------------
+
+
+def finish(store: GraphStore, sweep_id: str, n_shards: int, *, started: datetime, model_version: str,
+           stats: dict[str, Any]) -> SweepResult:
+    """Publish the staged shards of `sweep_id` as one sweep, atomically, then drop them.
+    `ShardFailed` (nothing published) if a shard failed or is missing."""
+    staged = store.staged_shards(sweep_id)
+    failed = sorted(k for k, (status, _) in staged.items() if status == "failed")
+    missing = sorted(set(range(n_shards)) - staged.keys())
+    if failed or missing:
+        k = (failed or missing)[0]
+        detail = staged[k][1].decode(errors="replace") if failed else "never staged"
+        raise ShardFailed(f"shard {k} of sweep {sweep_id} failed: {detail}",
+                          {"failed": failed, "missing": missing})
+    risks: dict[str, float] = {}
+    drafts: list[RingDraft] = []
+    halo = 0
+    for k in range(n_shards):
+        out = decode(staged[k][1])
+        risks.update(out.risks)
+        drafts.extend(out.drafts)
+        halo += int(out.stats.get("halo", 0))
+    del staged
+    result = build_result(store, drafts, dict(sorted(risks.items())), sweep_id=sweep_id, started=started,
+                          model_version=model_version, stats={**stats, "halo_accounts": halo})
+    store.publish_sweep(result)
+    store.drop_staged(sweep_id)
+    return result
+
+
+def sweep_in_process(
+    store: GraphStore, settings: Settings, scorer: object, *, sweep_id: str, started: datetime,
+    as_of: datetime, params: DetectionParams, phase: Callable[[str, float], None], stats: dict[str, Any],
+) -> SweepResult:
+    """The sharded sweep in this process, one shard at a time (embedded mode, `ringfence sweep`).
+    `phase(name, fraction)` times a phase and checks the sweep lock (`services.sweeps`)."""
+    shard_scorer = check_shardable(scorer)
+    part = plan(store, settings)
+    shards = part.shards
+    log.info("sweep %s: %d shards, %s", sweep_id, len(shards), part.stats)
+    for o in part.oversize:
+        log.warning("shard %(shard)d is one component of %(accounts)d accounts / %(links)d links "
+                    "(hub cap %(hub_cap)d): larger than a shard", o)
+    del part.component
+    phase("partition", 0.1)
+    try:
+        for k in range(len(shards)):
+            out = run_shard(store, settings, shard_scorer, part.shard_ids(k), as_of, params)
+            store.stage_shard(sweep_id, k, "done", encode(out))
+        phase("shards", 0.8)
+        return finish(store, sweep_id, len(shards), started=started, model_version=shard_scorer.version,
+                      stats={**stats, "partition": part.stats, "oversize": part.oversize})
+    except BaseException:
+        store.drop_staged(sweep_id)
+        raise

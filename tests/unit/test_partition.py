@@ -1,0 +1,76 @@
+"""The partition step never splits a ring, and packs whole components into shards."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ringfence.graph.detection import DetectionParams, detect, graph_from_links
+from ringfence.graph.model import IdentifierKey
+from ringfence.graph.partition import canonical, components, linking_mask, pack, partition_arrays
+
+TYPES = ("device", "card", "bank_account")
+
+
+@st.composite
+def graphs(draw: st.DrawFn) -> tuple[list[tuple[str, str, str]], list[IdentifierKey], int, int]:
+    n_acc = draw(st.integers(2, 40))
+    n_id = draw(st.integers(1, 25))
+    links = draw(st.lists(st.tuples(st.integers(0, n_acc - 1), st.integers(0, n_id - 1)), min_size=1, max_size=120))
+    triples = [(f"a{a:03d}", TYPES[j % 3], f"i{j:03d}") for a, j in links]
+    benign_ids = draw(st.sets(st.integers(0, n_id - 1), max_size=3))
+    benign = [IdentifierKey(TYPES[j % 3], f"i{j:03d}") for j in benign_ids]  # type: ignore[arg-type]
+    hub_cap = draw(st.integers(2, 8))
+    shard_links = draw(st.integers(1, 60))
+    return triples, benign, hub_cap, shard_links
+
+
+@settings(max_examples=150, deadline=None)
+@given(graphs())
+def test_the_partition_never_splits_a_ring(case: tuple[list[tuple[str, str, str]], list[IdentifierKey], int, int]
+                                           ) -> None:
+    triples, benign, hub_cap, shard_links = case
+    g = graph_from_links(triples, benign=benign)
+    p = DetectionParams(hub_cap=hub_cap, min_ring_size=2)
+    part = partition_arrays(g, hub_cap, shard_links)
+    # every account in exactly one shard, ascending inside each
+    flat = np.concatenate(part.shards)
+    assert sorted(flat.tolist()) == list(range(g.n_accounts))
+    assert all((np.diff(s) > 0).all() for s in part.shards)
+    shard_of = np.empty(g.n_accounts, dtype=np.int64)
+    for k, s in enumerate(part.shards):
+        shard_of[s] = k
+    # no ring crosses shards, and no component either
+    for group in detect(g, p).groups:
+        assert len({int(shard_of[m]) for m in group.members}) == 1
+    for c in np.unique(part.component):
+        assert len(set(shard_of[part.component == c].tolist())) == 1
+    # a shard holds more than `shard_links` units only when it is one oversize component
+    weight = 1 + np.bincount(g.e_acc, minlength=g.n_accounts)
+    for k, s in enumerate(part.shards):
+        if int(weight[s].sum()) > shard_links:
+            assert len(np.unique(part.component[s])) == 1
+            assert any(o["shard"] == k for o in part.oversize)
+
+
+def test_components_skip_hubs_and_benign_identifiers() -> None:
+    # given: a and b share a card; c and d share a benign device; e and f a hub (cap 2) with g
+    triples = [("a", "card", "k1"), ("b", "card", "k1"), ("c", "device", "d1"), ("d", "device", "d1"),
+               ("e", "device", "hub"), ("f", "device", "hub"), ("g", "device", "hub")]
+    g = graph_from_links(triples, benign=[IdentifierKey("device", "d1")])
+    linking = linking_mask(g.degree(), g.benign, hub_cap=2)
+    # when
+    comp = components(g.n_accounts, g.n_identifiers, g.e_acc, g.e_id, linking)
+    # then
+    assert comp.tolist() == [0, 0, 1, 2, 3, 4, 5]
+
+
+def test_canonical_numbers_components_by_smallest_account() -> None:
+    assert canonical(np.array([7, 3, 7, 9, 3])).tolist() == [0, 1, 0, 2, 1]
+
+
+def test_pack_reports_a_component_larger_than_a_shard() -> None:
+    shards, oversize = pack(np.array([0, 0, 0, 1, 2]), np.array([3, 3, 3, 1, 1]), shard_links=4, hub_cap=5)
+    assert [s.tolist() for s in shards] == [[0, 1, 2], [3, 4]]
+    assert oversize == [{"shard": 0, "accounts": 3, "links": 9, "hub_cap": 5}]
