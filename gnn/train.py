@@ -15,8 +15,8 @@ carry a labelled member, pooled sharing with no labelled fraud in reach is mostl
 structure learns to read it as legit, and a tenant with fewer labels (or a ring nobody has caught
 yet) gets its rings scored as families. The blind copies make structure carry suspicion on its
 own; label evidence still adds on top through its monotone path. Cross-world, trained on the
-default preset and evaluated on `second` (20k accounts; BENCHMARKS.md): sign-up AUC 0.887 -> 0.980,
-rings with no labelled member in the top 5% 0.679 -> 0.968.
+default preset and evaluated on `second` (20k accounts; BENCHMARKS.md, issue #13): sign-up AUC 0.887
+and rings with no labelled member in the top 5% 0.679 without them; 0.996 and 0.960 with them.
 
 - `features`: LightGBM on the account's own features;
 - `neighbour_gbt`: LightGBM on own features + neighbour aggregates (labelled fraud within 1 and
@@ -297,7 +297,7 @@ def train(
     keep_predictions: bool = False,
 ) -> TrainReport:
     """Train on the store's labelled accounts (as of `as_of`), register and activate the winner."""
-    cfg = config or TrainConfig()
+    cfg = config or TrainConfig(presence_monotone=settings.train_presence_monotone)
     if cfg.ship != "auto" and cfg.ship not in CANDIDATES:
         raise InvalidInput(f"unknown model kind {cfg.ship!r}: use 'auto' or one of {', '.join(CANDIDATES)}")
     started = time.perf_counter()
