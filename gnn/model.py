@@ -304,13 +304,20 @@ class RingGNN(nn.Module):
         """The non-negative weights of the evidence columns."""
         return nn.functional.softplus(self.ev_raw)
 
+    # the e_lab columns the evidence term weighs (each non-decreasing in labelled fraud)
+    evidence_cols: tuple[int, ...] = EVIDENCE_COLS
+
+    def gate_inputs(self, b: GraphBatch) -> Tensor:
+        """[E, ·] what the evidence gate reads of each edge: no label evidence."""
+        return torch.cat([b.x_id[b.e_id], b.e_lab[:, list(STRUCT_COLS)]], dim=1)
+
     def evidence(self, b: GraphBatch) -> Tensor:
         """[Na] the non-negative evidence term of the logit (see the class docstring)."""
         n = b.x_acc.shape[0]
         lab = b.e_lab
         ev = (lab[:, 0] > 0).to(lab.dtype)
-        value = (lab[:, list(EVIDENCE_COLS)] * ev.unsqueeze(1)) @ self.evidence_weights()
-        gate_in = torch.cat([b.x_id[b.e_id], lab[:, list(STRUCT_COLS)]], dim=1)
+        value = (lab[:, list(self.evidence_cols)] * ev.unsqueeze(1)) @ self.evidence_weights()
+        gate_in = self.gate_inputs(b)
         gate = GATE_FLOOR + (1.0 - GATE_FLOOR) * torch.sigmoid(self.gate(gate_in).squeeze(1))
         out = lab.new_zeros(n).index_add_(0, b.e_acc, gate * value)
         if self.config.hop2 and b.hop2 is not None:
@@ -479,18 +486,11 @@ class MonotoneRingGNN(RingGNN):
         own = self.head_own(torch.cat([b.x_acc, self.own_labels(b)], dim=1))
         return (own + self.head_pos(h)).squeeze(1)
 
-    def evidence(self, b: GraphBatch) -> Tensor:
-        """[Na] Σ over the account's identifiers with labelled fraud (other than itself) of
-        gate · (w · [log1p fraud, fraud share]), w ≥ 0, gate in [GATE_FLOOR, 1]."""
-        n = b.x_acc.shape[0]
-        lab = b.e_lab
-        ev = (lab[:, 0] > 0).to(lab.dtype)
-        value = (lab[:, list(MONOTONE_EVIDENCE_COLS)] * ev.unsqueeze(1)) @ self.evidence_weights()
-        gate_in = torch.cat([b.x_id[b.e_id][:, [*range(N_TYPES), AGE_COL]], lab[:, [0, LEGIT_COL, FRAUD_GAP_COL]]],
-                            dim=1)
-        gate = GATE_FLOOR + (1.0 - GATE_FLOOR) * torch.sigmoid(self.gate(gate_in).squeeze(1))
-        out = lab.new_zeros(n).index_add_(0, b.e_acc, gate * value)
-        if self.config.hop2 and b.hop2 is not None:
-            hop2 = torch.as_tensor(b.hop2, dtype=out.dtype)
-            out = out + hop2 @ nn.functional.softplus(self.hop2_raw)
-        return out
+    # the share counts labelled accounts only; 1/log2(others) would fall as accounts join
+    evidence_cols = MONOTONE_EVIDENCE_COLS
+
+    def gate_inputs(self, b: GraphBatch) -> Tensor:
+        """The identifier's type and age, its label counts and the gap to its earliest labelled
+        fraud: nothing an account added later can move."""
+        return torch.cat([b.x_id[b.e_id][:, [*range(N_TYPES), AGE_COL]], b.e_lab[:, [0, LEGIT_COL, FRAUD_GAP_COL]]],
+                         dim=1)
