@@ -134,6 +134,8 @@ class Subgraph:
     Every included identifier carries its full degree, even when capped; `capped` lists
     identifiers whose accounts were not all expanded because they exceed the hub cap.
     `rings` holds the current-sweep ring id of each account in `accounts` that is in a ring.
+    `truncated` says a node or edge budget (`GraphStore.neighbourhood`'s `max_nodes`,
+    `max_edges`) left something out.
     """
 
     seeds: list[str]
@@ -143,6 +145,7 @@ class Subgraph:
     capped: list[IdentifierKey] = field(default_factory=list)
     benign: set[IdentifierKey] = field(default_factory=set)
     rings: dict[str, str] = field(default_factory=dict)
+    truncated: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from itertools import islice
 from typing import Annotated, Literal
 
 import orjson
@@ -43,7 +42,6 @@ from ringfence.api.schemas import (
 )
 from ringfence.core.errors import NotFound, found
 from ringfence.graph.investigation import MEDIA_TYPES, ExportFormat
-from ringfence.graph.model import IdentifierKey, Subgraph
 from ringfence.graph.store import GraphStore
 from ringfence.graph.validation import ID_PATTERN
 from ringfence.services import ingest, investigation, scoring
@@ -171,40 +169,26 @@ def get_subgraph(
     limit: Annotated[int | None, Query(ge=1, le=1000, description="Hub cap; default: the server's")] = None,
     format: Annotated[ExportFormat | None, Query(description="A file instead of the JSON object")] = None,  # noqa: A002
 ) -> Response:
-    sub = store.neighbourhood([id], hops, hub_cap=limit or settings.hub_cap)
+    # The budget bounds the store's read itself: a hub costs what is kept, not its size.
+    sub = store.neighbourhood([id], hops, hub_cap=limit or settings.hub_cap,
+                              max_nodes=MAX_SUBGRAPH_NODES, max_edges=MAX_SUBGRAPH_EDGES)
     if id not in sub.accounts:
         raise NotFound(f"account {id} not found")
-    # The centre first, then the rest in the store's order, up to the node cap: the JSON object
-    # and the files hold the same cut.
-    account_ids = [id, *(a for a in sub.accounts if a != id)][:MAX_SUBGRAPH_NODES]
-    identifiers = dict(list(sub.identifiers.items())[: max(0, MAX_SUBGRAPH_NODES - len(account_ids))])
-    kept = _capped(sub, account_ids, identifiers)
     if format is not None:
-        return Response(investigation.subgraph_file(store, kept, format), media_type=MEDIA_TYPES[format])
-    risks = {a.id: a.risk for a in store.get_accounts(account_ids)}  # one store call, not one per node
+        return Response(investigation.subgraph_file(store, sub, format), media_type=MEDIA_TYPES[format])
+    risks = store.get_risks(list(sub.accounts))  # one read, no links
     nodes: list[SubgraphNode] = [
-        SubgraphNode(id=a, kind="account", label=row.label, ring_id=kept.rings.get(a), risk=clamp_risk(risks.get(a)))
-        for a, row in kept.accounts.items()
+        SubgraphNode(id=a, kind="account", label=row.label, ring_id=sub.rings.get(a), risk=clamp_risk(risks.get(a)))
+        for a, row in sub.accounts.items()
     ]
-    capped = set(kept.capped)
-    nodes += [SubgraphNode(id=key.id, kind=key.type, degree=degree, capped=key in capped, benign=key in kept.benign)
-              for key, degree in identifiers.items()]
+    capped = set(sub.capped)
+    nodes += [SubgraphNode(id=key.id, kind=key.type, degree=degree, capped=key in capped, benign=key in sub.benign)
+              for key, degree in sub.identifiers.items()]
     # Hub-shaped data holds a quarter of a million edges: plain dicts, no model each.
-    edges = [{"source": a, "target": k.id, "type": k.type} for a, k, _ in kept.edges]
-    cut = len(kept.accounts) < len(sub.accounts) or len(identifiers) < len(sub.identifiers) \
-        or len(edges) < len(sub.edges)
+    edges = [{"source": a, "target": k.id, "type": k.type} for a, k, _ in sub.edges]
     body = {"nodes": [n.model_dump(exclude_none=True) for n in nodes], "edges": edges,
-            "truncated": bool(sub.capped) or cut}
+            "truncated": bool(sub.capped) or sub.truncated}
     return Response(orjson.dumps(body), media_type="application/json")
-
-
-def _capped(sub: Subgraph, account_ids: list[str], identifiers: dict[IdentifierKey, int]) -> Subgraph:
-    """`sub` cut to `account_ids` and `identifiers`, and to at most `MAX_SUBGRAPH_EDGES` of their edges."""
-    kept = set(account_ids)
-    edges = list(islice((e for e in sub.edges if e[0] in kept and e[1] in identifiers), MAX_SUBGRAPH_EDGES))
-    return Subgraph(sub.seeds, {a: sub.accounts[a] for a in account_ids}, identifiers, edges,
-                    [k for k in sub.capped if k in identifiers], sub.benign & identifiers.keys(),
-                    {a: r for a, r in sub.rings.items() if a in kept})
 
 
 @router.get("/{id}/paths", dependencies=[RequireInvestigate], responses=_READ,

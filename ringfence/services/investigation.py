@@ -56,7 +56,7 @@ def paths(
 
 
 def subgraph_file(store: GraphStore, sub: Subgraph, fmt: ExportFormat) -> bytes:
-    risks = {a.id: a.risk for a in store.get_accounts(list(sub.accounts))}
+    risks = store.get_risks(list(sub.accounts))
     accounts = {a: (risks.get(a), row.label, sub.rings.get(a)) for a, row in sub.accounts.items()}
     g = to_networkx(accounts, sub.identifiers, ((a, k) for a, k, _ in sub.edges), sub.benign)
     return serialize(g, fmt)
