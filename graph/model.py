@@ -20,7 +20,12 @@ T = TypeVar("T")
 
 
 def to_rfc3339(ts: datetime) -> str:
-    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ").replace(".000000Z", "Z")
+    """`2026-01-01T00:00:00Z`, with microseconds when there are any (`...00.250000Z`)."""
+    # isoformat is several times cheaper than strftime, and a 1,000-link account renders 3,000
+    # of these; for UTC it ends in "+00:00" (4-digit years: the range ids and clocks produce).
+    if ts.tzinfo is not UTC:
+        ts = ts.astimezone(UTC)
+    return ts.isoformat()[:-6] + "Z"
 
 
 def parse_ts(value: str | datetime) -> datetime:

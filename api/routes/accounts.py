@@ -107,11 +107,14 @@ def list_accounts(
 ) -> Response:
     # Hub-shaped data makes accounts large (256 links each): the page is read in chunks and
     # stops at the byte cap; a chunk that crosses it is read again, shorter, so that the store's
-    # cursor still points right after the page's last item.
+    # cursor still points right after the page's last item. Chunks after the first are sized by
+    # the bytes an account took so far, so large accounts are read (and rendered) about once.
     items: list[bytes] = []
     after, size, truncated = seal.open(cursor), 0, False
     chunk = min(limit, 100)
     while len(items) < limit:
+        if items:
+            chunk = max(1, min(chunk * 2, (MAX_PAGE_BYTES - size) * len(items) // size))
         want = min(chunk, limit - len(items))
         page = store.list_accounts(order, min_risk, label, after, want)
         rendered = [AccountPublic.of(a).model_dump_json().encode() for a in page.data]
@@ -127,7 +130,6 @@ def list_accounts(
         after = page.next_cursor
         if truncated or after is None or len(page.data) < want:
             break
-        chunk *= 2
     body = b'{"data":[' + b",".join(items) + b'],"next_cursor":' + orjson.dumps(seal.seal(after)) + \
         b',"truncated":' + (b"true" if truncated else b"false") + b"}"
     return Response(body, media_type="application/json")
