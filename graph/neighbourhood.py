@@ -17,7 +17,7 @@ class ExpansionSource(Protocol):
     def _identifier_accounts(
         self, keys: Sequence[IdentifierKey], cap: int
     ) -> tuple[dict[IdentifierKey, int], list[Edge]]:
-        """Full degree of each key, and edges to its `cap` earliest-linked accounts."""
+        """Full degree of each key, and edges to its `cap` earliest-linked accounts (none for 0)."""
 
     def _account_rows(self, account_ids: Sequence[str]) -> dict[str, AccountRow]: ...
 
@@ -134,7 +134,7 @@ def expand_bounded(
         seeds=[s for s in order if s in rows],
         accounts=rows,
         identifiers=identifiers,
-        edges=sorted(((a, k, t) for (a, k), t in edges.items()), key=lambda e: (e[0], _key_order(e[1]))),
+        edges=sorted(((a, k, t) for (a, k), t in edges.items()), key=lambda e: (e[0], e[1].type, e[1].id)),
         capped=capped,
         benign=source.benign_identifiers() & identifiers.keys(),
         truncated=budget.truncated,
@@ -179,6 +179,11 @@ def _chunks(
     start = 0
     while start < len(keys):
         room = budget.edges_left()
+        if room == 0 and budget.truncated:
+            # Nothing more can be kept and the cut is known: the rest need their degrees only
+            # (a top-k read of a hub's accounts costs the whole hub on Neo4j, even for k = 1).
+            yield keys[start:], 0
+            return
         rows, end, cap = 0, start, 0
         allowance = room
         while end < len(keys):

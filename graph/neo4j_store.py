@@ -659,7 +659,11 @@ class _Expansion:
         edges: list[Edge] = []
         if not keys:
             return degrees, edges
-        for r in self.tx.run(query("identifier_accounts"), keys=list(by_key), cap=max(cap, 0)):
+        if cap <= 0:  # degrees only: counted from the node's degree store, no link read
+            for r in self.tx.run(query("identifier_degrees"), keys=list(by_key)):
+                degrees[by_key[r["key"]]] = int(r["degree"])
+            return degrees, edges
+        for r in self.tx.run(query("identifier_accounts"), keys=list(by_key), cap=cap):
             key = by_key[r["key"]]
             degrees[key] = int(r["degree"])
             edges.extend((account_id, key, dtn(first_seen)) for account_id, first_seen in r["firsts"])
