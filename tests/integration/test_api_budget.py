@@ -50,8 +50,8 @@ def _unbudgeted_subgraph(store: GraphStore, account_id: str, hops: int, cap: int
     """The route's answer as it was before the store read had a budget (commit f4d0c3e)."""
     sub = store.neighbourhood([account_id], hops, hub_cap=cap)
     risks = {a.id: a.risk for a in store.get_accounts(list(sub.accounts))}
-    nodes = [SubgraphNode(id=a, kind="account", label=row.label, ring_id=sub.rings.get(a), risk=clamp_risk(risks.get(a)))
-             for a, row in sub.accounts.items()]
+    nodes = [SubgraphNode(id=a, kind="account", label=row.label, ring_id=sub.rings.get(a),
+                          risk=clamp_risk(risks.get(a))) for a, row in sub.accounts.items()]
     nodes += [SubgraphNode(id=k.id, kind=k.type, degree=d, capped=k in sub.capped, benign=k in sub.benign)
               for k, d in sub.identifiers.items()]
     edges = [{"source": a, "target": k.id, "type": k.type} for a, k, _ in sub.edges]

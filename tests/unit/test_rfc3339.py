@@ -15,7 +15,7 @@ def _strftime_form(ts: datetime) -> str:
 
 
 @given(st.datetimes(min_value=datetime(1000, 1, 2), max_value=datetime(9999, 12, 30),
-                    timezones=st.sampled_from([UTC, timezone.utc, timezone(timedelta(hours=5, minutes=30)),
+                    timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30)),
                                                timezone(timedelta(hours=-8))])),
        st.booleans())
 def test_isoformat_form_is_the_strftime_form(ts: datetime, whole_second: bool) -> None:
