@@ -73,6 +73,14 @@ def test_subgraphs_without_hubs_are_answered_as_before_byte_for_byte(client: Tes
             assert got.status_code == 200
             assert got.content == _unbudgeted_subgraph(store, account_id, hops, cap), (account_id, hops, cap)
             compared += 1
+    # paths walk the same neighbourhood
+    settings = client.app.state.settings  # type: ignore[attr-defined]
+    for account_id in ids[::15]:
+        found, truncated = investigation.paths(store, settings, account_id, "fraud", 3, 100)
+        got = client.get(f"/v1/accounts/{account_id}/paths?to=fraud&max_hops=3", headers=ADMIN).json()
+        assert got["truncated"] is truncated
+        assert [(p["target"]["account_id"], p["hops"], [n["id"] for n in p["nodes"]]) for p in got["data"]] == \
+            [(f.path.target, f.path.hops, [n.id for n in f.path.steps]) for f in found]
     # the files hold the same subgraph and the same risks
     sub = store.neighbourhood([ids[0]], 2, hub_cap=200)
     for fmt in ("graphml", "gexf", "json"):
@@ -115,3 +123,7 @@ def test_a_hub_subgraph_keeps_the_budget_and_reads_only_what_it_keeps(client: Te
     assert {("acc-000", k) for _, k in hubs} <= kept
     assert {(f"acc-{n:03d}", "hub-000") for n in range(300)} <= kept
     assert ("acc-299", "hub-099") not in kept
+    # paths walk the same budgeted neighbourhood, and say it was cut
+    store.add_labels([LabelIn("acc-150", "fraud", "cb", None, at(400))])
+    paths = client.get("/v1/accounts/acc-000/paths?max_hops=4", headers=ADMIN).json()
+    assert paths["truncated"] is True and [p["target"]["account_id"] for p in paths["data"]] == ["acc-150"]
