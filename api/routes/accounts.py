@@ -113,7 +113,7 @@ def list_accounts(
     # the bytes an account took so far, so large accounts are read (and rendered) about once.
     items: list[bytes] = []
     after, size, truncated = seal.open(cursor), 0, False
-    chunk = min(limit, 100)
+    chunk = min(limit, 25)  # 25 hub-shaped accounts are ~1 MiB; plain ones grow the chunks fast
     while len(items) < limit:
         if items:
             chunk = max(1, min(chunk * 2, (MAX_PAGE_BYTES - size) * len(items) // size))
