@@ -347,7 +347,8 @@ class PathPublic(Strict):
 
 class PathsPublic(Strict):
     data: list[PathPublic]
-    truncated: bool = Field(description="More targets than `limit`, or a hub identifier was capped on the way")
+    truncated: bool = Field(description="More targets than `limit`, or a hub identifier was capped or the "
+                                        "neighbourhood budget (2,000 nodes, 20,000 edges) cut on the way")
 
 
 class NodeLinkGraph(Strict):

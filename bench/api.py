@@ -16,8 +16,10 @@ and measures
 3. `POST /v1/accounts/batch` ingest in links/s (5,000-account batches of a second world).
 
 With `--hub` it measures instead what issue #14 found on hub-shaped data: 1,000 accounts
-sharing 256 identifiers, then the size and latency (median of 5) of a subgraph call (hops 1-3,
-limit 1000) and of a 1,000-account list page, which the API caps under 5 MB (`truncated`).
+sharing 256 identifiers, then the size, latency and server CPU (medians of 7) of a subgraph call
+(hops 1-3, limit 1000) and of a 1,000-account list page, which the API caps under 5 MB
+(`truncated`), and in this process the subgraph's store reads with and without the budget; with
+`--backend neo4j` (or `--graph-url`, an empty database) on Neo4j.
 
 With `--backend neo4j` the world (accounts, links, labels) is loaded into a real Neo4j 5.26
 started by `devservices.Neo4jServer`, swept there, and the API serves from it. With
@@ -360,14 +362,26 @@ def batch_ingest(port: int, accounts: int, concurrency: int, prefix: str, batch:
           f"(load {os.getloadavg()[0]:.2f})", flush=True)
 
 
-def hub_shaped(data_dir: Path, accounts: int = 1000, hubs: int = 256) -> None:
-    """Sizes and latencies of the responses issue #14 found at 15.8 MB and 40.8 MB."""
+def hub_shaped(data_dir: Path, graph_url: str = "", graph_pid: int | None = None, repeat: int = 7,
+               accounts: int = 1000, hubs: int = 256) -> None:
+    """Sizes and latencies of the responses issue #14 found at 15.8 MB and 40.8 MB: per call the
+    size, the median and max wall time over `repeat` calls, and the median server CPU (and Neo4j
+    CPU with `graph_pid`); then, in this process on the same store, the reads behind a subgraph
+    call without the budget (`neighbourhood` unbounded + `get_accounts`, what the route read
+    before) against with it (`neighbourhood` with the budget + `get_risks`): the baseline ratio."""
     import httpx
 
+    from ringfence.api.routes.accounts import MAX_SUBGRAPH_EDGES, MAX_SUBGRAPH_NODES
+    from ringfence.core.settings import Settings
+    from ringfence.graph.factory import open_store
+
+    data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    proc = serve(data_dir, "", port, 1, data_dir / "uvicorn.log")
+    proc = serve(data_dir, graph_url, port, 1, data_dir / "uvicorn.log")
     headers = {"Authorization": f"Bearer {KEY}"}
     links = [{"type": "device", "id": f"hub-{n}"} for n in range(hubs)]
+    print(f"machine: 2-core shared VM ({os.cpu_count()} cores seen); backend {'neo4j' if graph_url else 'sqlite'}; "
+          f"one uvicorn worker", flush=True)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=120) as c:
             for start in range(0, accounts, 100):
@@ -375,22 +389,57 @@ def hub_shaped(data_dir: Path, accounts: int = 1000, hubs: int = 256) -> None:
                 c.post("/v1/accounts/batch", json=body).raise_for_status()
             print(f"hub-shaped data: {accounts:,} accounts sharing {hubs} identifiers "
                   f"({accounts * hubs:,} links)", flush=True)
+            load()
             for label, path in [*((f"subgraph hops={h}", f"/v1/accounts/acc-00000/subgraph?hops={h}&limit=1000")
                                   for h in (1, 2, 3)),
                                 ("list order=id limit=1000", "/v1/accounts?order=id&limit=1000"),
                                 ("list order=risk_desc limit=1000", "/v1/accounts?limit=1000")]:
-                times, size, truncated = [], 0, None
-                for _ in range(5):
+                c.get(path).raise_for_status()  # warm
+                times, cpu, graph_cpu, size, truncated = [], [], [], 0, None
+                for _ in range(repeat):
+                    before = server_cpu(proc), process_cpu(graph_pid) if graph_pid else 0.0
                     t0 = time.perf_counter()
                     r = c.get(path)
                     times.append((time.perf_counter() - t0) * 1000)
+                    cpu.append((server_cpu(proc) - before[0]) * 1000)
+                    if graph_pid:
+                        graph_cpu.append((process_cpu(graph_pid) - before[1]) * 1000)
                     r.raise_for_status()
                     size, truncated = len(r.content), r.json().get("truncated")
-                print(f"  {label:32s} {size / 1e6:6.2f} MB  median {statistics.median(times):7.1f} ms  "
-                      f"max {max(times):7.1f} ms  truncated={truncated}", flush=True)
+                neo = f"  Neo4j CPU {statistics.median(graph_cpu):6.0f} ms" if graph_cpu else ""
+                print(f"  {label:32s} {size / 1e6:5.2f} MB  median {statistics.median(times):6.0f} ms  "
+                      f"max {max(times):6.0f} ms  server CPU {statistics.median(cpu):6.0f} ms{neo}  "
+                      f"truncated={truncated}", flush=True)
     finally:
         proc.terminate()
         proc.wait(30)
+    store = open_store(Settings(data_dir=data_dir, graph_url=graph_url, broker_url=None), migrate=False)
+    try:
+        for hops in (1, 2, 3):
+            def unbudgeted(h: int = hops) -> None:
+                sub = store.neighbourhood(["acc-00000"], h, hub_cap=1000)
+                store.get_accounts(list(sub.accounts))
+
+            def budgeted(h: int = hops) -> None:
+                sub = store.neighbourhood(["acc-00000"], h, hub_cap=1000, max_nodes=MAX_SUBGRAPH_NODES,
+                                          max_edges=MAX_SUBGRAPH_EDGES)
+                store.get_risks(list(sub.accounts))
+
+            old, new = _median_ms(unbudgeted, max(3, repeat // 2)), _median_ms(budgeted, repeat)
+            print(f"  same process, subgraph reads hops={hops}: unbudgeted {old:6.0f} ms, budgeted {new:6.0f} ms "
+                  f"(x{old / new:.1f})", flush=True)
+    finally:
+        store.close()
+
+
+def _median_ms(fn: Any, n: int) -> float:
+    fn()  # warm
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
 
 
 def main() -> None:
@@ -411,11 +460,20 @@ def main() -> None:
     parser.add_argument("--graph-pid", type=int, default=None,
                         help="the Neo4j process, to report its CPU per request (default: the one started here)")
     args = parser.parse_args()
-    if args.hub:
-        hub_shaped(args.data_dir or Path(tempfile.mkdtemp(prefix="ringfence-bench-hub-")))
-        return
     if args.graph_url:
         args.backend = "neo4j"
+    if args.hub:
+        hub_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="ringfence-bench-hub-"))
+        with contextlib.ExitStack() as stack:
+            graph_url = args.graph_url
+            if args.backend == "neo4j" and not graph_url:
+                from devservices.services import Neo4jServer
+
+                server = stack.enter_context(Neo4jServer(page_cache="512m"))
+                graph_url = server.graph_url
+                args.graph_pid = args.graph_pid or server.pid
+            hub_shaped(hub_dir, graph_url, args.graph_pid)
+        return
     tag = f"t{int(time.time()):x}-"  # fresh ids per run, so reruns against one store add accounts
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="ringfence-bench-api-"))
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; backend {args.backend}; "

@@ -20,7 +20,12 @@ T = TypeVar("T")
 
 
 def to_rfc3339(ts: datetime) -> str:
-    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ").replace(".000000Z", "Z")
+    """`2026-01-01T00:00:00Z`, with microseconds when there are any (`...00.250000Z`)."""
+    # isoformat is several times cheaper than strftime, and a 1,000-link account renders 3,000
+    # of these; for UTC it ends in "+00:00" (4-digit years: the range ids and clocks produce).
+    if ts.tzinfo is not UTC:
+        ts = ts.astimezone(UTC)
+    return ts.isoformat()[:-6] + "Z"
 
 
 def parse_ts(value: str | datetime) -> datetime:
@@ -134,6 +139,8 @@ class Subgraph:
     Every included identifier carries its full degree, even when capped; `capped` lists
     identifiers whose accounts were not all expanded because they exceed the hub cap.
     `rings` holds the current-sweep ring id of each account in `accounts` that is in a ring.
+    `truncated` says a node or edge budget (`GraphStore.neighbourhood`'s `max_nodes`,
+    `max_edges`) left something out.
     """
 
     seeds: list[str]
@@ -143,6 +150,7 @@ class Subgraph:
     capped: list[IdentifierKey] = field(default_factory=list)
     benign: set[IdentifierKey] = field(default_factory=set)
     rings: dict[str, str] = field(default_factory=dict)
+    truncated: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,7 +59,7 @@ from ringfence.graph import cursor as cursors
 from ringfence.graph import model
 from ringfence.graph.arrays import AttributeSpec, GraphArrays, gc_paused
 from ringfence.graph.cases import case_move, fraud_labels, merge_involved, merge_writes
-from ringfence.graph.neighbourhood import Edge, expand
+from ringfence.graph.neighbourhood import Edge, expand, expand_bounded
 from ringfence.graph.neo4j_arrays import arrays_from_pages
 from ringfence.graph.neo4j_queries import (
     account_row,
@@ -286,8 +286,29 @@ class Neo4jStore(Neo4jShards):
     def count_accounts(self) -> int:
         return int(self._read("count_accounts")[0]["n"])
 
-    def neighbourhood(self, seeds: Sequence[str], hops: int, hub_cap: int) -> model.Subgraph:
-        return self._run(False, lambda tx: _neighbourhood(tx, seeds, hops, hub_cap))
+    def neighbourhood(
+        self, seeds: Sequence[str], hops: int, hub_cap: int, max_nodes: int | None = None,
+        max_edges: int | None = None,
+    ) -> model.Subgraph:
+        if max_nodes is None or max_edges is None:
+            return self._run(False, lambda tx: _neighbourhood(tx, seeds, hops, hub_cap))
+        nodes, edges = max_nodes, max_edges
+
+        def bounded(tx: ManagedTransaction) -> model.Subgraph:
+            # A handful of short reads in one transaction: each is limited to what the budget can
+            # still take, where the one-statement read would fetch every account of every hub.
+            sub = expand_bounded(_Expansion(tx), seeds, hops, hub_cap, nodes, edges)
+            if sub.accounts:
+                sub.rings = {r["id"]: r["ring_id"] for r in tx.run(query("rings_of"), ids=list(sub.accounts))}
+            return sub
+
+        return self._run(False, bounded)
+
+    def get_risks(self, account_ids: Sequence[str]) -> dict[str, float | None]:
+        ids = list(dict.fromkeys(account_ids))
+        if not ids:
+            return {}
+        return dict(self._read("account_risks", ids=ids)[0]["rows"])
 
     def stream_accounts(self, chunk_size: int = 50_000) -> Iterator[list[model.AccountRow]]:
         for rows in self._id_pages("stream_accounts", chunk_size):
@@ -702,6 +723,12 @@ class _Expansion:
         rows = self.tx.run(query("links_of"), ids=list(account_ids)).single(strict=True)["rows"]
         return [(a, model.IdentifierKey(t, i), dtn(f)) for a, t, i, f in rows]
 
+    def _links_of_ordered(self, account_ids: Sequence[str], limit: int) -> list[Edge]:
+        if not account_ids or limit <= 0:
+            return []
+        rows = self.tx.run(query("links_of_ordered"), ids=list(account_ids), limit=limit).single(strict=True)["rows"]
+        return [(a, model.IdentifierKey(t, i), dtn(f)) for a, t, i, f in rows]
+
     def _identifier_accounts(
         self, keys: Sequence[model.IdentifierKey], cap: int
     ) -> tuple[dict[model.IdentifierKey, int], list[Edge]]:
@@ -710,7 +737,11 @@ class _Expansion:
         edges: list[Edge] = []
         if not keys:
             return degrees, edges
-        for r in self.tx.run(query("identifier_accounts"), keys=list(by_key), cap=max(cap, 0)):
+        if cap <= 0:  # degrees only: counted from the node's degree store, no link read
+            for r in self.tx.run(query("identifier_degrees"), keys=list(by_key)):
+                degrees[by_key[r["key"]]] = int(r["degree"])
+            return degrees, edges
+        for r in self.tx.run(query("identifier_accounts"), keys=list(by_key), cap=cap):
             key = by_key[r["key"]]
             degrees[key] = int(r["degree"])
             edges.extend((account_id, key, dtn(first_seen)) for account_id, first_seen in r["firsts"])

@@ -22,7 +22,7 @@ from ringfence.graph import cursor as cursors
 from ringfence.graph import model
 from ringfence.graph.arrays import AttributeSpec, GraphArrays, gc_paused
 from ringfence.graph.cases import case_move, fraud_labels, merge_involved, merge_writes
-from ringfence.graph.neighbourhood import Edge, expand
+from ringfence.graph.neighbourhood import Edge, expand, expand_bounded
 from ringfence.graph.sqlite_arrays import read_arrays
 from ringfence.graph.sqlite_shards import SQLiteShards
 from ringfence.graph.store import AccountOrder
@@ -246,8 +246,28 @@ class SQLiteStore(SQLiteShards):
     def count_accounts(self) -> int:
         return int(self._read("SELECT count(*) FROM accounts")[0][0])
 
-    def neighbourhood(self, seeds: Sequence[str], hops: int, hub_cap: int) -> model.Subgraph:
-        sub = expand(self, seeds, hops, hub_cap)
+    def get_risks(self, account_ids: Sequence[str]) -> dict[str, float | None]:
+        out: dict[str, float | None] = {}
+        for chunk in _chunks(list(dict.fromkeys(account_ids))):
+            marks = ",".join("?" * len(chunk))
+            for a, sweep_risk, risk in self._read(
+                "SELECT a.id, r.risk, s.risk FROM accounts a "
+                "LEFT JOIN sweep_risks r ON r.account_id = a.id AND r.sweep_id = "
+                "  (SELECT value FROM meta WHERE key = 'current_sweep') "
+                f"LEFT JOIN scores s ON s.account_id = a.id WHERE a.id IN ({marks})",
+                chunk,
+            ):
+                out[a] = sweep_risk if sweep_risk is not None else risk
+        return out
+
+    def neighbourhood(
+        self, seeds: Sequence[str], hops: int, hub_cap: int, max_nodes: int | None = None,
+        max_edges: int | None = None,
+    ) -> model.Subgraph:
+        if max_nodes is None or max_edges is None:
+            sub = expand(self, seeds, hops, hub_cap)
+        else:
+            sub = expand_bounded(self, seeds, hops, hub_cap, max_nodes, max_edges)
         sub.rings = self.rings_of(list(sub.accounts))
         return sub
 
@@ -267,6 +287,22 @@ class SQLiteStore(SQLiteShards):
                 (a, model.IdentifierKey(t, i), _dtn(f))
                 for a, t, i, f in self._read(
                     f"SELECT account_id, type, id, first_seen FROM links WHERE account_id IN ({marks})", chunk
+                )
+            )
+        return out
+
+    def _links_of_ordered(self, account_ids: Sequence[str], limit: int) -> list[Edge]:
+        out: list[Edge] = []
+        for chunk in _chunks(sorted(account_ids)):  # sorted chunks in turn: one order throughout
+            if len(out) >= limit:
+                break
+            marks = ",".join("?" * len(chunk))
+            out.extend(
+                (a, model.IdentifierKey(t, i), _dtn(f))
+                for a, t, i, f in self._read(
+                    f"SELECT account_id, type, id, first_seen FROM links WHERE account_id IN ({marks}) "
+                    "ORDER BY account_id, type, id LIMIT ?",
+                    (*chunk, limit - len(out)),
                 )
             )
         return out

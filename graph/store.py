@@ -86,16 +86,27 @@ class AccountStore(Protocol):
     def missing_accounts(self, account_ids: Sequence[str]) -> list[str]:
         """The ids in `account_ids` that are not stored, in input order."""
 
+    def get_risks(self, account_ids: Sequence[str]) -> dict[str, float | None]:
+        """`get_accounts(account_ids)`'s `risk` by id, without reading links (one round trip)."""
+
     def count_accounts(self) -> int:
         """How many accounts are stored (0 for an empty store)."""
 
-    def neighbourhood(self, seeds: Sequence[str], hops: int, hub_cap: int) -> model.Subgraph:
+    def neighbourhood(
+        self, seeds: Sequence[str], hops: int, hub_cap: int, max_nodes: int | None = None,
+        max_edges: int | None = None,
+    ) -> model.Subgraph:
         """Accounts within `hops` account-to-account steps of the seeds.
 
         An identifier with more than `hub_cap` accounts is included with its full degree,
         but only its `hub_cap` earliest-linked accounts (ties by id) are expanded; it is
         listed in `capped`. Unknown seeds are ignored. `rings` holds the current-sweep ring of
         every account in the subgraph that is in one, read with the subgraph (what a scorer needs).
+
+        With `max_nodes` and `max_edges` (both or neither) the expansion stops at that many
+        nodes (accounts and identifiers) and edges while it is read, so a hub costs what is
+        kept, not its size: the result is the unbounded one when it fits, else breadth-first's
+        first (`graph.neighbourhood.expand_bounded` fixes which) with `truncated` set.
         """
 
     def upsert_and_neighbourhood(

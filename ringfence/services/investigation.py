@@ -38,11 +38,13 @@ class FoundPath:
 
 def paths(
     store: GraphStore, settings: Settings, account_id: str, to: PathTarget, max_hops: int, limit: int,
-    hub_cap: int | None = None,
+    hub_cap: int | None = None, max_nodes: int | None = None, max_edges: int | None = None,
 ) -> tuple[list[FoundPath], bool]:
     """Shortest paths from the account to labelled fraud (`fraud`) or to members of flagged rings
-    (`ring`), at most `limit`; the flag says whether more were found or a hub was capped."""
-    sub = store.neighbourhood([account_id], max_hops, hub_cap=hub_cap or settings.hub_cap)
+    (`ring`), at most `limit`, within a neighbourhood of at most `max_nodes` and `max_edges` when
+    given; the flag says whether more were found, a hub was capped or the budget cut."""
+    sub = store.neighbourhood([account_id], max_hops, hub_cap=hub_cap or settings.hub_cap,
+                              max_nodes=max_nodes, max_edges=max_edges)
     found(sub.accounts.get(account_id), f"account {account_id} not found")
     if to == "fraud":
         targets = {a for a, row in sub.accounts.items() if row.label == "fraud"}
@@ -52,11 +54,11 @@ def paths(
         targets = {a for a, r in sub.rings.items() if r in flagged}
     walked = shortest_paths(sub, account_id, targets.__contains__, max_hops)
     out = [FoundPath(p, sub.accounts[p.target].label, sub.rings.get(p.target)) for p in walked[:limit]]
-    return out, len(walked) > limit or bool(sub.capped)
+    return out, len(walked) > limit or bool(sub.capped) or sub.truncated
 
 
 def subgraph_file(store: GraphStore, sub: Subgraph, fmt: ExportFormat) -> bytes:
-    risks = {a.id: a.risk for a in store.get_accounts(list(sub.accounts))}
+    risks = store.get_risks(list(sub.accounts))
     accounts = {a: (risks.get(a), row.label, sub.rings.get(a)) for a, row in sub.accounts.items()}
     g = to_networkx(accounts, sub.identifiers, ((a, k) for a, k, _ in sub.edges), sub.benign)
     return serialize(g, fmt)

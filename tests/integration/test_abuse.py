@@ -172,6 +172,32 @@ def model_files(c: httpx.Client, data_dir: Path, t: Tally) -> None:
     t.check(r.status_code == 200 and r.json()["model_version"].startswith("heuristic"), "scores still served")
 
 
+def hub_shaped(c: httpx.Client, t: Tally) -> None:
+    """300 accounts sharing 100 identifiers: every subgraph and page answer stays under 5 MB
+    and says it was cut; walking the pages still returns every account once."""
+    hubs = [("device", f"hub-{n}") for n in range(100)]
+    for start in (0, 150):
+        batch = {"accounts": [account_json(f"hub-acc-{n:03d}", *hubs) for n in range(start, start + 150)]}
+        c.post("/v1/accounts/batch", json=batch, headers=ADMIN).raise_for_status()
+    for hops in (1, 2, 3):
+        r = c.get(f"/v1/accounts/hub-acc-000/subgraph?hops={hops}&limit=1000", headers=ADMIN)
+        t.check(r.status_code == 200 and len(r.content) < 5_000_000 and r.json()["truncated"] is True
+                and len(r.json()["edges"]) <= 20_000, f"subgraph hops={hops}")
+    for fmt in ("graphml", "gexf", "json"):
+        r = c.get(f"/v1/accounts/hub-acc-000/subgraph?hops=2&format={fmt}", headers=ADMIN)
+        t.check(r.status_code == 200 and len(r.content) < 5_000_000, f"subgraph as {fmt}")
+    seen: list[str] = []
+    cursor = None
+    for _ in range(100):
+        r = c.get("/v1/accounts", params={"order": "id", "limit": 1000, **({"cursor": cursor} if cursor else {})},
+                  headers=ADMIN)
+        t.check(r.status_code == 200 and len(r.content) < 5_000_000, "an account page")
+        seen += [a["id"] for a in r.json()["data"] if a["id"].startswith("hub-acc-")]
+        if not (cursor := r.json()["next_cursor"]):
+            break
+    t.check(seen == [f"hub-acc-{n:03d}" for n in range(300)], "the walk returns every account once")
+
+
 def test_abuse_suite(server: ApiServer, data_dir: Path) -> None:
     categories: dict[str, Callable[[httpx.Client, Tally], None]] = {
         "card numbers (digit sets x separators, numbers)": card_numbers,
@@ -179,6 +205,7 @@ def test_abuse_suite(server: ApiServer, data_dir: Path) -> None:
         "HTTP edge (redirects, headers, docs)": edge,
         "slow and half-sent requests": lambda c, t: slow_requests(server, t),
         "model files (tampered, unscorable)": lambda c, t: model_files(c, data_dir, t),
+        "hub-shaped data (responses under 5 MB, truncated)": hub_shaped,
         "authentication (scopes, guessing)": authentication,  # last: it spends the address's budget
     }
     tallies: dict[str, Tally] = {}
