@@ -442,6 +442,18 @@ def _median_ms(fn: Any, n: int) -> float:
     return statistics.median(times)
 
 
+def graph_server(args: argparse.Namespace, stack: contextlib.ExitStack) -> str:
+    """The graph URL to use: `--graph-url`, a Neo4j started for this run (its pid in
+    `args.graph_pid`), or "" for the embedded store."""
+    if args.backend != "neo4j" or args.graph_url:
+        return str(args.graph_url)
+    from devservices.services import Neo4jServer
+
+    server = stack.enter_context(Neo4jServer(page_cache="512m"))
+    args.graph_pid = args.graph_pid or server.pid
+    return str(server.graph_url)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--accounts", type=int, default=100_000)
@@ -465,27 +477,14 @@ def main() -> None:
     if args.hub:
         hub_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="ringfence-bench-hub-"))
         with contextlib.ExitStack() as stack:
-            graph_url = args.graph_url
-            if args.backend == "neo4j" and not graph_url:
-                from devservices.services import Neo4jServer
-
-                server = stack.enter_context(Neo4jServer(page_cache="512m"))
-                graph_url = server.graph_url
-                args.graph_pid = args.graph_pid or server.pid
-            hub_shaped(hub_dir, graph_url, args.graph_pid)
+            hub_shaped(hub_dir, graph_server(args, stack), args.graph_pid)
         return
     tag = f"t{int(time.time()):x}-"  # fresh ids per run, so reruns against one store add accounts
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="ringfence-bench-api-"))
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; backend {args.backend}; "
           f"data in {data_dir}; {args.workers} uvicorn worker(s)", flush=True)
     with contextlib.ExitStack() as stack:
-        graph_url = args.graph_url
-        if args.backend == "neo4j" and not graph_url:
-            from devservices.services import Neo4jServer
-
-            server = stack.enter_context(Neo4jServer(page_cache="512m"))
-            graph_url = server.graph_url
-            args.graph_pid = args.graph_pid or server.pid
+        graph_url = graph_server(args, stack)
         late = prepare(args, data_dir, graph_url)
         print(f"{len(late):,} late-stream accounts to post, under fresh ids", flush=True)
         port = free_port()

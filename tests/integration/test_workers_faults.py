@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the fixtures imported from tests.support.worker_fixtures are parameters here)
 """Real worker processes on a real redis-server and the real SQLite store, under faults.
 
 Each test prints what it counted; `lost` must be 0. Worker processes are
@@ -16,7 +17,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
-import pytest
 
 from ringfence.core.clock import utcnow
 from ringfence.core.settings import Settings
@@ -27,36 +27,7 @@ from ringfence.workers.dispatch import CeleryDispatcher
 from tests.support.builders import account_in, account_json, own_cards, ring_world
 from tests.support.launchers import ApiServer, Beat, RedisServer, SweepHold, Worker, wait_for
 from tests.support.settings import SCORE_KEY, worker_env
-
-# Short job limits so a redelivery after a lost worker shows within seconds; the lock TTL,
-# the job's hard limit and the visibility timeout keep their production order.
-FAST_REDELIVERY = {
-    "RINGFENCE_SWEEP_LOCK_TTL_S": "10",
-    "RINGFENCE_JOB_TIME_LIMIT_S": "10",
-    "RINGFENCE_BROKER_VISIBILITY_TIMEOUT_S": "12",
-}
-
-
-@pytest.fixture
-def redis(tmp_path: Path) -> RedisServer:
-    with RedisServer(directory=tmp_path / "redis", persist=True) as server:
-        yield server  # type: ignore[misc]
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> SQLiteStore:
-    s = SQLiteStore(tmp_path / "graph.db")
-    s.migrate()
-    yield s  # type: ignore[misc]
-    s.close()
-
-
-@pytest.fixture
-def workers(tmp_path: Path) -> list[Worker]:
-    started: list[Worker] = []
-    yield started  # type: ignore[misc]
-    for w in started:
-        w.stop()
+from tests.support.worker_fixtures import FAST_REDELIVERY, redis, store, workers  # noqa: F401  (fixtures)
 
 
 def settings_for(tmp_path: Path, redis: RedisServer) -> Settings:

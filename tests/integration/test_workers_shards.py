@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the fixtures imported from tests.support.worker_fixtures are parameters here)
 """Sharded sweeps on real Celery worker processes and a real redis-server (SQLite store).
 
 The coordinator (`ringfence.sweep`) partitions and sends one `ringfence.sweep_shard` per shard and
@@ -10,8 +11,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
-
 from ringfence.core.settings import Settings
 from ringfence.graph.sqlite_store import SQLiteStore
 from ringfence.services.dispatch import job_limit
@@ -20,37 +19,13 @@ from ringfence.workers.dispatch import CeleryDispatcher
 from tests.support.builders import ring_world
 from tests.support.launchers import SHARD_FAIL_ENV, RedisServer, SweepHold, Worker, wait_for
 from tests.support.settings import worker_env
+from tests.support.worker_fixtures import FAST_REDELIVERY, redis, store, workers  # noqa: F401  (fixtures)
 
 SHARDED = {
     "RINGFENCE_SWEEP_SHARD_LINKS": "40",  # about 16 shards of the world below
     "RINGFENCE_SWEEP_SHARD_ATTEMPTS": "2",
-    # short lock TTL and redelivery (as in test_workers_faults.py), in their production order
-    "RINGFENCE_SWEEP_LOCK_TTL_S": "10",
-    "RINGFENCE_JOB_TIME_LIMIT_S": "10",
-    "RINGFENCE_BROKER_VISIBILITY_TIMEOUT_S": "12",
+    **FAST_REDELIVERY,
 }
-
-
-@pytest.fixture
-def redis(tmp_path: Path) -> RedisServer:
-    with RedisServer(directory=tmp_path / "redis", persist=True) as server:
-        yield server  # type: ignore[misc]
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> SQLiteStore:
-    s = SQLiteStore(tmp_path / "graph.db")
-    s.migrate()
-    yield s  # type: ignore[misc]
-    s.close()
-
-
-@pytest.fixture
-def workers() -> list[Worker]:
-    started: list[Worker] = []
-    yield started  # type: ignore[misc]
-    for w in started:
-        w.stop()
 
 
 def _settings(tmp_path: Path, redis: RedisServer) -> Settings:
