@@ -79,8 +79,8 @@ def test_a_neighbourhood_that_fits_is_the_unbounded_one_orders_included(
         acct("b", 2, (("device", "d1"), ("card", "k2"))),
         acct("c", 3, (("device", "d1"),)),
         acct("d", 4, (("bank_account", "b1"), ("card", "k3"))),
-        acct("e", 5, (("card", "k3"), ("email", "e1"))),
-        acct("f", 6, (("email", "e1"),)),
+        acct("e", 5, (("card", "k3"), ("bank_account", "e1"))),
+        acct("f", 6, (("bank_account", "e1"),)),
         acct("g", 7, (("card", "k2"),)),
     ])
     store.set_benign(IdentifierKey("bank_account", "b1"), True)

@@ -397,6 +397,8 @@ def test_openapi_and_docs_list_every_contract_route(client: TestClient) -> None:
         ("get", "/v1/whoami"), ("get", "/v1/identifiers/{type}/{id}"),
         ("get", "/v1/accounts/{id}/paths"), ("get", "/v1/rings/{id}/graph"),
         ("put", "/v1/rings/{id}/case"), ("get", "/v1/rings/{id}/case"),  # 1.1 cases; GET is an addition
+        # additions for the /ui/ account panel (README): label history, stored risk with reasons
+        ("get", "/v1/accounts/{id}/labels"), ("get", "/v1/accounts/{id}/reasons"),
     }
     assert {(m, p) for p, ops in paths.items() for m in ops} == contract
     for path, ops in paths.items():
