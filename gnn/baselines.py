@@ -37,10 +37,9 @@ STRUCT_NAMES = [
 HOP1_NAMES = EVIDENCE_NAMES + STRUCT_NAMES
 
 
-# With `presence_monotone`: what no account added later can lower. Zeroed: the columns it can push
-# either way (creation-time spreads and gaps); +1: those it can only raise.
-# The identifier's age and its first holder stay: a later link changes neither.
-PRESENCE_ZEROED = ("spread_min", "gap_min")
+# With `presence_monotone` (what no account added later can lower): the structure columns an added
+# account can only raise, constrained +1. Spreads and gaps, which it can move either way, are 0;
+# the identifier's age and its first holder stay: a later link changes neither.
 PRESENCE_RISING = ("log_degree_mean", "log_degree_max", "shared_with_log")
 
 
@@ -51,7 +50,7 @@ def hop1_features(b: GraphBatch, structural_timing: bool = True, presence_monoto
 
     `presence_monotone`: the evidence columns read only labelled accounts (the share, not the
     1/log2(others) weight; the gap to the earliest labelled fraud, not to the median of everyone),
-    the columns in PRESENCE_ZEROED are 0, and the neighbours' mean features become their maxima and
+    spreads and gaps are 0, and the neighbours' mean features become their maxima and
     minima (`neighbour_extremes`), so that with the constraints of `hop1_monotone(...,
     presence_monotone=True)` no added account lowers a score.
     """
@@ -84,39 +83,41 @@ def hop1_features(b: GraphBatch, structural_timing: bool = True, presence_monoto
         torch.log1p(st_sums[:, 2:3].clamp(min=0.0)), -st_max[:, 1:2], -st_max[:, 2:3], -st_max[:, 3:4],
         st_max[:, 4:5],
     ]
-    # Mean input features of the accounts messaging each structural identifier, averaged over the
-    # account's structural identifiers: `graphdata.identifier_mean` (PyG) and one more product, no
-    # [E, Da] gathers.
-    neigh_at_id = graphdata.identifier_mean(b, b.x_acc).numpy()
     stn = st.numpy()
-    ea, ei = b.e_acc.numpy()[stn], b.e_id.numpy()[stn]
-    cnt = np.bincount(ea, minlength=n).astype(np.float64)
-    if len(ea) <= graphdata.SMALL_NNZ:  # online: a gather and index_add_ (scipy's per-call checks cost more)
-        w = torch.from_numpy(neigh_at_id.astype(np.float64)[ei] / cnt[ea][:, None])
-        mean_neigh = torch.zeros((n, w.shape[1]), dtype=torch.float64).index_add_(0, torch.from_numpy(ea), w).numpy()
-    else:
-        mean_edges = sp.csr_matrix((1.0 / cnt[ea], (ea, ei)), shape=(n, b.x_id.shape[0]), dtype=np.float64)
-        mean_neigh = mean_edges @ neigh_at_id.astype(np.float64)
-    cols.append(torch.from_numpy(mean_neigh.astype(np.float32)))
-    out = torch.cat(cols, dim=1).numpy().astype(np.float32)
     if presence_monotone:
         fgap = lev[:, graphdata.FRAUD_GAP_COL]
         share_sum = torch.zeros(n).index_add_(0, ea_ev, lev[:, 2])
         tight = scatter_max(torch.stack([gap_cap - fgap.clamp(min=0.0), (fgap <= 0).to(fgap.dtype)], 1), ea_ev, n)
-        out[:, HOP1_NAMES.index("evidence_weight_sum")] = share_sum.numpy()
-        out[:, HOP1_NAMES.index("evidence_tight_max")] = tight[:, 0].numpy()
-        out[:, HOP1_NAMES.index("evidence_follower_max")] = tight[:, 1].numpy()
-        for name in PRESENCE_ZEROED:
-            out[:, HOP1_NAMES.index(name)] = 0.0
+        cols[EVIDENCE_NAMES.index("evidence_weight_sum")] = share_sum.unsqueeze(1)
+        cols[EVIDENCE_NAMES.index("evidence_tight_max")] = tight[:, 0:1]
+        cols[EVIDENCE_NAMES.index("evidence_follower_max")] = tight[:, 1:2]
         # Neighbours' features as the highest and the lowest value among the account and the
         # accounts sharing its identifiers without labelled fraud: an added account can only
         # raise a maximum (+1) or lower a minimum (-1), not move a mean either way.
-        hi, lo = neighbour_extremes(b, stn)
-        out = np.concatenate([out[:, : len(HOP1_NAMES)], hi, lo], axis=1)
-    if not structural_timing:  # structure without creation-time spreads and gaps (see ModelConfig)
+        neighbours = list(neighbour_extremes(b, stn))
+    else:
+        neighbours = [neighbour_means(b, stn)]
+    out = np.concatenate([torch.cat(cols, dim=1).numpy(), *neighbours], axis=1).astype(np.float32)
+    # Structure without creation-time spreads and gaps (see ModelConfig); one added account moves both.
+    if not structural_timing or presence_monotone:
         for name in ("spread_min", "gap_min"):
             out[:, HOP1_NAMES.index(name)] = 0.0
     return out
+
+
+def neighbour_means(b: GraphBatch, structural: np.ndarray) -> np.ndarray:
+    """[Na, Da] the mean input features of the accounts messaging each of the account's
+    `structural` identifiers, averaged over those identifiers: `graphdata.identifier_mean` (PyG)
+    and one more product, no [E, Da] gathers."""
+    n = b.x_acc.shape[0]
+    neigh_at_id = graphdata.identifier_mean(b, b.x_acc).numpy()
+    ea, ei = b.e_acc.numpy()[structural], b.e_id.numpy()[structural]
+    cnt = np.bincount(ea, minlength=n).astype(np.float64)
+    if len(ea) <= graphdata.SMALL_NNZ:  # online: a gather and index_add_ (scipy's per-call checks cost more)
+        w = torch.from_numpy(neigh_at_id.astype(np.float64)[ei] / cnt[ea][:, None])
+        return torch.zeros((n, w.shape[1]), dtype=torch.float64).index_add_(0, torch.from_numpy(ea), w).numpy()
+    mean_edges = sp.csr_matrix((1.0 / cnt[ea], (ea, ei)), shape=(n, b.x_id.shape[0]), dtype=np.float64)
+    return np.asarray(mean_edges @ neigh_at_id.astype(np.float64))
 
 
 def neighbour_extremes(b: GraphBatch, structural: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -339,16 +339,15 @@ def build_gnn(config: ModelConfig) -> RingGNN:
 
 
 class PosLinear(nn.Module):
-    """A linear map with non-negative weights (softplus of a free parameter) and a free bias:
+    """A linear map with non-negative weights (softplus of a free parameter), no bias:
     non-decreasing in every input.
 
     forward(x [N, i]) -> [N, o]
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
+    def __init__(self, in_features: int, out_features: int) -> None:
         super().__init__()
         self.raw = nn.Parameter(torch.empty(out_features, in_features))
-        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -358,12 +357,9 @@ class PosLinear(nn.Module):
         with torch.no_grad():
             w = torch.empty_like(self.raw).uniform_(0.02 * bound, bound)
             self.raw.copy_(torch.log(torch.expm1(w)))
-            if self.bias is not None:
-                self.bias.zero_()
 
     def forward(self, x: Tensor) -> Tensor:
-        out = x @ nn.functional.softplus(self.raw).t()
-        return out if self.bias is None else out + self.bias
+        return x @ nn.functional.softplus(self.raw).t()
 
 
 def _aggregate(ei: Tensor, x: Tensor, n_dst: int, reduce: str) -> Tensor:
@@ -413,15 +409,15 @@ class MonotoneRingGNN(RingGNN):
         h, da = config.hidden, config.account_dim
         self.config = config
         self.own2 = nn.Linear(da, h)
-        self.deg1 = PosLinear(2, h, bias=False)
+        self.deg1 = PosLinear(2, h)
         self.fixed1 = nn.Linear(2, h, bias=False)
         self.type_bias1 = nn.Parameter(torch.zeros(N_TYPES, h))
         self.a0 = nn.Linear(da, h)
-        self.msg1 = PosLinear(h, h, bias=False)
-        self.up2 = nn.ModuleList([PosLinear(h, h, bias=False) for _ in ID_TYPES])
+        self.msg1 = PosLinear(h, h)
+        self.up2 = nn.ModuleList([PosLinear(h, h) for _ in ID_TYPES])
         self.legit = nn.Linear(2, h)
         self.dropout = nn.Dropout(config.dropout)
-        self.head_pos = PosLinear(h, 1, bias=False)
+        self.head_pos = PosLinear(h, 1)
         self.head_own = nn.Sequential(nn.Linear(da + 2, h), nn.ReLU(), nn.Linear(h, 1))
         self.gate = nn.Sequential(nn.Linear(N_TYPES + 4, 16), nn.ReLU(), nn.Linear(16, 1))
         self.ev_raw = nn.Parameter(torch.zeros(len(MONOTONE_EVIDENCE_COLS)))
