@@ -41,10 +41,13 @@ HOP1_NAMES = EVIDENCE_NAMES + STRUCT_NAMES
 # account can only raise, constrained +1. Spreads and gaps, which it can move either way, are 0;
 # the identifier's age and its first holder stay: a later link changes neither.
 PRESENCE_RISING = ("log_degree_mean", "log_degree_max", "shared_with_log")
+# ... and after the neighbours' extremes, the most accounts created together with the account on
+# one of those identifiers, per window (`graphdata.BURST_COLS`), constrained +1.
+BURST_NAMES = [f"co_created_{int(w)}d_max" for w in graphdata.BURST_WINDOWS_DAYS]
 
 
 def hop1_features(b: GraphBatch, structural_timing: bool = True, presence_monotone: bool = False) -> np.ndarray:
-    """[Na, len(HOP1_NAMES) + Da] (+ Da more with `presence_monotone`): label evidence
+    """[Na, len(HOP1_NAMES) + Da] (+ Da + len(BURST_NAMES) with `presence_monotone`): label evidence
     (leave-self-out; monotone), structure and timing of the identifiers without labelled fraud, and
     the mean input features of their accounts.
 
@@ -94,7 +97,8 @@ def hop1_features(b: GraphBatch, structural_timing: bool = True, presence_monoto
         # Neighbours' features as the highest and the lowest value among the account and the
         # accounts sharing its identifiers without labelled fraud: an added account can only
         # raise a maximum (+1) or lower a minimum (-1), not move a mean either way.
-        neighbours = list(neighbour_extremes(b, stn))
+        neighbours = [*neighbour_extremes(b, stn),
+                      scatter_max(ls[:, list(graphdata.BURST_COLS)], ea_st, n).numpy()]
     else:
         neighbours = [neighbour_means(b, stn)]
     out = np.concatenate([torch.cat(cols, dim=1).numpy(), *neighbours], axis=1).astype(np.float32)
@@ -139,11 +143,12 @@ def neighbour_extremes(b: GraphBatch, structural: np.ndarray) -> tuple[np.ndarra
 
 def hop1_monotone(n_before: int, account_dim: int, n_after: int, presence_monotone: bool = False) -> list[int]:
     """LightGBM `monotone_constraints` for [n_before columns, hop1_features, n_after columns]: +1 on
-    the evidence features; with `presence_monotone` also +1 on PRESENCE_RISING and the neighbours'
-    maxima and -1 on their minima; 0 elsewhere."""
+    the evidence features; with `presence_monotone` also +1 on PRESENCE_RISING, the neighbours'
+    maxima and BURST_NAMES and -1 on the neighbours' minima; 0 elsewhere."""
     rising = PRESENCE_RISING if presence_monotone else ()
     struct = [1 if name in rising else 0 for name in STRUCT_NAMES]
-    neigh = [1] * account_dim + [-1] * account_dim if presence_monotone else [0] * account_dim
+    neigh = ([1] * account_dim + [-1] * account_dim + [1] * len(BURST_NAMES) if presence_monotone
+             else [0] * account_dim)
     return [0] * n_before + [1] * len(EVIDENCE_NAMES) + struct + neigh + [0] * n_after
 
 

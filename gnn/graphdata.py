@@ -31,8 +31,9 @@ from ringfence.graph.arrays import GraphArrays, load_arrays
 from ringfence.graph.model import ID_TYPES, AccountRow, IdentifierKey, Subgraph
 from ringfence.graph.store import GraphStore
 
-# [log1p fraud, log1p legit, fraud share, fraud / log2(others + 2), gap_log_days, first_holder, fraud_gap]
-EDGE_LABEL_DIM = 7
+# [log1p fraud, log1p legit, fraud share, fraud / log2(others + 2), gap_log_days, first_holder, fraud_gap,
+#  log1p co-created within each BURST_WINDOWS_DAYS]
+EDGE_LABEL_DIM = 9
 EVIDENCE_COLS = (0, 2, 3)  # the label-evidence columns: non-decreasing in the labelled-fraud count
 # ... those of them no added (unlabelled) account can move: the share counts labelled accounts only
 MONOTONE_EVIDENCE_COLS = (0, 2)
@@ -42,6 +43,11 @@ LEGIT_COL = 1
 FRAUD_GAP_COL = 6
 DEGREE_COL, AGE_COL, CAPPED_COL = 3, 4, 6  # x_id: log1p degree, log1p days since first link, above the hub cap
 FIRST_HOLDER_COL = 5  # e_lab: the account linked to the identifier first
+# Per link (a, i): how many of i's other messaging accounts were created within a window of a's
+# creation. Timing that only rises as accounts join (a ring signing up together), unlike a spread or
+# a gap, which a late joiner moves either way: `MonotoneRingGNN` and the presence-monotone trees read it.
+BURST_WINDOWS_DAYS = (2.0, 14.0)
+BURST_COLS = (7, 8)
 STRUCT_COLS = (1, 4, 5)  # what the structural path reads of an edge without labelled fraud
 STRUCT_LAB_DIM = 2 * len(STRUCT_COLS)  # their mean and max over an account's non-evidence edges
 GAP_CAP_DAYS = 365.0
@@ -274,10 +280,12 @@ def assemble(raw: RawGraph, hub_cap: int, as_of: datetime, finalized: bool = Tru
     # First holder: the link is the identifier's earliest (a stolen card's owner, a phone's first user).
     first_holder = ((rank == 0) & (others > 0)).astype(np.float64)
     fgap = fraud_gap(raw.created, lab, m_acc, m_id, raw.e_acc, raw.e_id, ni)
+    burst = [np.log1p(co_created(raw.created, m_acc, m_id, raw.e_acc, raw.e_id, in_cap, w * DAY))
+             for w in BURST_WINDOWS_DAYS]
     e_lab = np.stack(
         [np.log1p(f), np.log1p(l_), f / (f + l_ + 1.0), (f > 0).astype(np.float64) * 1.0 / np.log2(others + 2.0),
          np.log1p(np.minimum(gap / DAY, GAP_CAP_DAYS)), first_holder,
-         np.sign(fgap) * np.log1p(np.minimum(np.abs(fgap) / DAY, GAP_CAP_DAYS))],
+         np.sign(fgap) * np.log1p(np.minimum(np.abs(fgap) / DAY, GAP_CAP_DAYS)), *burst],
         axis=1,
     ).astype(np.float32)
     hop2 = hop2_counts(lab, m_acc, m_id, fraud_at, len(raw.account_ids), ni)
@@ -333,6 +341,25 @@ def robust_timing(created: np.ndarray, m_acc: np.ndarray, m_id: np.ndarray, e_ac
     loo_med = 0.5 * (at(lo) + at(hi))
     gap[m_edge[ok]] = np.abs(c[ok] - loo_med[ok])
     return spread, gap
+
+
+def co_created(created: np.ndarray, m_acc: np.ndarray, m_id: np.ndarray, e_acc: np.ndarray, e_id: np.ndarray,
+               in_cap: np.ndarray, window: float) -> np.ndarray:
+    """[E] per edge (a, i) the number of i's messaging accounts other than a created within
+    `window` seconds of a (either side). An added account can only raise it (or leave it)."""
+    if not len(e_acc) or not len(m_acc):
+        return np.zeros(len(e_acc))
+    # One sorted int64 key per messaging membership: identifier, then creation second. Whole
+    # seconds first, so that the counts do not depend on which accounts the graph holds (online
+    # subgraph or the whole store); the offset keeps every query bound inside its identifier's range.
+    w = int(np.floor(window))
+    sec = np.floor(created).astype(np.int64)
+    sec = sec - (int(sec.min()) - w - 1)
+    span = int(sec.max()) + w + 2
+    keys = np.sort(m_id.astype(np.int64) * span + sec[m_acc])
+    base = e_id.astype(np.int64) * span + sec[e_acc]
+    count = np.searchsorted(keys, base + w, side="right") - np.searchsorted(keys, base - w, side="left")
+    return (count - in_cap.astype(np.int64)).astype(np.float64)  # not a itself
 
 
 def fraud_gap(created: np.ndarray, lab: np.ndarray, m_acc: np.ndarray, m_id: np.ndarray, e_acc: np.ndarray,

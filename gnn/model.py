@@ -42,6 +42,7 @@ from torch_geometric.utils import degree, scatter
 
 from ringfence.gnn.graphdata import (
     AGE_COL,
+    BURST_COLS,
     CAPPED_COL,
     DEGREE_COL,
     EVIDENCE_COLS,
@@ -385,6 +386,7 @@ class MonotoneRingGNN(RingGNN):
 
         a1_b     = relu(A1·own_b)                                       ≥ 0, b's own
         z_(a,i)  = relu(P·log1p(Σ_{b ≠ a sending to i} a1_b) + P·[log degree, capped]
+                        + P·[log1p #others of i created within 2 / 14 days of a]
                         + F·[age of i, a linked to i first] + c_type)
         a2_a     = relu(A2·own_a + legit-label terms + Σ_type P·Σ_{i ∈ a's ids} z_(a,i))
         structure(a) = g(own_a, legit labels) + P·a2_a
@@ -410,6 +412,7 @@ class MonotoneRingGNN(RingGNN):
         self.config = config
         self.own2 = nn.Linear(da, h)
         self.deg1 = PosLinear(2, h)
+        self.burst1 = PosLinear(len(BURST_COLS), h)
         self.fixed1 = nn.Linear(2, h, bias=False)
         self.type_bias1 = nn.Parameter(torch.zeros(N_TYPES, h))
         self.a0 = nn.Linear(da, h)
@@ -473,7 +476,10 @@ class MonotoneRingGNN(RingGNN):
         # the identifier's age and whether a linked to it first: fixed once it exists (later links
         # come later), so free weights
         fixed = torch.stack([b.x_id[ei, AGE_COL], b.e_lab[st, FIRST_HOLDER_COL]], dim=1)
-        z = torch.relu(self.msg1(others) + self.deg1(ids[ei]) + self.fixed1(fixed) + self.type_bias1[b.id_type[ei]])
+        # how many of i's other accounts a was created together with: rises as accounts join
+        burst = self.burst1(b.e_lab[st][:, list(BURST_COLS)])
+        z = torch.relu(self.msg1(others) + self.deg1(ids[ei]) + burst + self.fixed1(fixed)
+                       + self.type_bias1[b.id_type[ei]])
         out = self.own2(x) + self.legit(self.own_labels(b)) + self._sum_by_type(self.up2, z, ea, b.id_type[ei], na)
         return torch.relu(out)
 
