@@ -38,7 +38,8 @@ from ringfence.graph.validation import ID_PATTERN
 _ID_RE2 = ID_PATTERN.replace("$", r"\z")  # RE2: end of text only (Python's `$` also allows a final newline)
 _PLAIN_TS = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z\z"
 _YEAR_1 = -62135596800  # 0001-01-01T00:00:00Z: `datetime` has no year 0
-_MAY_HOLD_PAN = r"[0-9](?:[ \t\n\r\x0b\x0c._/-]{0,3}[0-9]){12}"
+# A run of 13 digits with at most three separators between two, an escape, or a byte of non-ASCII text.
+_LOOK_CLOSER = r"[0-9](?:[ \t\n\r\x0b\x0c._/-]{0,3}[0-9]){12}|\\|[^\x00-\x7f]"
 _ID_TYPES = frozenset(ID_TYPES)
 _LABELS = ("fraud", "legit")
 _CHUNK = 100_000  # lines scanned for card numbers at a time
@@ -152,14 +153,16 @@ def _plain_values(attrs: dict[str, Any]) -> bool:
 
 def _pan_suspects(raw: list[bytes]) -> set[int]:
     """Indices of the lines in which `may_hold_pan` finds a string that may be a card number. It
-    reads escapes and non-ASCII text itself; other lines need a run of 13 digits for it to look."""
+    reads escapes and non-ASCII text itself; in other lines it needs a run of 13 digits to look."""
     out: set[int] = set()
     for start in range(0, len(raw), _CHUNK):
         chunk = raw[start : start + _CHUNK]
-        lines = pa.array(chunk, pa.binary())
-        look = pc.or_(pc.or_(pc.match_substring_regex(lines, _MAY_HOLD_PAN), pc.match_substring(lines, "\\")),
-                      pc.invert(pc.string_is_ascii(lines.cast(pa.string()))))
-        out.update(start + i for i in np.flatnonzero(np.asarray(look, dtype=bool)).tolist() if may_hold_pan(chunk[i]))
+        offsets = np.zeros(len(chunk) + 1, dtype=np.int64)
+        np.cumsum(np.fromiter(map(len, chunk), dtype=np.int64, count=len(chunk)), out=offsets[1:])
+        lines = pa.Array.from_buffers(pa.large_binary(), len(chunk), [None, pa.py_buffer(offsets),
+                                                                      pa.py_buffer(b"".join(chunk))])
+        look = np.asarray(pc.match_substring_regex(lines, _LOOK_CLOSER), dtype=bool)
+        out.update(start + i for i in np.flatnonzero(look).tolist() if may_hold_pan(chunk[i]))
     return out
 
 

@@ -33,6 +33,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from ringfence.core.errors import InvalidInput
+from ringfence.graph.arrays import gc_paused
 from ringfence.graph.bulk_records import Records, read_records
 from ringfence.graph.model import LabelIn
 from ringfence.graph.neo4j_queries import label_key
@@ -45,6 +46,8 @@ LABEL_SOURCE = "import"
 _CSV_TYPES = {str: "string", bool: "boolean", int: "long", float: "double"}
 _ARROW_TYPES = {str: pa.string(), bool: pa.bool_(), int: pa.int64(), float: pa.float64()}
 _ROWS = pa_csv.WriteOptions(include_header=False)
+_SAME_AS_PROPERTY = {str, bool, float, type(None)}  # values that are their own property value (property_value)
+_COLUMN_SCANS = 256
 _encode_attributes = json.JSONEncoder(sort_keys=True).encode  # what merge_attributes stores
 
 
@@ -71,6 +74,7 @@ class ImportPlan:
         return cls(directory.resolve(), **json.loads(path.read_text()))
 
 
+@gc_paused()  # millions of containers, none in a cycle: the collector's passes cost a third of the step
 def write_import_files(
     lines: Iterable[bytes], directory: Path, batch_size: int = 5_000, database: str = "neo4j"
 ) -> ImportPlan:
@@ -160,25 +164,31 @@ def _properties(ids: list[str], attributes: list[dict[str, Any]]) -> tuple[list[
                                                                           list[dict[str, Any]]]:
     """The attribute properties (`graph/neo4j_typed.py`) as typed columns (name, values, CSV type),
     and as {id, props} rows for the names whose values are of more than one type."""
+    names = sorted(k for k in set().union(*attributes) if property_name(k))
     values: dict[str, list[Any]] = {}
-    n = len(attributes)
-    for j, attrs in enumerate(attributes):
-        for k, v in attrs.items():
-            if property_name(k):
-                column = values.get(k)
-                if column is None:
-                    column = values[k] = [None] * n
-                column[j] = property_value(v)
+    if len(names) <= _COLUMN_SCANS:
+        for k in names:
+            column = values[k] = [a.get(k) for a in attributes]
+            if not set(map(type, column)) <= _SAME_AS_PROPERTY:
+                values[k] = list(map(property_value, column))
+    else:  # many names, each in few accounts: one pass over the accounts instead of one per name
+        values = {k: [None] * len(attributes) for k in names}
+        for j, attrs in enumerate(attributes):
+            for k, v in attrs.items():
+                if property_name(k):
+                    values[k][j] = property_value(v)
     columns, late = [], []
-    for k in sorted(values):
+    for k in names:
         kinds = set(map(type, values[k])) - {type(None)}
         if len(kinds) == 1:
             kind = kinds.pop()
             columns.append((k, pa.array(values[k], _ARROW_TYPES[kind]), _CSV_TYPES[kind]))
         elif kinds:
             late.append(k)
-    rows = [{"id": ids[j], "props": {k: values[k][j] for k in late if values[k][j] is not None}} for j in range(n)]
-    return columns, [r for r in rows if r["props"]] if late else []
+    if not late:
+        return columns, []
+    rows = ({"id": i, "props": {k: values[k][j] for k in late if values[k][j] is not None}} for j, i in enumerate(ids))
+    return columns, [r for r in rows if r["props"]]
 
 
 def _write_labels(directory: Path, records: Records, account_of: np.ndarray, accounts: int,
