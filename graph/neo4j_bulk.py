@@ -25,7 +25,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pyarrow as pa
@@ -35,7 +35,7 @@ import pyarrow.csv as pa_csv
 from ringfence.core.errors import InvalidInput
 from ringfence.graph.arrays import gc_paused
 from ringfence.graph.bulk_records import Records, read_records
-from ringfence.graph.model import LabelIn
+from ringfence.graph.model import LabelIn, LabelValue
 from ringfence.graph.neo4j_queries import label_key
 from ringfence.graph.neo4j_store import TYPED_MODEL_VERSION, Neo4jStore
 from ringfence.graph.neo4j_typed import TYPE_ORDER, TYPED_MODEL, property_name, property_value
@@ -206,14 +206,14 @@ def _write_labels(directory: Path, records: Records, account_of: np.ndarray, acc
     for k in labelled_records:
         if k // batch_size != batch:
             batch, batch_keys = k // batch_size, set()
-        account_id, at, value = records.ids[k], float(records.created[k]), records.labels[k]
-        key = label_key(LabelIn(account_id, value, LABEL_SOURCE), at)  # type: ignore[arg-type]
+        account_id, at, value = records.ids[k], float(records.created[k]), cast(LabelValue, records.labels[k])
+        key = label_key(LabelIn(account_id, value, LABEL_SOURCE), at)
         if key not in batch_keys:
             batch_keys.add(key)
-            events.setdefault(key, (key, account_id, value, LABEL_SOURCE, at, reserved))  # type: ignore[arg-type]
+            events.setdefault(key, (key, account_id, value, LABEL_SOURCE, at, reserved))
             reserved += 1
-        j = account_of[k]
-        if labelled[j] is None or at >= labelled[j]:  # type: ignore[operator]
+        j, latest = account_of[k], labelled[account_of[k]]
+        if latest is None or at >= latest:
             label[j], labelled[j] = value, at
     columns = list(zip(*events.values(), strict=True)) or [()] * 6
     types = (pa.string(), pa.string(), pa.string(), pa.string(), pa.float64(), pa.int64())
