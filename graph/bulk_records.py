@@ -5,13 +5,14 @@ becomes a row, not an `AccountIn`, and the checks of `loader.account_from_record
 columns where they can. Two roads, one verdict:
 
 - The fast road takes the common record. Its shape (types, sizes, link types) is checked in
-  plain Python as the line is parsed; ids and timestamps column by column with pyarrow (RE2
-  matches the id pattern; timestamps of the form `2026-01-01T00:00:00Z` are parsed and must
-  print back to the same text). Card numbers: `core.cards.may_hold_pan` clears every string of
-  a line (ids, attribute names and values) from its raw bytes, after a pyarrow scan passes the
-  lines in which no 13 digits stand with at most three separators between two (without such a
-  run the policy finds nothing); numbers are checked one by one (`cards.number_is_pan` is
-  false below 10**12, and anything larger or nested takes the other road).
+  plain Python as the line is parsed; ids and timestamps column by column (RE2 matches the id
+  pattern; timestamps of the form `2026-01-01T00:00:00Z` are read field by field with numpy and
+  must be a real date and time, as `datetime` requires). Card numbers: `core.cards.may_hold_pan`
+  clears every string of a line (ids, attribute names and values) from its raw bytes, and reads
+  only the lines one RE2 scan flags (13 digits with at most three separators between two, an
+  escape, non-ASCII text: in any other line the policy finds nothing); numbers are checked one
+  by one (`cards.number_is_pan` is false below 10**12; anything larger, or nested, takes the
+  other road).
 - Any record the fast road is not sure of goes through `account_from_record` itself, in file
   order: every refusal is that function's, for the first bad record, and what it accepts is
   taken as it returns it.
