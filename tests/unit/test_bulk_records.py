@@ -16,6 +16,7 @@ from ringfence.core.errors import InvalidInput, PanNotAllowed
 from ringfence.graph.bulk_records import read_records
 from ringfence.graph.loader import account_from_record, read_jsonl
 from ringfence.graph.neo4j_queries import ts
+from ringfence.graph.neo4j_typed import attribute_properties
 
 PAN = "4111 1111 1111 1111"
 
@@ -140,3 +141,29 @@ def test_both_roads_agree_on_digit_heavy_records(records: list[dict[str, Any]]) 
     except (InvalidInput, PanNotAllowed) as exc:
         got = (type(exc), str(exc))
     assert got == expected
+
+
+def test_attribute_properties_are_the_same_column_by_column_and_account_by_account(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # given attributes with names that are and are not properties, values of one and of mixed types
+    from ringfence.graph import neo4j_bulk
+
+    attributes: list[dict[str, Any]] = [
+        {"country": "GB", "tier": 1, "odd key": "x", "big": 2**70, "nested": {"k": 1}, "vip": True},
+        {"country": "FR", "tier": "gold", "score": 0.5, "none": None},
+        {"tier": 2.5, "big": 3, "id": "reserved"},
+        {},
+    ]
+    ids = [f"a{i}" for i in range(len(attributes))]
+    # when the properties are built one name at a time, and one account at a time
+    by_name = neo4j_bulk._properties(ids, attributes)
+    monkeypatch.setattr(neo4j_bulk, "_COLUMN_SCANS", 0)
+    by_account = neo4j_bulk._properties(ids, attributes)
+    # then the same columns and late rows, and what attribute_properties says for each account
+    assert [(k, v.to_pylist(), t) for k, v, t in by_name[0]] == [(k, v.to_pylist(), t) for k, v, t in by_account[0]]
+    assert by_name[1] == by_account[1]
+    columns = {k: v.to_pylist() for k, v, _ in by_name[0]}
+    late = {r["id"]: r["props"] for r in by_name[1]}
+    for j, attrs in enumerate(attributes):
+        got = {k: c[j] for k, c in columns.items() if c[j] is not None} | late.get(ids[j], {})
+        assert got == {k: v for k, v in attribute_properties(attrs).items() if v is not None}
