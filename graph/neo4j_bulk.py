@@ -2,54 +2,68 @@
 
 Three steps, because the import tool writes the database files of a stopped database:
 
-1. `write_import_files`: the records (as `ringfence load` reads them) become the import tool's
-   CSV files in the typed model (`graph/neo4j_typed.py`), an argument file for
-   `neo4j-admin @<dir>/import.args`, and `finish.json` (what the import cannot write).
+1. `write_import_files`: the records (JSON lines, as `ringfence load` reads them, checked by
+   `graph/bulk_records.py`) become the import tool's CSV files: the whole graph a load writes,
+   in the typed model (`graph/neo4j_typed.py`), with the records' labels (label events, each
+   account's current label) and the store's markers; an argument file for
+   `neo4j-admin @<dir>/import.args`; and `finish.json` (what the import cannot write).
 2. The operator (or `devservices.run_neo4j_admin` in tests and benchmarks) stops the database,
    runs the import, starts it again.
-3. `finish_import`: the store's constraints and indexes, the typed-model marker, attribute
-   properties whose values change type from account to account (a CSV column has one type),
-   and the records' labels through the store, in `ringfence load`'s batches.
+3. `finish_import`: the store's constraints and indexes, and the attribute properties whose
+   values change type from account to account (a CSV column has one type).
 
-The result equals a `ringfence load` of the same file (tests/contract/test_neo4j_bulk.py).
-Repeats of an account in the file fold as one `ringfence load` batch folds them.
+The result equals a `ringfence load` of the same file in `batch_size` batches
+(tests/contract/test_neo4j_bulk.py): repeats of an account fold as the load folds them, and
+label events get the sequence numbers the load's batches give them. Node ids in the files are
+integers of the import only (`--id-type=integer`): the import maps them without a string index,
+and stores none of them.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 
 from ringfence.core.errors import InvalidInput
-from ringfence.graph.loader import account_from_record
-from ringfence.graph.model import AccountIn, LabelIn, parse_ts
-from ringfence.graph.neo4j_queries import identifier_key, merge_attributes, prepare_upsert
-from ringfence.graph.neo4j_store import Neo4jStore
-from ringfence.graph.neo4j_typed import TYPE_ORDER, TYPED_MODEL, attribute_properties
+from ringfence.graph.arrays import gc_paused
+from ringfence.graph.bulk_records import Records, read_records
+from ringfence.graph.model import LabelIn, LabelValue
+from ringfence.graph.neo4j_queries import label_key
+from ringfence.graph.neo4j_store import TYPED_MODEL_VERSION, Neo4jStore
+from ringfence.graph.neo4j_typed import TYPE_ORDER, TYPED_MODEL, property_name, property_value
 
 FINISH_FILE = "finish.json"
 ARGS_FILE = "import.args"
+LABEL_SOURCE = "import"
 _CSV_TYPES = {str: "string", bool: "boolean", int: "long", float: "double"}
+_ARROW_TYPES = {str: pa.string(), bool: pa.bool_(), int: pa.int64(), float: pa.float64()}
+_ROWS = pa_csv.WriteOptions(include_header=False)
+_SAME_AS_PROPERTY = {str, bool, float, type(None)}  # values that are their own property value (property_value)
+_COLUMN_SCANS = 256
+_encode_attributes = json.JSONEncoder(sort_keys=True).encode  # what merge_attributes stores
 
 
 @dataclass
 class ImportPlan:
-    """What step 1 wrote and step 3 needs: counts, the labels to add, late properties."""
+    """What step 1 wrote and step 3 needs."""
 
     directory: Path
     accounts: int = 0
     links: int = 0
     identifiers: int = 0
-    labels: list[list[Any]] = field(default_factory=list)  # [batch, account id, label, created_at]
+    labels: int = 0
     late_properties: list[dict[str, Any]] = field(default_factory=list)  # {id, props}
-    batch_size: int = 5_000
 
     def save(self) -> None:
-        state = {"accounts": self.accounts, "links": self.links, "identifiers": self.identifiers,
-                 "labels": self.labels, "late_properties": self.late_properties, "batch_size": self.batch_size}
+        state = {k: v for k, v in asdict(self).items() if k != "directory"}
         (self.directory / FINISH_FILE).write_text(json.dumps(state))
 
     @classmethod
@@ -57,80 +71,166 @@ class ImportPlan:
         path = directory / FINISH_FILE
         if not path.is_file():
             raise InvalidInput(f"{path} not found: write the import files first (ringfence load --bulk)")
-        return cls(directory, **json.loads(path.read_text()))
+        return cls(directory.resolve(), **json.loads(path.read_text()))
 
 
-def _quote(value: str) -> str:
-    return '"' + value.replace('"', '""') + '"'
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    return _quote(str(value))
-
-
+@gc_paused()  # millions of containers, none in a cycle: the collector's passes cost a third of the step
 def write_import_files(
-    records: Iterable[dict[str, Any]], directory: Path, batch_size: int = 5_000, database: str = "neo4j"
+    lines: Iterable[bytes], directory: Path, batch_size: int = 5_000, database: str = "neo4j"
 ) -> ImportPlan:
-    """Step 1 (module docstring). Validates every record as `ringfence load` does (raises
+    """Step 1 (module docstring). Checks every record as `ringfence load` does (raises
     `InvalidInput` / `PanNotAllowed` before anything is written)."""
+    records = read_records(lines)
     directory.mkdir(parents=True, exist_ok=True)
-    plan = ImportPlan(directory.resolve(), batch_size=batch_size)
-    accounts: list[AccountIn] = []
-    for n, record in enumerate(records):
-        account = account_from_record(record)
-        accounts.append(account)
-        if record.get("label") in ("fraud", "legit"):
-            plan.labels.append([n // batch_size, account.id, record["label"], account.created_at.isoformat()])
-    rows, plan.links = prepare_upsert(accounts)
-    del accounts
-    plan.accounts = len(rows)
-    props = [attribute_properties(r["new_attributes"]) for r in rows]
-    kinds: dict[str, set[type]] = {}
-    for p in props:
-        for k, v in p.items():
-            if v is not None:
-                kinds.setdefault(k, set()).add(type(v))
-    columns = sorted(k for k, ts in kinds.items() if len(ts) == 1)
-    late = sorted(k for k, ts in kinds.items() if len(ts) > 1)
-    header = ["id:ID(Account)", "created_at:double", "attributes"]
-    header += [f"{k}:{_CSV_TYPES[next(iter(kinds[k]))]}" for k in columns]
-    with (directory / "accounts.csv").open("w", encoding="utf-8") as fh:
-        fh.write(",".join(header) + "\n")
-        fh.writelines(
-            ",".join([r["id"], repr(r["created_at"]), _quote(merge_attributes(None, r["new_attributes"])),
-                      *(_cell(p.get(k)) for k in columns)]) + "\n"
-            for r, p in zip(rows, props, strict=True)
-        )
-    plan.late_properties = [{"id": r["id"], "props": {k: p[k] for k in late if p.get(k) is not None}}
-                            for r, p in zip(rows, props, strict=True) if any(p.get(k) is not None for k in late)]
-    nodes = [f"--nodes=Account={directory.resolve() / 'accounts.csv'}"]
+    out = directory.resolve()
+    account_of, ids, created, attributes = _fold_accounts(records)
+    label, labelled_at, labels, label_seq = _write_labels(out, records, account_of, len(ids), batch_size)
+    columns, late = _properties(ids, attributes)
+    accounts = pa.table({"n": np.arange(len(ids)), "id": pa.array(ids, pa.string()), "created_at": created,
+                         "attributes": pa.array(map(_encode_attributes, attributes), pa.string(), size=len(ids)),
+                         "label": label, "labelled_at": labelled_at, **{k: v for k, v, _ in columns}})
+    header = [":ID(Account)", "id", "created_at:double", "attributes", "label", "labelled_at:double"]
+    nodes = [f"Account={_write(out / 'accounts.csv', header + [f'{k}:{t}' for k, _, t in columns], accounts)}",
+             f"LabelEvent={out / 'label_events.csv'}", *(f"Meta={path}" for path in _write_meta(out, label_seq))]
     relationships = []
+    plan = ImportPlan(out, accounts=len(ids), links=records.links, labels=labels, late_properties=late)
     for t in TYPE_ORDER:
         typed = TYPED_MODEL[t]
-        idents = sorted({i for r in rows for tt, i, _, _ in r["links"] if tt == t})
+        idents, links = _links_of_type(records, account_of, t)
         plan.identifiers += len(idents)
-        ident_path = directory / f"{typed.param}.csv"
-        with ident_path.open("w", encoding="utf-8") as fh:
-            fh.write("key:ID(Identifier),type,id\n")
-            fh.writelines(f"{identifier_key(t, i)},{t},{i}\n" for i in idents)
-        link_path = directory / f"{typed.relationship.lower()}.csv"
-        with link_path.open("w", encoding="utf-8") as fh:
-            fh.write(":START_ID(Account),:END_ID(Identifier),first_seen:double,last_seen:double\n")
-            fh.writelines(f"{r['id']},{identifier_key(t, i)},{f!r},{la!r}\n"
-                          for r in rows for tt, i, f, la in r["links"] if tt == t)
-        nodes.append(f"--nodes=Identifier:{typed.label}={ident_path.resolve()}")
-        relationships.append(f"--relationships={typed.relationship}={link_path.resolve()}")
+        table = pa.table({"n": np.arange(len(idents)), "key": pc.binary_join_element_wise(t, idents, "|"),
+                          "type": pa.repeat(pa.scalar(t), len(idents)), "id": idents})
+        path = _write(out / f"{typed.param}.csv", [f":ID({typed.label})", "key", "type", "id"], table)
+        nodes.append(f"Identifier:{typed.label}={path}")
+        path = _write(out / f"{typed.relationship.lower()}.csv",
+                      [":START_ID(Account)", f":END_ID({typed.label})", "first_seen:double", "last_seen:double"], links)
+        relationships.append(f"{typed.relationship}={path}")
     arguments = ["database", "import", "full", database, "--overwrite-destination=true", "--multiline-fields=true",
-                 "--id-type=string", *nodes, *relationships]
-    (directory / ARGS_FILE).write_text("\n".join(arguments) + "\n")
+                 "--id-type=integer", *(f"--nodes={x}" for x in nodes),
+                 *(f"--relationships={x}" for x in relationships)]
+    (out / ARGS_FILE).write_text("\n".join(arguments) + "\n")
     plan.save()
     return plan
+
+
+def _write(path: Path, header: list[str], table: pa.Table) -> Path:
+    with pa.OSFile(str(path), "wb") as sink:
+        sink.write((",".join(header) + "\n").encode())
+        pa_csv.write_csv(table, sink, _ROWS)
+    return path
+
+
+def _fold_accounts(records: Records) -> tuple[np.ndarray, list[str], np.ndarray, list[dict[str, Any]]]:
+    """(account of each record, and per account: id, created_at, attributes), repeats folded as
+    `prepare_upsert` folds them: earliest created_at, attributes key by key, later wins."""
+    ids = records.ids
+    if len(dict.fromkeys(ids)) == len(ids):  # the common file: every account once
+        return np.arange(len(ids)), ids, records.created, records.attributes
+    position: dict[str, int] = {}
+    account_of = np.empty(len(ids), dtype=np.int64)
+    created: list[float] = []
+    attributes: list[dict[str, Any]] = []
+    for k, (account_id, at, attrs) in enumerate(zip(ids, records.created.tolist(), records.attributes, strict=True)):
+        j = position.setdefault(account_id, len(created))
+        account_of[k] = j
+        if j == len(created):
+            created.append(at)
+            attributes.append(attrs)
+        else:
+            created[j] = min(created[j], at)
+            attributes[j] = {**attributes[j], **attrs}
+    return account_of, list(position), np.array(created), attributes
+
+
+def _links_of_type(records: Records, account_of: np.ndarray, type_: str) -> tuple[pa.Array, pa.Table]:
+    """(the identifiers of `type_`, numbered by position, and the links to them as start account,
+    end identifier, first_seen and last_seen), repeated links folded to their earliest and latest time."""
+    mask = np.asarray(pc.equal(records.link_type, type_), dtype=bool)
+    encoded = pc.dictionary_encode(records.link_id.filter(mask))
+    idents = encoded.dictionary
+    key = account_of[records.link_record[mask]] * max(len(idents), 1) + np.asarray(encoded.indices, dtype=np.int64)
+    seen = records.link_seen[mask]
+    order = np.argsort(key, kind="stable")
+    key, seen = key[order], seen[order]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, dtype=np.int64)
+    first = np.minimum.reduceat(seen, starts) if len(key) else seen
+    last = np.maximum.reduceat(seen, starts) if len(key) else seen
+    key = key[starts]
+    width = max(len(idents), 1)
+    return idents, pa.table({"start": key // width, "end": key % width, "first": first, "last": last})
+
+
+def _properties(ids: list[str], attributes: list[dict[str, Any]]) -> tuple[list[tuple[str, pa.Array, str]],
+                                                                          list[dict[str, Any]]]:
+    """The attribute properties (`graph/neo4j_typed.py`) as typed columns (name, values, CSV type),
+    and as {id, props} rows for the names whose values are of more than one type."""
+    names = sorted(k for k in set().union(*attributes) if property_name(k))
+    values: dict[str, list[Any]] = {}
+    if len(names) <= _COLUMN_SCANS:
+        for k in names:
+            column = values[k] = [a.get(k) for a in attributes]
+            if not set(map(type, column)) <= _SAME_AS_PROPERTY:
+                values[k] = list(map(property_value, column))
+    else:  # many names, each in few accounts: one pass over the accounts instead of one per name
+        values = {k: [None] * len(attributes) for k in names}
+        for j, attrs in enumerate(attributes):
+            for k, v in attrs.items():
+                if property_name(k):
+                    values[k][j] = property_value(v)
+    columns, late = [], []
+    for k in names:
+        kinds = set(map(type, values[k])) - {type(None)}
+        if len(kinds) == 1:
+            kind = kinds.pop()
+            columns.append((k, pa.array(values[k], _ARROW_TYPES[kind]), _CSV_TYPES[kind]))
+        elif kinds:
+            late.append(k)
+    if not late:
+        return columns, []
+    rows = ({"id": i, "props": {k: values[k][j] for k in late if values[k][j] is not None}} for j, i in enumerate(ids))
+    return columns, [r for r in rows if r["props"]]
+
+
+def _write_labels(directory: Path, records: Records, account_of: np.ndarray, accounts: int,
+                  batch_size: int) -> tuple[pa.Array, pa.Array, int, int]:
+    """Writes the label events of the records' labels as `ringfence load`'s batches write them
+    (`add_labels` per batch: events dedupe on their key, first wins, and each batch reserves
+    sequence numbers for its events). Returns each account's current label and its time (latest
+    wins, ties to the later record), how many labels the records carry, and the sequence
+    numbers reserved."""
+    label: list[str | None] = [None] * accounts
+    labelled: list[float | None] = [None] * accounts
+    events: dict[str, tuple[str, str, str, str, float, int]] = {}
+    reserved, batch, batch_keys = 0, -1, set[str]()
+    labelled_records = [k for k, x in enumerate(records.labels) if x is not None]
+    for k in labelled_records:
+        if k // batch_size != batch:
+            batch, batch_keys = k // batch_size, set()
+        account_id, at, value = records.ids[k], float(records.created[k]), cast(LabelValue, records.labels[k])
+        key = label_key(LabelIn(account_id, value, LABEL_SOURCE), at)
+        if key not in batch_keys:
+            batch_keys.add(key)
+            events.setdefault(key, (key, account_id, value, LABEL_SOURCE, at, reserved))
+            reserved += 1
+        j, latest = account_of[k], labelled[account_of[k]]
+        if latest is None or at >= latest:
+            label[j], labelled[j] = value, at
+    columns = list(zip(*events.values(), strict=True)) or [()] * 6
+    types = (pa.string(), pa.string(), pa.string(), pa.string(), pa.float64(), pa.int64())
+    _write(directory / "label_events.csv", ["key", "account_id", "label", "source", "at:double", "seq:long"],
+           pa.table([pa.array(c, t) for c, t in zip(columns, types, strict=True)],
+                    names=["key", "account_id", "label", "source", "at", "seq"]))
+    return pa.array(label, pa.string()), pa.array(labelled, pa.float64()), len(labelled_records), reserved
+
+
+def _write_meta(directory: Path, label_seq: int) -> list[Path]:
+    """The store's markers (`Meta` nodes): the graph model, and the label sequence when labels were
+    loaded."""
+    files = {"meta_model.csv": (["key", "value"], pa.table({"key": ["graph_model"], "value": [TYPED_MODEL_VERSION]}))}
+    if label_seq:
+        files["meta_label_seq.csv"] = (["key", "value:long"],
+                                       pa.table({"key": ["label_seq"], "value": pa.array([label_seq], pa.int64())}))
+    return [_write(directory / name, header, table) for name, (header, table) in files.items()]
 
 
 def import_arguments(plan: ImportPlan) -> list[str]:
@@ -138,16 +238,6 @@ def import_arguments(plan: ImportPlan) -> list[str]:
     return (plan.directory / ARGS_FILE).read_text().split("\n")[:-1]
 
 
-def plan_labels(plan: ImportPlan, source: str = "import") -> list[list[LabelIn]]:
-    """The records' labels in `ringfence load`'s batches, dated at the account's creation."""
-    batches: dict[int, list[LabelIn]] = {}
-    for batch, account_id, label, created in plan.labels:
-        batches.setdefault(batch, []).append(LabelIn(account_id, label, source, None, parse_ts(created)))
-    return [batches[b] for b in sorted(batches)]
-
-
 def finish_import(store: Neo4jStore, plan: ImportPlan) -> None:
     """Step 3 (module docstring), on the started database the import wrote."""
     store.finish_bulk_import(plan.late_properties)
-    for labels in plan_labels(plan):
-        store.add_labels(labels)

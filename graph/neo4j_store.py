@@ -224,9 +224,8 @@ class Neo4jStore(Neo4jShards):
 
     def finish_bulk_import(self, properties: Sequence[dict[str, Any]]) -> None:
         """After `neo4j-admin database import` of `graph/neo4j_bulk.py`'s files, which wrote the
-        typed model: its marker, the constraints and indexes, then attribute `properties`
+        typed model and its marker: the constraints and indexes, then attribute `properties`
         ({id, props}) the import's typed columns could not hold."""
-        self._write("upgrade_typed_done", value=TYPED_MODEL_VERSION)
         self.migrate()
         for i in range(0, len(properties), UPGRADE_CHUNK):
             self._write("bulk_properties", rows=list(properties[i : i + UPGRADE_CHUNK]))

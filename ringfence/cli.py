@@ -62,7 +62,7 @@ def load(
         "--bulk", help="first load into an EMPTY Neo4j database: write neo4j-admin import files to --bulk-dir "
         "and print the import command; run it with the database stopped, start it, then --bulk-finish")] = False,
     bulk_finish: Annotated[bool, typer.Option(
-        "--bulk-finish", help="after the import: constraints, indexes and labels (reads --bulk-dir)")] = False,
+        "--bulk-finish", help="after the import: constraints and indexes (reads --bulk-dir)")] = False,
     bulk_dir: Annotated[Path, typer.Option(help="where --bulk writes the import files")] = Path("data/bulk-import"),
 ) -> None:
     """Upsert accounts, links and labels from JSON lines; loading the same file twice changes nothing."""
@@ -103,7 +103,6 @@ def load(
 def _load_bulk(path: str, directory: Path, batch_size: int, finish: bool) -> None:
     from ringfence.core.errors import InvalidInput
     from ringfence.graph import neo4j_bulk
-    from ringfence.graph.loader import read_jsonl
     from ringfence.graph.neo4j_store import Neo4jStore
 
     store = _store()
@@ -114,14 +113,14 @@ def _load_bulk(path: str, directory: Path, batch_size: int, finish: bool) -> Non
         if finish:
             plan = neo4j_bulk.ImportPlan.load(directory)
             neo4j_bulk.finish_import(store, plan)
-            err.print(f"finished the import of {plan.accounts} accounts, {plan.links} links: constraints, indexes,"
-                      f" {len(plan.labels)} labels in {time.perf_counter() - started:.1f}s")
+            err.print(f"finished the import of {plan.accounts} accounts, {plan.links} links, {plan.labels} labels: "
+                      f"constraints and indexes in {time.perf_counter() - started:.1f}s")
             return
         if store.holds_data():
             raise InvalidInput("--bulk is for the first load into an empty database, and this one holds data: "
                                "load with `ringfence load` (without --bulk), or empty the database first")
-        with sys.stdin if path == "-" else open(path) as fh:
-            plan = neo4j_bulk.write_import_files(read_jsonl(fh), directory, batch_size, store.config.database)
+        with sys.stdin.buffer if path == "-" else open(path, "rb") as fh:
+            plan = neo4j_bulk.write_import_files(fh, directory, batch_size, store.config.database)
         err.print(f"wrote {plan.accounts} accounts, {plan.identifiers} identifiers, {plan.links} links to "
                   f"{plan.directory} in {time.perf_counter() - started:.1f}s. Now stop the database, run\n"
                   f"  neo4j-admin @{plan.directory / neo4j_bulk.ARGS_FILE}\n"

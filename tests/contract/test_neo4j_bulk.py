@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import random
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from typer.testing import CliRunner
 
@@ -16,6 +18,7 @@ from ringfence.cli import app
 from ringfence.core.settings import Settings
 from ringfence.graph.factory import neo4j_config
 from ringfence.graph.loader import load_records
+from ringfence.graph.model import LabelIn
 from ringfence.graph.neo4j_bulk import finish_import, import_arguments, write_import_files
 from ringfence.graph.neo4j_store import Neo4jStore
 from ringfence.graph.store import GraphStore
@@ -67,7 +70,7 @@ def test_bulk_import_equals_a_load_of_the_same_file(_neo4j_store: GraphStore, tm
     list(load_records(reference, records, batch_size=60))
     expected = _dump(reference)
     # when the same file goes through the import tool into a fresh database
-    plan = write_import_files(records, tmp_path / "import", batch_size=60)
+    plan = write_import_files([orjson.dumps(r) for r in records], tmp_path / "import", batch_size=60)
     assert (plan.accounts, plan.links) == (200, sum(len(r["links"]) for r in records))
     assert plan.late_properties  # `tier` changes type between accounts: set after the import
     run_neo4j_admin(stopped_home, import_arguments(plan))
@@ -80,6 +83,12 @@ def test_bulk_import_equals_a_load_of_the_same_file(_neo4j_store: GraphStore, tm
         assert _dump(store) == expected
         ids = [r["id"] for r in records]
         assert store.get_accounts(ids) == reference.get_accounts(ids)
+        # and the store's markers: the typed model's, and the label sequence, which goes on from the load's
+        assert not store.upgrade_typed()
+        later = [LabelIn("acc_0001", "fraud", "analyst", None, datetime(2026, 2, 1, tzinfo=UTC))]
+        store.add_labels(later)
+        reference.add_labels(later)
+        assert _dump(store) == _dump(reference)
         store.close()
     finally:
         server.stop()
