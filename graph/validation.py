@@ -14,7 +14,7 @@ _ID_RE = re.compile(ID_PATTERN)
 
 
 def check_id(value: str, what: str = "id") -> str:
-    if not isinstance(value, str) or not _ID_RE.match(value):
+    if not isinstance(value, str) or not _ID_RE.fullmatch(value):  # `match` takes "abc\n" ($ before a final newline)
         raise InvalidInput(f"{what} must be 1-128 characters of [A-Za-z0-9_.:@-]")
     if contains_pan(value):
         raise PanNotAllowed(what)

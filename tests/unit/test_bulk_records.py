@@ -90,6 +90,8 @@ REFUSED = [
     _record(30, created_at="2023-02-29T00:00:00Z"),
     _record(31, links=[{"type": "card", "id": "c", "seen_at": "2026-01-01T24:00:00Z"}]),
     _record(32, id="has space"),
+    _record(35, id="ends\n"),  # Python's `$` matches before a final newline: the id check must not
+    _record(36, links=[{"type": "device", "id": "d\n"}]),
     _record(33, attributes={str(k): k for k in range(65)}),
     _record(34, links=[{"type": "card"}]),
     ["not", "an", "object"],
@@ -105,6 +107,11 @@ def test_accepted_records_read_as_the_loader_reads_them() -> None:
 def test_a_refused_record_is_refused_as_the_loader_refuses_it(bad: Any) -> None:
     records = [*ACCEPTED, bad, _record(99)]
     assert _refusal(_read, records) == _refusal(_expected, records)
+
+
+def test_an_id_with_a_final_newline_is_refused_by_the_loader_too() -> None:
+    with pytest.raises(InvalidInput):
+        _expected([_record(37, id="abc\n")])
 
 
 def test_the_first_bad_record_of_the_file_is_the_one_reported() -> None:
