@@ -143,8 +143,9 @@ def any_pan(values: Iterable[object]) -> bool:
 
 
 def may_hold_pan(raw: bytes) -> bool:
-    """False if no string or number in the JSON text `raw` can hold a card number (a fast
-    pre-check on request bytes; True means "look closer", not "refuse")."""
+    """False if no string in the JSON text `raw` can hold a card number, and no number written
+    as digits (a fast pre-check on request bytes; True means "look closer", not "refuse").
+    Exponent forms (`1e16`) are not seen here: callers check every number value themselves."""
     if b"\\" in raw:  # an escape may spell a digit or a separator (`\t`, `\/`, `\u00a0`)
         return True
     if not raw.isascii():  # Unicode digits and separators: the policy reads the text itself
