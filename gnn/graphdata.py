@@ -280,12 +280,12 @@ def assemble(raw: RawGraph, hub_cap: int, as_of: datetime, finalized: bool = Tru
     # First holder: the link is the identifier's earliest (a stolen card's owner, a phone's first user).
     first_holder = ((rank == 0) & (others > 0)).astype(np.float64)
     fgap = fraud_gap(raw.created, lab, m_acc, m_id, raw.e_acc, raw.e_id, ni)
-    burst = [np.log1p(co_created(raw.created, m_acc, m_id, raw.e_acc, raw.e_id, in_cap, w * DAY))
-             for w in BURST_WINDOWS_DAYS]
+    burst = np.log1p(co_created(raw.created, m_acc, m_id, raw.e_acc, raw.e_id, in_cap,
+                                [w * DAY for w in BURST_WINDOWS_DAYS]))
     e_lab = np.stack(
         [np.log1p(f), np.log1p(l_), f / (f + l_ + 1.0), (f > 0).astype(np.float64) * 1.0 / np.log2(others + 2.0),
          np.log1p(np.minimum(gap / DAY, GAP_CAP_DAYS)), first_holder,
-         np.sign(fgap) * np.log1p(np.minimum(np.abs(fgap) / DAY, GAP_CAP_DAYS)), *burst],
+         np.sign(fgap) * np.log1p(np.minimum(np.abs(fgap) / DAY, GAP_CAP_DAYS)), *burst.T],
         axis=1,
     ).astype(np.float32)
     hop2 = hop2_counts(lab, m_acc, m_id, fraud_at, len(raw.account_ids), ni)
@@ -344,22 +344,26 @@ def robust_timing(created: np.ndarray, m_acc: np.ndarray, m_id: np.ndarray, e_ac
 
 
 def co_created(created: np.ndarray, m_acc: np.ndarray, m_id: np.ndarray, e_acc: np.ndarray, e_id: np.ndarray,
-               in_cap: np.ndarray, window: float) -> np.ndarray:
-    """[E] per edge (a, i) the number of i's messaging accounts other than a created within
-    `window` seconds of a (either side). An added account can only raise it (or leave it)."""
+               in_cap: np.ndarray, windows: Sequence[float]) -> np.ndarray:
+    """[E, len(windows)] per edge (a, i) and window the number of i's messaging accounts other than
+    a created within that many seconds of a (either side). An added account can only raise it."""
+    out = np.zeros((len(e_acc), len(windows)))
     if not len(e_acc) or not len(m_acc):
-        return np.zeros(len(e_acc))
-    # One sorted int64 key per messaging membership: identifier, then creation second. Whole
-    # seconds first, so that the counts do not depend on which accounts the graph holds (online
-    # subgraph or the whole store); the offset keeps every query bound inside its identifier's range.
-    w = int(np.floor(window))
+        return out
+    # One sorted int64 key per messaging membership, identifier then creation second, sorted once
+    # for every window. Whole seconds first, so that the counts do not depend on which accounts the
+    # graph holds (online subgraph or the whole store); the offset keeps every query bound inside
+    # its identifier's range.
+    ws = [int(np.floor(w)) for w in windows]
     sec = np.floor(created).astype(np.int64)
-    sec = sec - (int(sec.min()) - w - 1)
-    span = int(sec.max()) + w + 2
+    sec = sec - (int(sec.min()) - max(ws) - 1)
+    span = int(sec.max()) + max(ws) + 2
     keys = np.sort(m_id.astype(np.int64) * span + sec[m_acc])
     base = e_id.astype(np.int64) * span + sec[e_acc]
-    count = np.searchsorted(keys, base + w, side="right") - np.searchsorted(keys, base - w, side="left")
-    return (count - in_cap.astype(np.int64)).astype(np.float64)  # not a itself
+    own = in_cap.astype(np.int64)  # a itself, when it messages i
+    for k, w in enumerate(ws):
+        out[:, k] = np.searchsorted(keys, base + w, side="right") - np.searchsorted(keys, base - w, side="left") - own
+    return out
 
 
 def fraud_gap(created: np.ndarray, lab: np.ndarray, m_acc: np.ndarray, m_id: np.ndarray, e_acc: np.ndarray,

@@ -54,7 +54,7 @@ def test_co_created_counts_the_identifiers_other_accounts_within_the_window(
     e_acc = np.arange(len(links))
     in_cap = rng.random(len(links)) < 0.8
     m_acc, m_id = e_acc[in_cap], e_id[in_cap]
-    counts = co_created(created, m_acc, m_id, e_acc, e_id, in_cap, window)
+    counts = co_created(created, m_acc, m_id, e_acc, e_id, in_cap, [window])[:, 0]
     # then each link counts the identifier's other messaging accounts within the window (whole seconds)
     sec = np.floor(created)
     expected = [sum(1 for b in m_acc if m_id[list(m_acc).index(b)] == e_id[a] and b != a
@@ -64,5 +64,5 @@ def test_co_created_counts_the_identifiers_other_accounts_within_the_window(
     late = np.r_[created, rng.uniform(1.6e9, 1.6e9 + 60 * DAY)]
     new = len(links)
     after = co_created(late, np.r_[m_acc, new], np.r_[m_id, e_id[0]], np.r_[e_acc, new], np.r_[e_id, e_id[0]],
-                       np.r_[in_cap, True], window)
+                       np.r_[in_cap, True], [window])[:, 0]
     assert np.all(after[:new] >= counts)
