@@ -19,7 +19,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from ringfence.gnn import graphdata
 from ringfence.gnn.graphdata import GraphBatch, RawGraph
-from ringfence.gnn.model import scatter_max
+from ringfence.gnn.model import first_linked, scatter_max
 
 # Label evidence (identifiers shared with labelled fraud other than the account itself): every one
 # is non-decreasing when the account gains such a link or a sharer gains a fraud label, and the
@@ -46,8 +46,10 @@ PRESENCE_RISING = ("log_degree_mean", "log_degree_max", "shared_with_log")
 BURST_NAMES = [f"co_created_{int(w)}d_max" for w in graphdata.BURST_WINDOWS_DAYS]
 
 
-def hop1_features(b: GraphBatch, structural_timing: bool = True, presence_monotone: bool = False) -> np.ndarray:
-    """[Na, len(HOP1_NAMES) + Da] (+ Da + len(BURST_NAMES) with `presence_monotone`): label evidence
+def hop1_features(b: GraphBatch, structural_timing: bool = True, presence_monotone: bool = False,
+                  signup_view: bool = False) -> np.ndarray:
+    """[Na, len(HOP1_NAMES) + Da] (+ Da + len(BURST_NAMES) with `presence_monotone`, + Da + 2 more with
+    `signup_view`): label evidence
     (leave-self-out; monotone), structure and timing of the identifiers without labelled fraud, and
     the mean input features of their accounts.
 
@@ -55,7 +57,10 @@ def hop1_features(b: GraphBatch, structural_timing: bool = True, presence_monoto
     1/log2(others) weight; the gap to the earliest labelled fraud, not to the median of everyone),
     spreads and gaps are 0, and the neighbours' mean features become their maxima and
     minima (`neighbour_extremes`), so that with the constraints of `hop1_monotone(...,
-    presence_monotone=True)` no added account lowers a score.
+    presence_monotone=True)` no added account lowers a score; the first-holder flag is `first_linked`
+    (a sole holder counts), which a later link cannot flip. `signup_view` (with `presence_monotone`):
+    what the account saw at its identifiers when it linked (`graphdata.signup_view`), averaged over
+    its structural edges, and the mean and max log1p number of accounts it found there: fixed.
     """
     n = b.x_acc.shape[0]
     lab = b.e_lab
@@ -94,11 +99,20 @@ def hop1_features(b: GraphBatch, structural_timing: bool = True, presence_monoto
         cols[EVIDENCE_NAMES.index("evidence_weight_sum")] = share_sum.unsqueeze(1)
         cols[EVIDENCE_NAMES.index("evidence_tight_max")] = tight[:, 0:1]
         cols[EVIDENCE_NAMES.index("evidence_follower_max")] = tight[:, 1:2]
+        # a sole holder is its identifier's first: a later link cannot flip the flag
+        cols[len(EVIDENCE_NAMES) + STRUCT_NAMES.index("first_holder_max")] = scatter_max(
+            first_linked(b, st).unsqueeze(1), ea_st, n)
         # Neighbours' features as the highest and the lowest value among the account and the
         # accounts sharing its identifiers without labelled fraud: an added account can only
         # raise a maximum (+1) or lower a minimum (-1), not move a mean either way.
         neighbours = [*neighbour_extremes(b, stn),
                       scatter_max(ls[:, list(graphdata.BURST_COLS)], ea_st, n).numpy()]
+        if signup_view:
+            assert b.e_prior is not None
+            prior = b.e_prior[st]
+            count = torch.zeros(n).index_add_(0, ea_st, ones[st, 0]).clamp(min=1.0).unsqueeze(1)
+            seen_mean = torch.zeros((n, prior.shape[1])).index_add_(0, ea_st, prior) / count
+            neighbours += [seen_mean.numpy(), scatter_max(prior[:, -1:], ea_st, n).numpy()]
     else:
         neighbours = [neighbour_means(b, stn)]
     out = np.concatenate([torch.cat(cols, dim=1).numpy(), *neighbours], axis=1).astype(np.float32)
@@ -141,14 +155,17 @@ def neighbour_extremes(b: GraphBatch, structural: np.ndarray) -> tuple[np.ndarra
     return hi.numpy(), lo.numpy()
 
 
-def hop1_monotone(n_before: int, account_dim: int, n_after: int, presence_monotone: bool = False) -> list[int]:
+def hop1_monotone(n_before: int, account_dim: int, n_after: int, presence_monotone: bool = False,
+                  signup_view: bool = False) -> list[int]:
     """LightGBM `monotone_constraints` for [n_before columns, hop1_features, n_after columns]: +1 on
     the evidence features; with `presence_monotone` also +1 on PRESENCE_RISING, the neighbours'
-    maxima and BURST_NAMES and -1 on the neighbours' minima; 0 elsewhere."""
+    maxima and BURST_NAMES and -1 on the neighbours' minima; 0 elsewhere (the sign-up view too)."""
     rising = PRESENCE_RISING if presence_monotone else ()
     struct = [1 if name in rising else 0 for name in STRUCT_NAMES]
     neigh = ([1] * account_dim + [-1] * account_dim + [1] * len(BURST_NAMES) if presence_monotone
              else [0] * account_dim)
+    if presence_monotone and signup_view:
+        neigh += [0] * (account_dim + 2)
     return [0] * n_before + [1] * len(EVIDENCE_NAMES) + struct + neigh + [0] * n_after
 
 

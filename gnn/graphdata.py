@@ -120,6 +120,8 @@ class GraphBatch:
     # [Na] the row whose messages an account's links carry: itself (None), or for the leave-one-out
     # copies of `score._with_loo_copies` (which send none) the account they copy
     origin: np.ndarray | None = None
+    # [E, Da + 1] per edge (a, i) what a saw at i when it linked (`signup_view`)
+    e_prior: torch.Tensor | None = None
 
 
 def finalize(b: GraphBatch) -> GraphBatch:
@@ -291,6 +293,7 @@ def assemble(raw: RawGraph, hub_cap: int, as_of: datetime, finalized: bool = Tru
     hop2 = hop2_counts(lab, m_acc, m_id, fraud_at, len(raw.account_ids), ni)
     b = GraphBatch(
         hop2=hop2,
+        e_prior=torch.from_numpy(signup_view(raw.x_acc, raw.e_acc, raw.e_first, order, starts, hub_cap)),
         x_acc=torch.from_numpy(raw.x_acc),
         x_id=torch.from_numpy(x_id),
         id_type=torch.from_numpy(raw.id_type),
@@ -304,6 +307,36 @@ def assemble(raw: RawGraph, hub_cap: int, as_of: datetime, finalized: bool = Tru
         legit_at=legit_at,
     )
     return finalize(b) if finalized else b
+
+
+def signup_view(x_acc: np.ndarray, e_acc: np.ndarray, e_first: np.ndarray, order: np.ndarray, starts: np.ndarray,
+                hub_cap: int) -> np.ndarray:
+    """[E, Da + 1] float32: per edge (a, i) what a saw at i when it linked: the mean features of i's
+    messaging accounts linked strictly before a (0 for none) and log1p of their number.
+
+    Links are recorded when they happen, so a link made later is never strictly before an existing
+    one: no account added later moves these, whatever it claims (free weights may read them).
+    `order` sorts the edges by (identifier, first_seen, account); `starts[i]` is i's first position.
+    """
+    ne, da = len(e_acc), x_acc.shape[1]
+    out = np.zeros((ne, da + 1), dtype=np.float32)
+    if not ne:
+        return out
+    s_first = e_first[order]
+    s_id_start = np.repeat(starts, np.diff(np.r_[starts, ne]))  # each sorted edge's identifier start
+    new = np.r_[True, (s_id_start[1:] != s_id_start[:-1]) | (s_first[1:] != s_first[:-1])]
+    tie_start = np.maximum.accumulate(np.where(new, np.arange(ne), 0))
+    # the strictly earlier links of the identifier, of which the first hub_cap message
+    prior = np.minimum(tie_start - s_id_start, hub_cap)
+    lo, hi = s_id_start, s_id_start + prior
+    xs = x_acc[e_acc[order]]
+    sorted_out = np.empty_like(out)
+    for c in range(da):  # one float64 column at a time: exact prefix sums, bounded memory
+        cs = np.r_[0.0, np.cumsum(xs[:, c], dtype=np.float64)]
+        sorted_out[:, c] = (cs[hi] - cs[lo]) / np.maximum(prior, 1)
+    sorted_out[:, da] = np.log1p(prior)
+    out[order] = sorted_out
+    return out
 
 
 def robust_timing(created: np.ndarray, m_acc: np.ndarray, m_id: np.ndarray, e_acc: np.ndarray, e_id: np.ndarray,

@@ -75,6 +75,9 @@ class ModelConfig:
     # True: `MonotoneRingGNN`, whose score no added account can lower (see its docstring). False
     # (bundles written before it existed): `RingGNN`.
     presence_monotone: bool = False
+    # With `presence_monotone`: each link also reads what the account saw there when it linked
+    # (`graphdata.signup_view`), with free weights. False: bundles written before it existed.
+    signup_view: bool = False
 
     @property
     def label_dim(self) -> int:
@@ -363,6 +366,19 @@ class PosLinear(nn.Module):
         return x @ nn.functional.softplus(self.raw).t()
 
 
+# x_id's log1p degree below this: the identifier has one account (log 2 = 0.69; two: log 3 = 1.10)
+_SOLE = 0.9
+
+
+def first_linked(b: GraphBatch, edges: Tensor) -> Tensor:
+    """[E'] 1.0 where the account linked to the identifier before any other account did (`edges`: a
+    mask or index of edges). Unlike `FIRST_HOLDER_COL` (first *and* shared), a later link cannot
+    flip it: a sole holder is already the first."""
+    shared_first = b.e_lab[edges, FIRST_HOLDER_COL]
+    sole = (b.x_id[b.e_id[edges], DEGREE_COL] < _SOLE).to(shared_first.dtype)
+    return torch.maximum(shared_first, sole)
+
+
 def _aggregate(ei: Tensor, x: Tensor, n_dst: int, reduce: str) -> Tensor:
     """Rows of `x` (the relation's sources) summed or averaged into its `n_dst` destinations along a
     destination-sorted relation index (an `EdgeIndex` by one sparse product, or a plain [2, E])."""
@@ -387,7 +403,8 @@ class MonotoneRingGNN(RingGNN):
         a1_b     = relu(A1·own_b)                                       ≥ 0, b's own
         z_(a,i)  = relu(P·log1p(Σ_{b ≠ a sending to i} a1_b) + P·[log degree, capped]
                         + P·[log1p #others of i created within 2 / 14 days of a]
-                        + F·[age of i, a linked to i first] + c_type)
+                        + F·[age of i, a linked to i first] + c_type
+                        + F·[mean own features and log1p number of i's accounts linked before a])
         a2_a     = relu(A2·own_a + legit-label terms + Σ_type P·Σ_{i ∈ a's ids} z_(a,i))
         structure(a) = g(own_a, legit labels) + P·a2_a
         evidence(a)  = Σ_{i ∈ a's ids with labelled fraud} gate · P·[log1p fraud, fraud share]
@@ -396,7 +413,8 @@ class MonotoneRingGNN(RingGNN):
     f / (f + l + 1) counts labelled accounts only; the gate reads the identifier's type, its label
     counts and the signed gap between the account's creation and the earliest labelled fraud
     there, `graphdata.FRAUD_GAP_COL`, and the identifier's age: all fixed under later unlabelled
-    additions.) Adding an account b
+    additions; the last term, `ModelConfig.signup_view`, is what a saw at i when it linked: later
+    links are never before it.) Adding an account b
     adds a1_b ≥ 0 to the sums of its identifiers and raises their degrees; every path from there to
     another account's logit is non-decreasing, so no old account's risk can fall. Like `RingGNN`,
     the logit is a function of the account's 1-hop subgraph (online and batch scores agree). Scores still fall
@@ -414,6 +432,7 @@ class MonotoneRingGNN(RingGNN):
         self.deg1 = PosLinear(2, h)
         self.burst1 = PosLinear(len(BURST_COLS), h)
         self.fixed1 = nn.Linear(2, h, bias=False)
+        self.prior1 = nn.Linear(da + 1, h, bias=False) if config.signup_view else None
         self.type_bias1 = nn.Parameter(torch.zeros(N_TYPES, h))
         self.a0 = nn.Linear(da, h)
         self.msg1 = PosLinear(h, h)
@@ -475,11 +494,14 @@ class MonotoneRingGNN(RingGNN):
         others = torch.log1p((sums[ei] - own).clamp(min=0.0))
         # the identifier's age and whether a linked to it first: fixed once it exists (later links
         # come later), so free weights
-        fixed = torch.stack([b.x_id[ei, AGE_COL], b.e_lab[st, FIRST_HOLDER_COL]], dim=1)
+        fixed = torch.stack([b.x_id[ei, AGE_COL], first_linked(b, st)], dim=1)
         # how many of i's other accounts a was created together with: rises as accounts join
         burst = self.burst1(b.e_lab[st][:, list(BURST_COLS)])
-        z = torch.relu(self.msg1(others) + self.deg1(ids[ei]) + burst + self.fixed1(fixed)
-                       + self.type_bias1[b.id_type[ei]])
+        z = self.msg1(others) + self.deg1(ids[ei]) + burst + self.fixed1(fixed) + self.type_bias1[b.id_type[ei]]
+        if self.prior1 is not None:
+            assert b.e_prior is not None
+            z = z + self.prior1(b.e_prior[st])  # what a saw at i when it linked: later links cannot move it
+        z = torch.relu(z)
         out = self.own2(x) + self.legit(self.own_labels(b)) + self._sum_by_type(self.up2, z, ea, b.id_type[ei], na)
         return torch.relu(out)
 

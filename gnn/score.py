@@ -251,6 +251,7 @@ def _with_loo_copies(b: GraphBatch, seed_rows: np.ndarray) -> tuple[GraphBatch, 
         e_acc=torch.from_numpy(all_acc),
         e_id=torch.from_numpy(all_id),
         e_lab=all_lab,
+        e_prior=None if b.e_prior is None else torch.cat([b.e_prior, b.e_prior[edges_t]]),
         # copies keep the seed's 2-hop counts (reasons weigh the 1-hop evidence of each identifier)
         hop2=None if b.hop2 is None else np.concatenate([b.hop2, hop2_copies]),
         # the copies send no messages: the same messaging edges among more (source) accounts

@@ -112,6 +112,9 @@ class TrainConfig:
     # by construction. Off by default: on the 20k default world it cost existing-account AP 0.92 ->
     # 0.79 and unlabelled-ring recall@5% 0.99 -> 0.75 (BENCHMARKS.md).
     presence_monotone: bool = False
+    # With `presence_monotone`: each link also reads what the account saw there when it linked
+    # (`graphdata.signup_view`), the sign-up view no later link can move (`ModelConfig.signup_view`).
+    signup_view: bool = True
     # torch threads for the GNN epochs: on a shared, loaded 2-core machine one thread costs half the
     # CPU of two (OpenMP barriers spin) and finishes sooner; LightGBM still uses `threads`.
     gnn_threads: int = 1
@@ -254,7 +257,7 @@ def evaluate(model: RingGNN, batch: GraphBatch, idx: np.ndarray, y: np.ndarray) 
 
 def model_config(schema: FeatureSchema, cfg: TrainConfig) -> ModelConfig:
     return ModelConfig(schema.account_dim, IDENTIFIER_DIM, cfg.hidden, cfg.dropout, cfg.hop2, cfg.structural_timing,
-                       cfg.presence_monotone)
+                       cfg.presence_monotone, cfg.presence_monotone and cfg.signup_view)
 
 
 def fit_gnn(

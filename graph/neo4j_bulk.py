@@ -106,7 +106,7 @@ def write_import_files(
                       [":START_ID(Account)", f":END_ID({typed.label})", "first_seen:double", "last_seen:double"], links)
         relationships.append(f"{typed.relationship}={path}")
     arguments = ["database", "import", "full", database, "--overwrite-destination=true", "--multiline-fields=true",
-                 "--id-type=integer", *(f"--nodes={x}" for x in nodes),
+                 "--id-type=integer", f"--report-file={out / 'import.report'}", *(f"--nodes={x}" for x in nodes),
                  *(f"--relationships={x}" for x in relationships)]
     (out / ARGS_FILE).write_text("\n".join(arguments) + "\n")
     plan.save()

@@ -40,14 +40,18 @@ def raw(tmp_path_factory: pytest.TempPathFactory) -> RawGraph:
 
 def with_added(raw: RawGraph, seed: int, n_new: int = 6) -> RawGraph:
     """`raw` plus `n_new` unlabelled accounts signed up now (random features), each linked to 1-3
-    shared identifiers that stay under the hub cap."""
+    identifiers that stay under the hub cap: shared ones, and one held by a single account (whose
+    holder becomes its first of two)."""
     rng = np.random.default_rng(seed)
     shared = np.flatnonzero((raw.id_degree >= 2) & (raw.id_degree + n_new <= HUB_CAP))
+    sole = np.flatnonzero(raw.id_degree == 1)
     na = len(raw.account_ids)
     created = np.full(n_new, AS_OF.timestamp())
     new_acc, new_id = [], []
     for k in range(n_new):
         ids = rng.choice(shared, size=int(rng.integers(1, 4)), replace=False)
+        if k == 0:
+            ids = np.r_[ids[:-1], sole[seed % len(sole)]]
         new_acc += [na + k] * len(ids)
         new_id += ids.tolist()
     e_acc, e_id = np.asarray(new_acc, dtype=np.int64), np.asarray(new_id, dtype=np.int64)
@@ -72,7 +76,7 @@ def logits(model: RingGNN, b: GraphBatch, n: int) -> torch.Tensor:
 def random_model(presence_monotone: bool, seed: int) -> RingGNN:
     torch.manual_seed(seed)
     model = build_gnn(ModelConfig(DA, IDENTIFIER_DIM, hidden=8, dropout=0.0, structural_timing=False,
-                                  presence_monotone=presence_monotone)).eval()
+                                  presence_monotone=presence_monotone, signup_view=presence_monotone)).eval()
     with torch.no_grad():
         for p in model.parameters():
             p.normal_(0.0, 1.0)  # any weights: the guarantee may not depend on training
@@ -101,12 +105,37 @@ def test_the_earlier_mean_model_can_be_lowered_by_an_added_account(raw: RawGraph
 @pytest.mark.parametrize("seed", range(3))
 def test_tree_features_only_rise_where_constrained_and_are_fixed_elsewhere(raw: RawGraph, seed: int) -> None:
     n = len(raw.account_ids)
-    before = hop1_features(assemble(raw, HUB_CAP, AS_OF), False, presence_monotone=True)
-    after = hop1_features(assemble(with_added(raw, seed), HUB_CAP, AS_OF), False, presence_monotone=True)[:n]
-    constraint = np.asarray(hop1_monotone(0, DA, 0, presence_monotone=True))
+    before = hop1_features(assemble(raw, HUB_CAP, AS_OF), False, presence_monotone=True, signup_view=True)
+    after = hop1_features(assemble(with_added(raw, seed), HUB_CAP, AS_OF), False, presence_monotone=True,
+                          signup_view=True)[:n]
+    constraint = np.asarray(hop1_monotone(0, DA, 0, presence_monotone=True, signup_view=True))
     assert len(constraint) == before.shape[1]
     rising, falling, fixed = constraint == 1, constraint == -1, constraint == 0
     assert np.all(after[:, rising] >= before[:, rising] - 1e-5)
     assert np.all(after[:, falling] <= before[:, falling] + 1e-5)
     np.testing.assert_allclose(after[:, fixed], before[:, fixed], atol=1e-5)
     assert np.any(after[:, rising] > before[:, rising] + 1e-5)
+
+
+def test_the_signup_view_is_what_each_link_found_before_it(raw: RawGraph) -> None:
+    b = assemble(raw, HUB_CAP, AS_OF)
+    assert b.e_prior is not None
+    prior = b.e_prior.numpy()
+    # brute force: per edge, the hub-capped accounts of its identifier linked strictly before it
+    key = np.lexsort((raw.e_acc, raw.e_first, raw.e_id))
+    rank = np.empty(len(key), dtype=np.int64)
+    for i in np.unique(raw.e_id):
+        run = key[raw.e_id[key] == i]
+        rank[run] = np.arange(len(run))
+    checked = 0
+    for e in range(len(raw.e_acc)):
+        same = np.flatnonzero((raw.e_id == raw.e_id[e]) & (rank < HUB_CAP) & (raw.e_first < raw.e_first[e]))
+        assert prior[e, -1] == pytest.approx(np.log1p(len(same)), abs=1e-6)
+        want = raw.x_acc[raw.e_acc[same]].mean(axis=0) if len(same) else np.zeros(DA)
+        np.testing.assert_allclose(prior[e, :-1], want, atol=1e-5)
+        checked += len(same) > 0
+    assert checked > 100  # shared identifiers were seen, not just first links
+    # ... and accounts added later change nobody's
+    after = assemble(with_added(raw, 1), HUB_CAP, AS_OF).e_prior
+    assert after is not None
+    np.testing.assert_array_equal(after.numpy()[: len(raw.e_acc)], prior)
