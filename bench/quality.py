@@ -182,8 +182,8 @@ def main() -> None:
     parser.add_argument("--hop2", action="store_true", help="train with the 2-hop label-count inputs")
     parser.add_argument("--structural-timing", action="store_true",
                         help="train with ModelConfig.structural_timing on (structure reads spreads and gaps)")
-    parser.add_argument("--presence-monotone", action="store_true",
-                        help="train MonotoneRingGNN and presence-monotone trees (TrainConfig.presence_monotone)")
+    parser.add_argument("--ring-gnn", action="store_true",
+                        help="train the earlier RingGNN and its trees (TrainConfig.presence_monotone off)")
     parser.add_argument("--max-epochs", type=int, default=TrainConfig.max_epochs)
     parser.add_argument("--lr", type=float, default=TrainConfig.lr)
     parser.add_argument("--cross", default=None, help="train presets for the cross-world run, comma-separated")
@@ -192,7 +192,7 @@ def main() -> None:
     args = parser.parse_args()
     global CONFIG
     CONFIG = TrainConfig(hop2=args.hop2, structural_timing=args.structural_timing,
-                         presence_monotone=args.presence_monotone,
+                         presence_monotone=not args.ring_gnn,
                          max_epochs=args.max_epochs, lr=args.lr)
     print(f"train config: {CONFIG}", flush=True)
     if args.cross:

@@ -229,6 +229,10 @@ def _mask(width: int, zero: list[int]) -> Tensor:
     return m
 
 
+# `MonotoneRingGNN`'s gate in its label inputs: rising in log1p fraud, falling in log1p legit and in
+# the signed gap to the earliest labelled fraud (> 0: the account was there first, a stolen card's owner).
+GATE_SIGNS = (1.0, -1.0, -1.0)
+
 # The evidence gate never falls below this: timing and structure may discount the evidence of an
 # identifier shared with labelled fraud (a stolen card's owner), never switch it off.
 GATE_FLOOR = 0.25
@@ -315,14 +319,17 @@ class RingGNN(nn.Module):
         """[E, ·] what the evidence gate reads of each edge: no label evidence."""
         return torch.cat([b.x_id[b.e_id], b.e_lab[:, list(STRUCT_COLS)]], dim=1)
 
+    def gate_logit(self, b: GraphBatch) -> Tensor:
+        """[E] the evidence gate's logit per edge."""
+        return self.gate(self.gate_inputs(b)).squeeze(1)
+
     def evidence(self, b: GraphBatch) -> Tensor:
         """[Na] the non-negative evidence term of the logit (see the class docstring)."""
         n = b.x_acc.shape[0]
         lab = b.e_lab
         ev = (lab[:, 0] > 0).to(lab.dtype)
         value = (lab[:, list(self.evidence_cols)] * ev.unsqueeze(1)) @ self.evidence_weights()
-        gate_in = self.gate_inputs(b)
-        gate = GATE_FLOOR + (1.0 - GATE_FLOOR) * torch.sigmoid(self.gate(gate_in).squeeze(1))
+        gate = GATE_FLOOR + (1.0 - GATE_FLOOR) * torch.sigmoid(self.gate_logit(b))
         out = lab.new_zeros(n).index_add_(0, b.e_acc, gate * value)
         if self.config.hop2 and b.hop2 is not None:
             hop2 = torch.as_tensor(b.hop2, dtype=out.dtype)
@@ -410,18 +417,19 @@ class MonotoneRingGNN(RingGNN):
         evidence(a)  = Σ_{i ∈ a's ids with labelled fraud} gate · P·[log1p fraud, fraud share]
 
     (P: a `PosLinear`; "own" = the account's own encoded attributes and age; the fraud share
-    f / (f + l + 1) counts labelled accounts only; the gate reads the identifier's type, its label
-    counts and the signed gap between the account's creation and the earliest labelled fraud
-    there, `graphdata.FRAUD_GAP_COL`, and the identifier's age: all fixed under later unlabelled
-    additions; the last term, `ModelConfig.signup_view`, is what a saw at i when it linked: later
-    links are never before it.) Adding an account b
-    adds a1_b ≥ 0 to the sums of its identifiers and raises their degrees; every path from there to
-    another account's logit is non-decreasing, so no old account's risk can fall. Like `RingGNN`,
-    the logit is a function of the account's 1-hop subgraph (online and batch scores agree). Scores still fall
-    when investigators label accounts legit or mark identifiers benign. Limits: an identifier past
-    the hub cap sends only its earliest `hub_cap` accounts, so a backdated account can displace one
-    there, and change its age or first holder (history loads, never sign-ups); a suspicious-looking
-    neighbour raises suspicion, a reassuring-looking one cannot lower it.
+    f / (f + l + 1) counts labelled accounts only; the gate reads the identifier's type and age freely,
+    and through a monotone network (`GATE_SIGNS`) its label counts and the signed gap between
+    the account's creation and the earliest labelled fraud there, `graphdata.FRAUD_GAP_COL`: all
+    fixed under later unlabelled additions, and monotone in labels, so more labelled fraud never
+    lowers the logit through the gate either; the last term, `ModelConfig.signup_view`, is what a
+    saw at i when it linked: later links are never before it.) Adding an account b adds a1_b ≥ 0
+    to the sums of its identifiers and raises their degrees; every path from there to another
+    account's logit is non-decreasing, so no old account's risk can fall. Like `RingGNN`, the logit
+    is a function of the account's 1-hop subgraph (online and batch scores agree). Scores still
+    fall when investigators label accounts legit or mark identifiers benign. Limits: an identifier
+    past the hub cap sends only its earliest `hub_cap` accounts, so a backdated account can
+    displace one there, and change its age or first holder (history loads, never sign-ups); a
+    suspicious-looking neighbour raises suspicion, a reassuring-looking one cannot lower it.
     """
 
     def __init__(self, config: ModelConfig) -> None:
@@ -441,7 +449,12 @@ class MonotoneRingGNN(RingGNN):
         self.dropout = nn.Dropout(config.dropout)
         self.head_pos = PosLinear(h, 1)
         self.head_own = nn.Sequential(nn.Linear(da + 2, h), nn.ReLU(), nn.Linear(h, 1))
-        self.gate = nn.Sequential(nn.Linear(N_TYPES + 4, 16), nn.ReLU(), nn.Linear(16, 1))
+        # the gate: one hidden layer, monotone in the signed label inputs (GATE_SIGNS) through
+        # non-negative weights and tanh, with the identifier's type and age free in its biases
+        self.gate_lab = PosLinear(len(GATE_SIGNS), 16)
+        self.gate_fixed = nn.Linear(N_TYPES + 1, 16)
+        self.gate_out = PosLinear(16, 1)
+        self.gate_bias = nn.Linear(N_TYPES + 1, 1)
         self.ev_raw = nn.Parameter(torch.zeros(len(MONOTONE_EVIDENCE_COLS)))
         self.hop2_raw = nn.Parameter(torch.zeros(HOP2_DIM))
         with torch.no_grad():
@@ -514,7 +527,14 @@ class MonotoneRingGNN(RingGNN):
     evidence_cols = MONOTONE_EVIDENCE_COLS
 
     def gate_inputs(self, b: GraphBatch) -> Tensor:
-        """The identifier's type and age, its label counts and the gap to its earliest labelled
-        fraud: nothing an account added later can move."""
-        return torch.cat([b.x_id[b.e_id][:, [*range(N_TYPES), AGE_COL]], b.e_lab[:, [0, LEGIT_COL, FRAUD_GAP_COL]]],
-                         dim=1)
+        """The identifier's type and age: nothing a later link or label can move."""
+        return b.x_id[b.e_id][:, [*range(N_TYPES), AGE_COL]]
+
+    def gate_logit(self, b: GraphBatch) -> Tensor:
+        """[E] a monotone network of the label inputs signed as GATE_SIGNS, shaped freely by the
+        identifier's type and age: more labelled fraud there, or fraud labelled earlier relative
+        to the account, can only open the gate, so more evidence never lowers the logit."""
+        fixed = self.gate_inputs(b)
+        labels = b.e_lab[:, [0, LEGIT_COL, FRAUD_GAP_COL]] * b.e_lab.new_tensor(GATE_SIGNS)
+        hidden = torch.tanh(self.gate_lab(labels) + self.gate_fixed(fixed))
+        return (self.gate_out(hidden) + self.gate_bias(fixed)).squeeze(1)

@@ -109,9 +109,9 @@ class TrainConfig:
     # hidden, so that structure alone has to carry the suspicion of rings nobody labelled.
     label_blind: bool = True
     # `MonotoneRingGNN` and presence-monotone trees: no account added later can lower another's risk,
-    # by construction. Off by default: on the 20k default world it cost existing-account AP 0.92 ->
-    # 0.79 and unlabelled-ring recall@5% 0.99 -> 0.75 (BENCHMARKS.md).
-    presence_monotone: bool = False
+    # by construction (a fraudster adds accounts). Off: `RingGNN`, whose means one added account moves
+    # either way (up to 0.38 on an old ring member in the property test's worlds; BENCHMARKS.md).
+    presence_monotone: bool = True
     # With `presence_monotone`: each link also reads what the account saw there when it linked
     # (`graphdata.signup_view`), the sign-up view no later link can move (`ModelConfig.signup_view`).
     signup_view: bool = True

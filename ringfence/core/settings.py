@@ -47,9 +47,9 @@ class Settings(BaseSettings):
     rate_limit_per_s: float = Field(default=200.0, gt=0)
     rate_limit_burst: int = Field(default=400, ge=1)
     seed: int = 7
-    # Train `MonotoneRingGNN` (no account added later can lower another's risk, by construction)
-    # instead of the default `RingGNN`; the trade-off is in BENCHMARKS.md (issue #13).
-    train_presence_monotone: bool = False
+    # Train `MonotoneRingGNN` (no account added later can lower another's risk, by construction);
+    # false: the earlier `RingGNN`, which one added account can move either way (BENCHMARKS.md, #13).
+    train_presence_monotone: bool = True
     # Celery: see workers/app.py (WorkerLimits) for how these three fit together.
     score_time_limit_s: float = Field(default=30.0, gt=1)
     job_time_limit_s: float | None = Field(default=None, gt=1)

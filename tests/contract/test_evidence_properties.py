@@ -35,8 +35,8 @@ SETTINGS = settings(max_examples=12, deadline=None, derandomize=True,
 
 
 CONFIGS = {
-    "shipped": TrainConfig(hidden=16, max_epochs=15, patience=15),
-    "presence_monotone": TrainConfig(hidden=16, max_epochs=15, patience=15, presence_monotone=True),
+    "shipped": TrainConfig(hidden=16, max_epochs=15, patience=15),  # MonotoneRingGNN, the sign-up view
+    "ring_gnn": TrainConfig(hidden=16, max_epochs=15, patience=15, presence_monotone=False),  # the earlier default
 }
 
 
@@ -101,10 +101,10 @@ def test_a_link_to_labelled_fraud_never_lowers_risk_and_its_reason_is_never_nega
     assert checked["links"] > 0
 
 
-# The guarantee is `MonotoneRingGNN`'s, by construction. The shipped default's `RingGNN` averages over
+# The guarantee is the shipped `MonotoneRingGNN`'s, by construction. The earlier `RingGNN` averages over
 # an identifier's accounts and does not hold it (one added account lowered an old member by up to
-# 0.17 on worlds like this one; issue #13, BENCHMARKS.md).
-@pytest.mark.parametrize("trained", ["presence_monotone"], indirect=True)
+# 0.38 on worlds like this one; issue #13, BENCHMARKS.md), so it is not asked of it.
+@pytest.mark.parametrize("trained", ["shipped"], indirect=True)
 def test_one_new_account_lowers_no_old_ring_members_risk_by_more_than_002(
         store: GraphStore, trained: tuple[Settings, list[dict[str, Any]]]) -> None:
     scorer, world = _world(store, trained)

@@ -6,11 +6,12 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 import torch
 
 from ringfence.gnn.features import IDENTIFIER_DIM
-from ringfence.gnn.graphdata import assemble, raw_from_store
-from ringfence.gnn.model import ModelConfig, RingGNN
+from ringfence.gnn.graphdata import FRAUD_GAP_COL, assemble, raw_from_store
+from ringfence.gnn.model import ModelConfig, RingGNN, build_gnn
 from ringfence.gnn.testing import load_world
 from ringfence.graph.sqlite_store import SQLiteStore
 
@@ -27,27 +28,33 @@ def _batch(tmp_path: Path):  # type: ignore[no-untyped-def]
     return assemble(raw, hub_cap=20, as_of=AS_OF)
 
 
-def test_more_labelled_fraud_never_lowers_the_logit_whatever_the_weights(tmp_path: Path) -> None:
+@pytest.mark.parametrize("monotone", [True, False], ids=["shipped", "ring_gnn"])
+def test_more_labelled_fraud_never_lowers_the_logit_whatever_the_weights(tmp_path: Path, monotone: bool) -> None:
     b = _batch(tmp_path)
-    torch.manual_seed(0)
-    model = RingGNN(ModelConfig(4, IDENTIFIER_DIM, hidden=8)).eval()
-    with torch.no_grad():
-        for p in model.parameters():
-            p.normal_(0.0, 2.0)  # any weights, including negative raw evidence parameters
-        before = model(b)
-        # one more labelled fraud at every evidence identifier: evidence columns grow
-        lab = b.e_lab.clone()
-        f = torch.expm1(lab[:, 0])
-        legit = torch.expm1(lab[:, 1])
-        ev = f > 0
-        f2 = torch.where(ev, f + 1, f)
-        lab[:, 0] = torch.log1p(f2)
-        lab[:, 2] = f2 / (f2 + legit + 1)
-        after = model(replace(b, e_lab=lab))
+    # one more labelled fraud at every evidence identifier, created before the account where it
+    # lands earlier than the fraud seen there so far: evidence columns grow, the fraud gap shrinks
+    lab = b.e_lab.clone()
+    f = torch.expm1(lab[:, 0])
+    legit = torch.expm1(lab[:, 1])
+    ev = f > 0
     assert bool(ev.any())
-    assert bool((after >= before - 1e-5).all())
-    assert bool((after > before + 1e-4).any())
-    assert bool((model.evidence_weights() >= 0).all())
+    f2 = torch.where(ev, f + 1, f)
+    lab[:, 0] = torch.log1p(f2)
+    lab[:, 2] = f2 / (f2 + legit + 1)
+    earlier = torch.rand(len(f), generator=torch.Generator().manual_seed(0)) < 0.5
+    lab[:, FRAUD_GAP_COL] = torch.where(ev & earlier, lab[:, FRAUD_GAP_COL] - 1.5, lab[:, FRAUD_GAP_COL])
+    more = replace(b, e_lab=lab)
+    for seed in range(12):  # any weights, including negative raw evidence and gate parameters
+        torch.manual_seed(seed)
+        model = build_gnn(ModelConfig(4, IDENTIFIER_DIM, hidden=8, presence_monotone=monotone,
+                                      signup_view=monotone)).eval()
+        with torch.no_grad():
+            for p in model.parameters():
+                p.normal_(0.0, 2.0)
+            before, after = model(b), model(more)
+        assert bool((after >= before - 1e-5).all()), (seed, float((before - after).max()))
+        assert bool((after > before + 1e-4).any())
+        assert bool((model.evidence_weights() >= 0).all())
 
 
 def test_without_structural_timing_spreads_and_gaps_do_not_move_structure(tmp_path: Path) -> None:
