@@ -315,8 +315,8 @@ def evaluate_world(scorer: Scorer, preset: str, seed: int, accounts: int, holdou
     old = [a for ms in members.values() for a in ms]
     out["ring cleaning: old members' mean risk shift"] = float(np.mean([cleaned[a] - after[a] for a in old]))
     # the issue's bound is per account: no old member falls by more than 0.02; nor should anyone else
-    out["ring cleaning: largest drop of an old member"] = max(0.0, max(after[a] - cleaned[a] for a in old))
-    out["ring cleaning: largest drop of any account"] = max(0.0, max(after[a] - cleaned[a] for a in after))
+    out["ring cleaning: largest drop of an old member"] = max([0.0, *(after[a] - cleaned[a] for a in old)])
+    out["ring cleaning: largest drop of any account"] = max([0.0, *(after[a] - cleaned[a] for a in after)])
     store.close()
     return out
 

@@ -110,7 +110,7 @@ class TrainConfig:
     label_blind: bool = True
     # `MonotoneRingGNN` and presence-monotone trees: no account added later can lower another's risk,
     # by construction (a fraudster adds accounts). Off: `RingGNN`, whose means one added account moves
-    # either way (up to 0.38 on an old ring member in the property test's worlds; BENCHMARKS.md).
+    # either way (ring cleaning in bench/quality.py: old members fell by up to 0.13; BENCHMARKS.md).
     presence_monotone: bool = True
     # With `presence_monotone`: each link also reads what the account saw there when it linked
     # (`graphdata.signup_view`), the sign-up view no later link can move (`ModelConfig.signup_view`).

@@ -102,8 +102,8 @@ def test_a_link_to_labelled_fraud_never_lowers_risk_and_its_reason_is_never_nega
 
 
 # The guarantee is the shipped `MonotoneRingGNN`'s, by construction. The earlier `RingGNN` averages over
-# an identifier's accounts and does not hold it (one added account lowered an old member by up to
-# 0.38 on worlds like this one; issue #13, BENCHMARKS.md), so it is not asked of it.
+# an identifier's accounts and does not hold it (one added late member lowered an old ring member by
+# up to 0.13 in bench/quality.py's worlds; issue #13, BENCHMARKS.md session 9), so it is not asked of it.
 @pytest.mark.parametrize("trained", ["shipped"], indirect=True)
 def test_one_new_account_lowers_no_old_ring_members_risk_by_more_than_002(
         store: GraphStore, trained: tuple[Settings, list[dict[str, Any]]]) -> None:
