@@ -184,6 +184,9 @@ def main() -> None:
                         help="train with ModelConfig.structural_timing on (structure reads spreads and gaps)")
     parser.add_argument("--ring-gnn", action="store_true",
                         help="train the earlier RingGNN and its trees (TrainConfig.presence_monotone off)")
+    parser.add_argument("--no-cohesion", action="store_true", help="train without cohesion (TrainConfig.cohesion)")
+    parser.add_argument("--co-creation", action="store_true",
+                        help="train with co-creation counts (TrainConfig.co_creation)")
     parser.add_argument("--max-epochs", type=int, default=TrainConfig.max_epochs)
     parser.add_argument("--lr", type=float, default=TrainConfig.lr)
     parser.add_argument("--cross", default=None, help="train presets for the cross-world run, comma-separated")
@@ -192,7 +195,8 @@ def main() -> None:
     args = parser.parse_args()
     global CONFIG
     CONFIG = TrainConfig(hop2=args.hop2, structural_timing=args.structural_timing,
-                         presence_monotone=not args.ring_gnn,
+                         presence_monotone=not args.ring_gnn, cohesion=not args.no_cohesion,
+                         co_creation=args.co_creation,
                          max_epochs=args.max_epochs, lr=args.lr)
     print(f"train config: {CONFIG}", flush=True)
     if args.cross:

@@ -47,7 +47,7 @@ BURST_NAMES = [f"co_created_{int(w)}d_max" for w in graphdata.BURST_WINDOWS_DAYS
 
 
 def hop1_features(b: GraphBatch, structural_timing: bool = True, presence_monotone: bool = False,
-                  signup_view: bool = False) -> np.ndarray:
+                  signup_view: bool = False, cohesion: bool = False, co_creation: bool = True) -> np.ndarray:
     """[Na, len(HOP1_NAMES) + Da] (+ Da + len(BURST_NAMES) with `presence_monotone`, + Da + 2 more with
     `signup_view`): label evidence
     (leave-self-out; monotone), structure and timing of the identifiers without labelled fraud, and
@@ -61,6 +61,7 @@ def hop1_features(b: GraphBatch, structural_timing: bool = True, presence_monoto
     (a sole holder counts), which a later link cannot flip. `signup_view` (with `presence_monotone`):
     what the account saw at its identifiers when it linked (`graphdata.signup_view`), averaged over
     its structural edges, and the mean and max log1p number of accounts it found there: fixed.
+    `cohesion` (with `presence_monotone`): `GraphBatch.cohesion`, which added accounts only raise.
     """
     n = b.x_acc.shape[0]
     lab = b.e_lab
@@ -105,14 +106,17 @@ def hop1_features(b: GraphBatch, structural_timing: bool = True, presence_monoto
         # Neighbours' features as the highest and the lowest value among the account and the
         # accounts sharing its identifiers without labelled fraud: an added account can only
         # raise a maximum (+1) or lower a minimum (-1), not move a mean either way.
-        neighbours = [*neighbour_extremes(b, stn),
-                      scatter_max(ls[:, list(graphdata.BURST_COLS)], ea_st, n).numpy()]
+        burst = scatter_max(ls[:, list(graphdata.BURST_COLS)], ea_st, n).numpy()
+        neighbours = [*neighbour_extremes(b, stn), burst if co_creation else np.zeros_like(burst)]
         if signup_view:
             assert b.e_prior is not None
             prior = b.e_prior[st]
             count = torch.zeros(n).index_add_(0, ea_st, ones[st, 0]).clamp(min=1.0).unsqueeze(1)
             seen_mean = torch.zeros((n, prior.shape[1])).index_add_(0, ea_st, prior) / count
             neighbours += [seen_mean.numpy(), scatter_max(prior[:, -1:], ea_st, n).numpy()]
+        if cohesion:
+            assert b.cohesion is not None
+            neighbours.append(b.cohesion.numpy())
     else:
         neighbours = [neighbour_means(b, stn)]
     out = np.concatenate([torch.cat(cols, dim=1).numpy(), *neighbours], axis=1).astype(np.float32)
@@ -156,16 +160,18 @@ def neighbour_extremes(b: GraphBatch, structural: np.ndarray) -> tuple[np.ndarra
 
 
 def hop1_monotone(n_before: int, account_dim: int, n_after: int, presence_monotone: bool = False,
-                  signup_view: bool = False) -> list[int]:
+                  signup_view: bool = False, cohesion: bool = False) -> list[int]:
     """LightGBM `monotone_constraints` for [n_before columns, hop1_features, n_after columns]: +1 on
     the evidence features; with `presence_monotone` also +1 on PRESENCE_RISING, the neighbours'
-    maxima and BURST_NAMES and -1 on the neighbours' minima; 0 elsewhere (the sign-up view too)."""
+    maxima, BURST_NAMES and cohesion and -1 on the neighbours' minima; 0 elsewhere (the sign-up view too)."""
     rising = PRESENCE_RISING if presence_monotone else ()
     struct = [1 if name in rising else 0 for name in STRUCT_NAMES]
     neigh = ([1] * account_dim + [-1] * account_dim + [1] * len(BURST_NAMES) if presence_monotone
              else [0] * account_dim)
     if presence_monotone and signup_view:
         neigh += [0] * (account_dim + 2)
+    if presence_monotone and cohesion:
+        neigh += [1] * graphdata.COHESION_DIM
     return [0] * n_before + [1] * len(EVIDENCE_NAMES) + struct + neigh + [0] * n_after
 
 

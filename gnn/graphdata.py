@@ -51,6 +51,7 @@ BURST_COLS = (7, 8)
 STRUCT_COLS = (1, 4, 5)  # what the structural path reads of an edge without labelled fraud
 STRUCT_LAB_DIM = 2 * len(STRUCT_COLS)  # their mean and max over an account's non-evidence edges
 GAP_CAP_DAYS = 365.0
+COHESION_DIM = 3  # `cohesion`: pairs of accounts bound by several identifiers
 HOP2_DIM = 2  # log1p of labelled-fraud path counts at 1 and 2 account hops (leave-self-out)
 N_TYPES = len(ID_TYPES)
 # PyG relation names: account -> identifier of a type (messages into identifiers) and back.
@@ -122,6 +123,8 @@ class GraphBatch:
     origin: np.ndarray | None = None
     # [E, Da + 1] per edge (a, i) what a saw at i when it linked (`signup_view`)
     e_prior: torch.Tensor | None = None
+    # [Na, COHESION_DIM] from `finalize`: pairs of accounts bound by several identifiers (`cohesion`)
+    cohesion: torch.Tensor | None = None
 
 
 def finalize(b: GraphBatch) -> GraphBatch:
@@ -136,6 +139,7 @@ def finalize(b: GraphBatch) -> GraphBatch:
     e_acc, e_id, lab = b.e_acc.numpy(), b.e_id.numpy(), b.e_lab.numpy()
     b.acc_index = account_index(e_acc, e_id, lab, b.type_offsets, na)
     b.lab_acc = account_labels(e_acc, lab, na)
+    b.cohesion = torch.from_numpy(cohesion(e_acc, e_id, lab, m_acc, m_id, na, b.origin))
     return b
 
 
@@ -420,6 +424,48 @@ def fraud_gap(created: np.ndarray, lab: np.ndarray, m_acc: np.ndarray, m_id: np.
         second[fi_s[nxt]] = t_s[nxt]
     ref = np.where(first_acc[e_id] == e_acc, second[e_id], first[e_id])
     return np.where(np.isfinite(ref), ref - created[e_acc], 0.0)
+
+
+def cohesion(e_acc: np.ndarray, e_id: np.ndarray, lab: np.ndarray, m_acc: np.ndarray, m_id: np.ndarray,
+             na: int, origin: np.ndarray | None = None) -> np.ndarray:
+    """[na, COHESION_DIM] float32: how tightly the account's identifiers without labelled fraud bind it
+    to the same other accounts. With P_ab the number of those identifiers where b is among the
+    messaging (hub-capped) accounts, b ≠ a: log1p max_b P_ab, log1p #{b: P_ab ≥ 2}, log1p #{b: P_ab ≥ 3}.
+
+    A ring's members share a device, a card and a bank account with the *same* accomplices; a
+    household shares one or two, and hub users each share a hub with strangers. An added account only
+    adds pairs (presence-monotone), and P_ab needs only a's identifiers' messaging accounts: exact from
+    a 1-hop subgraph. `origin[r]`: the account row r stands for (leave-one-out copies send no
+    messages and must not count the account they copy).
+    """
+    out = np.zeros((na, COHESION_DIM), dtype=np.float32)
+    st = ~evidence_edges(lab)
+    a, i = e_acc[st], e_id[st]
+    if not len(a) or not len(m_acc):
+        return out
+    ni = int(max(i.max(), m_id.max())) + 1
+    nb = int(m_acc.max()) + 1
+    acc_by_id = sp.csr_matrix((np.ones(len(m_acc)), (m_id, m_acc)), shape=(ni, nb))
+    pairs = (sp.csr_matrix((np.ones(len(a)), (a, i)), shape=(na, ni)) @ acc_by_id).tocoo()
+    me = np.arange(na) if origin is None else origin
+    keep = pairs.col != me[pairs.row]
+    row, p = pairs.row[keep], pairs.data[keep]
+    best = np.zeros(na)
+    _row_max(best, row, p)
+    out[:, 0] = np.log1p(best)
+    out[:, 1] = np.log1p(np.bincount(row, weights=(p >= 2), minlength=na))
+    out[:, 2] = np.log1p(np.bincount(row, weights=(p >= 3), minlength=na))
+    return out
+
+
+def _row_max(best: np.ndarray, row: np.ndarray, value: np.ndarray) -> None:
+    """best[r] = max(best[r], value over row == r), by one sort (np.maximum.at is slow at scale)."""
+    if not len(row):
+        return
+    order = np.argsort(row, kind="stable")
+    r = row[order]
+    starts = np.flatnonzero(np.r_[True, r[1:] != r[:-1]])
+    best[r[starts]] = np.maximum(best[r[starts]], np.maximum.reduceat(value[order], starts))
 
 
 def _sorted_group_median(sv: np.ndarray, start: np.ndarray, n: np.ndarray) -> np.ndarray:

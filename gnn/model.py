@@ -44,6 +44,7 @@ from ringfence.gnn.graphdata import (
     AGE_COL,
     BURST_COLS,
     CAPPED_COL,
+    COHESION_DIM,
     DEGREE_COL,
     EVIDENCE_COLS,
     FIRST_HOLDER_COL,
@@ -78,6 +79,12 @@ class ModelConfig:
     # With `presence_monotone`: each link also reads what the account saw there when it linked
     # (`graphdata.signup_view`), with free weights. False: bundles written before it existed.
     signup_view: bool = False
+    # With `presence_monotone`: the account's cohesion (`graphdata.cohesion`: other accounts bound to it
+    # by several identifiers) through non-negative weights. False: bundles written before it existed.
+    cohesion: bool = False
+    # With `presence_monotone`: co-creation counts (`graphdata.BURST_COLS`) through non-negative weights.
+    # True for bundles written before the switch existed (they read them).
+    co_creation: bool = True
 
     @property
     def label_dim(self) -> int:
@@ -412,11 +419,14 @@ class MonotoneRingGNN(RingGNN):
                         + P·[log1p #others of i created within 2 / 14 days of a]
                         + F·[age of i, a linked to i first] + c_type
                         + F·[mean own features and log1p number of i's accounts linked before a])
-        a2_a     = relu(A2·own_a + legit-label terms + Σ_type P·Σ_{i ∈ a's ids} z_(a,i))
+        a2_a     = relu(A2·own_a + legit-label terms + Σ_type P·Σ_{i ∈ a's ids} z_(a,i)
+                        + P·cohesion_a)
         structure(a) = g(own_a, legit labels) + P·a2_a
         evidence(a)  = Σ_{i ∈ a's ids with labelled fraud} gate · P·[log1p fraud, fraud share]
 
-    (P: a `PosLinear`; "own" = the account's own encoded attributes and age; the fraud share
+    (P: a `PosLinear`; "own" = the account's own encoded attributes and age; cohesion_a =
+    `graphdata.cohesion`, the other accounts bound to a by several identifiers, `ModelConfig.cohesion`;
+    the fraud share
     f / (f + l + 1) counts labelled accounts only; the gate reads the identifier's type and age freely,
     and through a monotone network (`GATE_SIGNS`) its label counts and the signed gap between
     the account's creation and the earliest labelled fraud there, `graphdata.FRAUD_GAP_COL`: all
@@ -438,9 +448,10 @@ class MonotoneRingGNN(RingGNN):
         self.config = config
         self.own2 = nn.Linear(da, h)
         self.deg1 = PosLinear(2, h)
-        self.burst1 = PosLinear(len(BURST_COLS), h)
+        self.burst1 = PosLinear(len(BURST_COLS), h) if config.co_creation else None
         self.fixed1 = nn.Linear(2, h, bias=False)
         self.prior1 = nn.Linear(da + 1, h, bias=False) if config.signup_view else None
+        self.cohesion2 = PosLinear(COHESION_DIM, h) if config.cohesion else None
         self.type_bias1 = nn.Parameter(torch.zeros(N_TYPES, h))
         self.a0 = nn.Linear(da, h)
         self.msg1 = PosLinear(h, h)
@@ -509,13 +520,17 @@ class MonotoneRingGNN(RingGNN):
         # come later), so free weights
         fixed = torch.stack([b.x_id[ei, AGE_COL], first_linked(b, st)], dim=1)
         # how many of i's other accounts a was created together with: rises as accounts join
-        burst = self.burst1(b.e_lab[st][:, list(BURST_COLS)])
-        z = self.msg1(others) + self.deg1(ids[ei]) + burst + self.fixed1(fixed) + self.type_bias1[b.id_type[ei]]
+        z = self.msg1(others) + self.deg1(ids[ei]) + self.fixed1(fixed) + self.type_bias1[b.id_type[ei]]
+        if self.burst1 is not None:
+            z = z + self.burst1(b.e_lab[st][:, list(BURST_COLS)])
         if self.prior1 is not None:
             assert b.e_prior is not None
             z = z + self.prior1(b.e_prior[st])  # what a saw at i when it linked: later links cannot move it
         z = torch.relu(z)
         out = self.own2(x) + self.legit(self.own_labels(b)) + self._sum_by_type(self.up2, z, ea, b.id_type[ei], na)
+        if self.cohesion2 is not None:
+            assert b.cohesion is not None
+            out = out + self.cohesion2(b.cohesion)  # accomplices bound by several identifiers: rises as they join
         return torch.relu(out)
 
     def structure_logit(self, b: GraphBatch, h: Tensor | None = None) -> Tensor:

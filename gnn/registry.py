@@ -10,7 +10,10 @@ A version directory holds
 
 Activation verifies the version, then loads it and scores a probe graph in a child process
 (`probe_in_child`) before it moves the pointer: a model that makes LightGBM abort kills the
-child, not the service, and is refused (`ModelRejected`, 409). At start-up
+child, not the service, and is refused (`ModelRejected`, 409). Children fork from a
+multiprocessing forkserver that has imported the scoring code once (a fresh interpreter spends
+seconds importing torch for every activation; a fork of the serving process would inherit its
+OpenMP threads, which do not survive a fork). At start-up
 (`fall_back_if_broken`) an active version that fails verification is refused with one log
 line, the newest older version that verifies (or, with none, the heuristic) becomes active,
 and `REFUSED.json` records it for /readyz and /metrics.
@@ -25,10 +28,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import multiprocessing
 import os
 import secrets
-import subprocess
-import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,6 +52,8 @@ MANIFEST = "MANIFEST.json"
 ACTIVE = "ACTIVE"
 REFUSED = "REFUSED.json"
 PROBE_TIMEOUT_S = 300.0
+# what the probe's forkserver imports once, before it forks any child
+PROBE_PRELOAD = ["ringfence.gnn.registry", "ringfence.gnn.score", "ringfence.graph.sqlite_store"]
 Probe = Callable[[Path, str], None]
 
 
@@ -85,17 +89,39 @@ def _manifest(directory: Path) -> dict[str, str]:
 
 
 def probe_in_child(root: Path, version: str) -> None:
-    """Load `version` and score a probe graph in a child process (`python -m
-    ringfence.gnn.registry`); `ModelRejected` if the child fails, crashes or aborts."""
+    """Load `version` and score a probe graph in a child process (forked from the probe's
+    forkserver); `ModelRejected` if the child fails, crashes or aborts."""
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(PROBE_PRELOAD)
+    receive, send = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_probe_child, args=(str(root), version, send), name=f"model-probe-{version}")
+    child.start()
+    send.close()
+    child.join(PROBE_TIMEOUT_S)
+    if child.is_alive():
+        child.kill()
+        child.join()
+        raise ModelRejected(f"model version {version}: the probe did not finish in {PROBE_TIMEOUT_S:.0f}s")
+    code = child.exitcode
     try:
-        done = subprocess.run([sys.executable, "-m", "ringfence.gnn.registry", str(root), version],
-                              capture_output=True, timeout=PROBE_TIMEOUT_S, check=False)
-    except subprocess.TimeoutExpired as exc:
-        raise ModelRejected(f"model version {version}: the probe did not finish in {PROBE_TIMEOUT_S:.0f}s") from exc
-    if done.returncode != 0:
-        last = (done.stdout.decode(errors="replace").strip().splitlines() or ["no output"])[-1][:200]
-        how = f"exit {done.returncode}" if done.returncode > 0 else f"signal {-done.returncode}"
-        raise ModelRejected(f"model version {version}: the probe failed ({how}: {last})")
+        problem = receive.recv() if code != 0 and receive.poll() else "no output"
+    except EOFError:  # the child died before it could say why
+        problem = "no output"
+    receive.close()
+    if code != 0:
+        how = f"exit {code}" if code is not None and code > 0 else f"signal {-(code or 0)}"
+        raise ModelRejected(f"model version {version}: the probe failed ({how}: {problem[:200]})")
+
+
+def _probe_child(root: str, version: str, report: Any) -> None:
+    """The probe child: `_probe`, its failure sent up `report` (a pipe end) and the exit code set."""
+    try:
+        _probe(Path(root), version)
+    except Exception as exc:
+        report.send(f"{type(exc).__name__}: {str(exc)[:150]}")
+        report.close()
+        os._exit(1)  # the forkserver's child: no cleanup of state it shares with the server
+    report.close()
 
 
 class Registry:
@@ -279,10 +305,3 @@ def _probe(root: Path, version: str) -> None:
     if len(scores) != 2 or not all(math.isfinite(s.risk) and 0.0 <= s.risk <= 1.0 for s in scores):
         raise ValueError(f"probe scores out of range: {[s.risk for s in scores]}")
 
-
-if __name__ == "__main__":
-    try:
-        _probe(Path(sys.argv[1]), sys.argv[2])
-    except Exception as exc:  # the parent reads the last line
-        print(f"{type(exc).__name__}: {str(exc)[:150]}")
-        sys.exit(1)

@@ -115,6 +115,16 @@ class TrainConfig:
     # With `presence_monotone`: each link also reads what the account saw there when it linked
     # (`graphdata.signup_view`), the sign-up view no later link can move (`ModelConfig.signup_view`).
     signup_view: bool = True
+    # With `presence_monotone`: cohesion (`graphdata.cohesion`), the accounts bound to this one by two or
+    # three identifiers, for the GNN and the trees (+1 constraints). A ring's members share a device,
+    # a card and a bank account with the same accomplices; households and hub users rarely do.
+    cohesion: bool = True
+    # With `presence_monotone`: co-creation counts (`graphdata.BURST_COLS`) in the GNN and the trees. Off:
+    # legit groups that sign up on one day (families, agencies) look like a ring's burst, so a model
+    # trained where rings burst fills the top of the queue with families in a world where they do not
+    # (20k worlds, bench/quality.py --cross: trained on `second`, unlabelled-ring recall@5% on `inverted`
+    # 0.655 with them, 0.790 without; trained on `default`, 0.963-0.967 on `default` either way).
+    co_creation: bool = False
     # torch threads for the GNN epochs: on a shared, loaded 2-core machine one thread costs half the
     # CPU of two (OpenMP barriers spin) and finishes sooner; LightGBM still uses `threads`.
     gnn_threads: int = 1
@@ -257,7 +267,8 @@ def evaluate(model: RingGNN, batch: GraphBatch, idx: np.ndarray, y: np.ndarray) 
 
 def model_config(schema: FeatureSchema, cfg: TrainConfig) -> ModelConfig:
     return ModelConfig(schema.account_dim, IDENTIFIER_DIM, cfg.hidden, cfg.dropout, cfg.hop2, cfg.structural_timing,
-                       cfg.presence_monotone, cfg.presence_monotone and cfg.signup_view)
+                       cfg.presence_monotone, cfg.presence_monotone and cfg.signup_view,
+                       cfg.presence_monotone and cfg.cohesion, cfg.co_creation)
 
 
 def fit_gnn(

@@ -15,6 +15,7 @@ from tests.support.launchers import RedisServer, SweepHold, Worker, wait_for
 from tests.support.settings import ADMIN, worker_env
 
 pytestmark = TORCH_SPARSE
+LOCK_TTL_S = 9
 
 
 def test_jobs_of_a_killed_worker_fail_as_worker_lost_and_the_next_sweep_runs(tmp_path: Path) -> None:
@@ -25,11 +26,13 @@ def test_jobs_of_a_killed_worker_fail_as_worker_lost_and_the_next_sweep_runs(tmp
     hold = SweepHold(tmp_path / "hold")
     workers: list[Worker] = []
     with RedisServer(directory=tmp_path / "redis", persist=True) as redis:
-        env = worker_env(redis.url, tmp_path)
+        # a 9 s lock TTL (30 s in production; renewed every 3 s) so the expiry shows within the test's 90 s
+        env = worker_env(redis.url, tmp_path, RINGFENCE_SWEEP_LOCK_TTL_S=str(LOCK_TTL_S))
         try:
             # given a jobs worker (two processes) whose sweep and training stop at a barrier
             workers.append(Worker("held", "jobs", {**env, **hold.env}, tmp_path, concurrency=2).wait_ready())
-            with running_app(tmp_path / "data", graph_url=env["RINGFENCE_GRAPH_URL"], broker_url=redis.url) as api:
+            with running_app(tmp_path / "data", graph_url=env["RINGFENCE_GRAPH_URL"], broker_url=redis.url,
+                             sweep_lock_ttl_s=LOCK_TTL_S) as api:
                 sweep = api.post("/v1/sweeps", headers=ADMIN).json()
                 train = api.post("/v1/models/train", headers=ADMIN).json()
                 hold.wait_reached(1)

@@ -17,7 +17,7 @@ import torch
 
 from ringfence.gnn.baselines import hop1_features, hop1_monotone
 from ringfence.gnn.features import IDENTIFIER_DIM
-from ringfence.gnn.graphdata import GraphBatch, RawGraph, assemble, raw_from_store
+from ringfence.gnn.graphdata import COHESION_DIM, GraphBatch, RawGraph, assemble, raw_from_store
 from ringfence.gnn.model import ModelConfig, RingGNN, build_gnn
 from ringfence.gnn.testing import load_world
 from ringfence.graph.sqlite_store import SQLiteStore
@@ -76,7 +76,8 @@ def logits(model: RingGNN, b: GraphBatch, n: int) -> torch.Tensor:
 def random_model(presence_monotone: bool, seed: int) -> RingGNN:
     torch.manual_seed(seed)
     model = build_gnn(ModelConfig(DA, IDENTIFIER_DIM, hidden=8, dropout=0.0, structural_timing=False,
-                                  presence_monotone=presence_monotone, signup_view=presence_monotone)).eval()
+                                  presence_monotone=presence_monotone, signup_view=presence_monotone,
+                                  cohesion=presence_monotone)).eval()
     with torch.no_grad():
         for p in model.parameters():
             p.normal_(0.0, 1.0)  # any weights: the guarantee may not depend on training
@@ -105,10 +106,11 @@ def test_the_earlier_mean_model_can_be_lowered_by_an_added_account(raw: RawGraph
 @pytest.mark.parametrize("seed", range(3))
 def test_tree_features_only_rise_where_constrained_and_are_fixed_elsewhere(raw: RawGraph, seed: int) -> None:
     n = len(raw.account_ids)
-    before = hop1_features(assemble(raw, HUB_CAP, AS_OF), False, presence_monotone=True, signup_view=True)
+    before = hop1_features(assemble(raw, HUB_CAP, AS_OF), False, presence_monotone=True, signup_view=True,
+                           cohesion=True)
     after = hop1_features(assemble(with_added(raw, seed), HUB_CAP, AS_OF), False, presence_monotone=True,
-                          signup_view=True)[:n]
-    constraint = np.asarray(hop1_monotone(0, DA, 0, presence_monotone=True, signup_view=True))
+                          signup_view=True, cohesion=True)[:n]
+    constraint = np.asarray(hop1_monotone(0, DA, 0, presence_monotone=True, signup_view=True, cohesion=True))
     assert len(constraint) == before.shape[1]
     rising, falling, fixed = constraint == 1, constraint == -1, constraint == 0
     assert np.all(after[:, rising] >= before[:, rising] - 1e-5)
@@ -139,3 +141,48 @@ def test_the_signup_view_is_what_each_link_found_before_it(raw: RawGraph) -> Non
     after = assemble(with_added(raw, 1), HUB_CAP, AS_OF).e_prior
     assert after is not None
     np.testing.assert_array_equal(after.numpy()[: len(raw.e_acc)], prior)
+
+
+def test_cohesion_counts_the_accounts_bound_by_several_identifiers(raw: RawGraph) -> None:
+    b = assemble(raw, HUB_CAP, AS_OF)
+    assert b.cohesion is not None and b.cohesion.shape == (len(raw.account_ids), COHESION_DIM)
+    got = np.expm1(b.cohesion.numpy().astype(np.float64))
+    # brute force over dicts: P_ab = a's identifiers without labelled fraud where b is a messaging account
+    lab = b.e_lab.numpy()
+    senders: dict[int, set[int]] = {}
+    for acc, ident in zip(b.m_acc.tolist(), b.m_id.tolist(), strict=True):
+        senders.setdefault(ident, set()).add(acc)
+    pairs: dict[int, dict[int, int]] = {}
+    for acc, ident, f in zip(b.e_acc.tolist(), b.e_id.tolist(), lab[:, 0].tolist(), strict=True):
+        if f > 0:
+            continue
+        for other in senders.get(ident, set()) - {acc}:
+            pairs.setdefault(acc, {})[other] = pairs.setdefault(acc, {}).get(other, 0) + 1
+    want = np.zeros_like(got)
+    for acc, counts in pairs.items():
+        p = np.array(list(counts.values()))
+        want[acc] = [p.max(), (p >= 2).sum(), (p >= 3).sum()]
+    np.testing.assert_allclose(got, want, atol=1e-3)
+    assert want[:, 1].max() >= 1  # the world has accounts bound by two identifiers
+
+
+def test_leave_one_out_copies_carry_the_cohesion_of_the_account_without_that_link(raw: RawGraph) -> None:
+    from ringfence.gnn.score import _with_loo_copies
+
+    b = assemble(raw, HUB_CAP, AS_OF, finalized=False)
+    assert b.cohesion is None
+    pre = assemble(raw, HUB_CAP, AS_OF)
+    assert pre.cohesion is not None
+    seed = int(np.argmax(pre.cohesion[:, 1].numpy()))  # an account bound to others by two identifiers
+    aug, loo = _with_loo_copies(b, np.array([seed]))
+    assert aug.cohesion is not None
+    copies, idents = loo[seed]
+    drop_edges = np.flatnonzero(raw.e_acc == seed)
+    assert len(copies) == len(drop_edges) >= 2
+    for copy, ident in zip(copies, idents, strict=True):
+        keep = ~((raw.e_acc == seed) & (raw.e_id == ident))
+        without = dataclasses.replace(raw, e_acc=raw.e_acc[keep], e_id=raw.e_id[keep], e_first=raw.e_first[keep],
+                                      id_degree=np.bincount(raw.e_id[keep], minlength=len(raw.id_degree)))
+        fresh = assemble(without, HUB_CAP, AS_OF)
+        assert fresh.cohesion is not None
+        np.testing.assert_allclose(aug.cohesion[copy].numpy(), fresh.cohesion[seed].numpy(), atol=1e-6)
