@@ -13,7 +13,9 @@ Activation verifies the version, then loads it and scores a probe graph in a chi
 child, not the service, and is refused (`ModelRejected`, 409). Children fork from a
 multiprocessing forkserver that has imported the scoring code once (a fresh interpreter spends
 seconds importing torch for every activation; a fork of the serving process would inherit its
-OpenMP threads, which do not survive a fork). At start-up
+OpenMP threads, which do not survive a fork). Celery's pool processes are daemonic, and
+multiprocessing gives a daemonic process no children: there the child is a fresh interpreter
+(`python -m ringfence.gnn.registry`). At start-up
 (`fall_back_if_broken`) an active version that fails verification is refused with one log
 line, the newest older version that verifies (or, with none, the heuristic) becomes active,
 and `REFUSED.json` records it for /readyz and /metrics.
@@ -31,6 +33,8 @@ import logging
 import multiprocessing
 import os
 import secrets
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -91,6 +95,9 @@ def _manifest(directory: Path) -> dict[str, str]:
 def probe_in_child(root: Path, version: str) -> None:
     """Load `version` and score a probe graph in a child process (forked from the probe's
     forkserver); `ModelRejected` if the child fails, crashes or aborts."""
+    if multiprocessing.current_process().daemon:  # a Celery pool process
+        _probe_in_interpreter(root, version)
+        return
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(PROBE_PRELOAD)
     receive, send = ctx.Pipe(duplex=False)
@@ -111,6 +118,19 @@ def probe_in_child(root: Path, version: str) -> None:
     if code != 0:
         how = f"exit {code}" if code is not None and code > 0 else f"signal {-(code or 0)}"
         raise ModelRejected(f"model version {version}: the probe failed ({how}: {problem[:200]})")
+
+
+def _probe_in_interpreter(root: Path, version: str) -> None:
+    """`probe_in_child` in a fresh interpreter, for processes that may not have multiprocessing children."""
+    try:
+        done = subprocess.run([sys.executable, "-m", "ringfence.gnn.registry", str(root), version],
+                              capture_output=True, timeout=PROBE_TIMEOUT_S, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise ModelRejected(f"model version {version}: the probe did not finish in {PROBE_TIMEOUT_S:.0f}s") from exc
+    if done.returncode != 0:
+        last = (done.stdout.decode(errors="replace").strip().splitlines() or ["no output"])[-1][:200]
+        how = f"exit {done.returncode}" if done.returncode > 0 else f"signal {-done.returncode}"
+        raise ModelRejected(f"model version {version}: the probe failed ({how}: {last})")
 
 
 def _probe_child(root: str, version: str, report: Any) -> None:
@@ -305,3 +325,10 @@ def _probe(root: Path, version: str) -> None:
     if len(scores) != 2 or not all(math.isfinite(s.risk) and 0.0 <= s.risk <= 1.0 for s in scores):
         raise ValueError(f"probe scores out of range: {[s.risk for s in scores]}")
 
+
+if __name__ == "__main__":  # `_probe_in_interpreter`'s child
+    try:
+        _probe(Path(sys.argv[1]), sys.argv[2])
+    except Exception as exc:  # the parent reads the last line
+        print(f"{type(exc).__name__}: {str(exc)[:150]}")
+        sys.exit(1)

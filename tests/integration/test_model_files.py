@@ -16,7 +16,7 @@ import pytest
 
 from ringfence.core.errors import ModelRejected, ModelUnavailable
 from ringfence.core.settings import Settings
-from ringfence.gnn.registry import META, WEIGHTS, Registry
+from ringfence.gnn.registry import META, WEIGHTS, Registry, _probe_in_interpreter, probe_in_child
 from ringfence.gnn.testing import load_world
 from ringfence.gnn.train import TrainConfig, train
 from ringfence.graph.sqlite_store import SQLiteStore
@@ -88,10 +88,13 @@ def test_every_tampering_is_refused_on_load_and_on_activation(case: str, data: t
         assert registry.active_version() == version
 
 
+# the forkserver child, and the fresh interpreter that Celery's daemonic pool processes use
+@pytest.mark.parametrize("probe", [probe_in_child, _probe_in_interpreter], ids=["forkserver", "interpreter"])
 def test_a_signed_model_that_crashes_when_scoring_is_refused_by_the_child_probe(
-    data: tuple[Path, Registry, str],
+    data: tuple[Path, Registry, str], probe: Callable[[Path, str], None],
 ) -> None:
     root, registry, version = data
+    registry.probe = probe
     meta = {k: v for k, v in registry.meta(version).items() if k not in ("version", "weights_sha256")}
     if meta.get("booster"):  # stale tree sizes: LightGBM aborts the process that scores
         meta["booster"] = re.sub(r"tree_sizes=(\d+)", lambda m: f"tree_sizes={int(m.group(1)) // 2}", meta["booster"])
