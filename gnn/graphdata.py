@@ -427,7 +427,7 @@ def fraud_gap(created: np.ndarray, lab: np.ndarray, m_acc: np.ndarray, m_id: np.
 
 
 def cohesion(e_acc: np.ndarray, e_id: np.ndarray, lab: np.ndarray, m_acc: np.ndarray, m_id: np.ndarray,
-             na: int, origin: np.ndarray | None = None) -> np.ndarray:
+             na: int, origin: np.ndarray | None = None, chunk_pairs: int = 20_000_000) -> np.ndarray:
     """[na, COHESION_DIM] float32: how tightly the account's identifiers without labelled fraud bind it
     to the same other accounts. With P_ab the number of those identifiers where b is among the
     messaging (hub-capped) accounts, b ≠ a: log1p max_b P_ab, log1p #{b: P_ab ≥ 2}, log1p #{b: P_ab ≥ 3}.
@@ -436,7 +436,8 @@ def cohesion(e_acc: np.ndarray, e_id: np.ndarray, lab: np.ndarray, m_acc: np.nda
     household shares one or two, and hub users each share a hub with strangers. An added account only
     adds pairs (presence-monotone), and P_ab needs only a's identifiers' messaging accounts: exact from
     a 1-hop subgraph. `origin[r]`: the account row r stands for (leave-one-out copies send no
-    messages and must not count the account they copy).
+    messages and must not count the account they copy). Accounts go in chunks of about `chunk_pairs`
+    (account, messaging account) incidences: every account of a hub pairs with its `hub_cap` senders.
     """
     out = np.zeros((na, COHESION_DIM), dtype=np.float32)
     st = ~evidence_edges(lab)
@@ -444,17 +445,21 @@ def cohesion(e_acc: np.ndarray, e_id: np.ndarray, lab: np.ndarray, m_acc: np.nda
     if not len(a) or not len(m_acc):
         return out
     ni = int(max(i.max(), m_id.max())) + 1
-    nb = int(m_acc.max()) + 1
-    acc_by_id = sp.csr_matrix((np.ones(len(m_acc)), (m_id, m_acc)), shape=(ni, nb))
-    pairs = (sp.csr_matrix((np.ones(len(a)), (a, i)), shape=(na, ni)) @ acc_by_id).tocoo()
+    acc_by_id = sp.csr_matrix((np.ones(len(m_acc)), (m_id, m_acc)), shape=(ni, int(m_acc.max()) + 1))
+    ids_by_acc = sp.csr_matrix((np.ones(len(a)), (a, i)), shape=(na, ni))
+    work = np.cumsum(np.bincount(a, weights=np.bincount(m_id, minlength=ni)[i], minlength=na))
+    cuts = np.unique(np.r_[0, np.searchsorted(work, np.arange(chunk_pairs, work[-1], chunk_pairs)), na])
     me = np.arange(na) if origin is None else origin
-    keep = pairs.col != me[pairs.row]
-    row, p = pairs.row[keep], pairs.data[keep]
-    best = np.zeros(na)
-    _row_max(best, row, p)
-    out[:, 0] = np.log1p(best)
-    out[:, 1] = np.log1p(np.bincount(row, weights=(p >= 2), minlength=na))
-    out[:, 2] = np.log1p(np.bincount(row, weights=(p >= 3), minlength=na))
+    for lo, hi in zip(cuts[:-1].tolist(), cuts[1:].tolist(), strict=True):
+        pairs = ids_by_acc[lo:hi] @ acc_by_id
+        row = np.repeat(np.arange(hi - lo), np.diff(pairs.indptr))  # within the chunk
+        keep = pairs.indices != me[lo + row]
+        row, p = row[keep], pairs.data[keep]
+        best = np.zeros(hi - lo)
+        _row_max(best, row, p)
+        out[lo:hi, 0] = np.log1p(best)
+        out[lo:hi, 1] = np.log1p(np.bincount(row, weights=(p >= 2), minlength=hi - lo))
+        out[lo:hi, 2] = np.log1p(np.bincount(row, weights=(p >= 3), minlength=hi - lo))
     return out
 
 

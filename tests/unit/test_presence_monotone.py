@@ -186,3 +186,13 @@ def test_leave_one_out_copies_carry_the_cohesion_of_the_account_without_that_lin
         fresh = assemble(without, HUB_CAP, AS_OF)
         assert fresh.cohesion is not None
         np.testing.assert_allclose(aug.cohesion[copy].numpy(), fresh.cohesion[seed].numpy(), atol=1e-6)
+
+
+def test_cohesion_in_chunks_equals_cohesion_in_one_go(raw: RawGraph) -> None:
+    from ringfence.gnn.graphdata import cohesion
+
+    b = assemble(raw, HUB_CAP, AS_OF)
+    args = (b.e_acc.numpy(), b.e_id.numpy(), b.e_lab.numpy(), b.m_acc.numpy(), b.m_id.numpy(), len(raw.account_ids))
+    whole = cohesion(*args)
+    assert whole[:, 1].max() > 0
+    np.testing.assert_array_equal(cohesion(*args, chunk_pairs=50), whole)
