@@ -62,6 +62,7 @@ def hop1_features(b: GraphBatch, structural_timing: bool = True, presence_monoto
     what the account saw at its identifiers when it linked (`graphdata.signup_view`), averaged over
     its structural edges, and the mean and max log1p number of accounts it found there: fixed.
     `cohesion` (with `presence_monotone`): `GraphBatch.cohesion`, which added accounts only raise.
+    Without `co_creation` the BURST_NAMES columns are zeros.
     """
     n = b.x_acc.shape[0]
     lab = b.e_lab

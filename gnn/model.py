@@ -416,7 +416,7 @@ class MonotoneRingGNN(RingGNN):
 
         a1_b     = relu(A1·own_b)                                       ≥ 0, b's own
         z_(a,i)  = relu(P·log1p(Σ_{b ≠ a sending to i} a1_b) + P·[log degree, capped]
-                        + P·[log1p #others of i created within 2 / 14 days of a]
+                        + P·[log1p #others of i created within 2 / 14 days of a]  (`co_creation`)
                         + F·[age of i, a linked to i first] + c_type
                         + F·[mean own features and log1p number of i's accounts linked before a])
         a2_a     = relu(A2·own_a + legit-label terms + Σ_type P·Σ_{i ∈ a's ids} z_(a,i)
@@ -519,9 +519,8 @@ class MonotoneRingGNN(RingGNN):
         # the identifier's age and whether a linked to it first: fixed once it exists (later links
         # come later), so free weights
         fixed = torch.stack([b.x_id[ei, AGE_COL], first_linked(b, st)], dim=1)
-        # how many of i's other accounts a was created together with: rises as accounts join
         z = self.msg1(others) + self.deg1(ids[ei]) + self.fixed1(fixed) + self.type_bias1[b.id_type[ei]]
-        if self.burst1 is not None:
+        if self.burst1 is not None:  # how many of i's other accounts a was created with: rises as they join
             z = z + self.burst1(b.e_lab[st][:, list(BURST_COLS)])
         if self.prior1 is not None:
             assert b.e_prior is not None
