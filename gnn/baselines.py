@@ -61,7 +61,7 @@ def hop1_features(b: GraphBatch, structural_timing: bool = True, presence_monoto
     (a sole holder counts), which a later link cannot flip. `signup_view` (with `presence_monotone`):
     what the account saw at its identifiers when it linked (`graphdata.signup_view`), averaged over
     its structural edges, and the mean and max log1p number of accounts it found there: fixed.
-    `cohesion` (with `presence_monotone`): `GraphBatch.cohesion`, which added accounts only raise.
+    `cohesion` (with `presence_monotone`): `graphdata.account_cohesion`, which added accounts only raise.
     Without `co_creation` the BURST_NAMES columns are zeros.
     """
     n = b.x_acc.shape[0]
@@ -116,8 +116,7 @@ def hop1_features(b: GraphBatch, structural_timing: bool = True, presence_monoto
             seen_mean = torch.zeros((n, prior.shape[1])).index_add_(0, ea_st, prior) / count
             neighbours += [seen_mean.numpy(), scatter_max(prior[:, -1:], ea_st, n).numpy()]
         if cohesion:
-            assert b.cohesion is not None
-            neighbours.append(b.cohesion.numpy())
+            neighbours.append(graphdata.account_cohesion(b).numpy())
     else:
         neighbours = [neighbour_means(b, stn)]
     out = np.concatenate([torch.cat(cols, dim=1).numpy(), *neighbours], axis=1).astype(np.float32)

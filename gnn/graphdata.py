@@ -123,7 +123,8 @@ class GraphBatch:
     origin: np.ndarray | None = None
     # [E, Da + 1] per edge (a, i) what a saw at i when it linked (`signup_view`)
     e_prior: torch.Tensor | None = None
-    # [Na, COHESION_DIM] from `finalize`: pairs of accounts bound by several identifiers (`cohesion`)
+    # [Na, COHESION_DIM] pairs of accounts bound by several identifiers: `account_cohesion` computes it
+    # from the edge lists on first use (models without cohesion never pay for it)
     cohesion: torch.Tensor | None = None
 
 
@@ -139,8 +140,15 @@ def finalize(b: GraphBatch) -> GraphBatch:
     e_acc, e_id, lab = b.e_acc.numpy(), b.e_id.numpy(), b.e_lab.numpy()
     b.acc_index = account_index(e_acc, e_id, lab, b.type_offsets, na)
     b.lab_acc = account_labels(e_acc, lab, na)
-    b.cohesion = torch.from_numpy(cohesion(e_acc, e_id, lab, m_acc, m_id, na, b.origin))
     return b
+
+
+def account_cohesion(b: GraphBatch) -> torch.Tensor:
+    """`b.cohesion`, computed from the batch's edge lists (and `origin`) on first use and kept."""
+    if b.cohesion is None:
+        b.cohesion = torch.from_numpy(cohesion(b.e_acc.numpy(), b.e_id.numpy(), b.e_lab.numpy(), b.m_acc.numpy(),
+                                               b.m_id.numpy(), b.x_acc.shape[0], b.origin))
+    return b.cohesion
 
 
 def relation_index(acc: np.ndarray, ident: np.ndarray, type_offsets: list[int], na: int,
@@ -455,22 +463,11 @@ def cohesion(e_acc: np.ndarray, e_id: np.ndarray, lab: np.ndarray, m_acc: np.nda
         row = np.repeat(np.arange(hi - lo), np.diff(pairs.indptr))  # within the chunk
         keep = pairs.indices != me[lo + row]
         row, p = row[keep], pairs.data[keep]
-        best = np.zeros(hi - lo)
-        _row_max(best, row, p)
-        out[lo:hi, 0] = np.log1p(best)
+        _, best = segment_mean_max(row, p[:, None], hi - lo)
+        out[lo:hi, 0] = np.log1p(best[:, 0])
         out[lo:hi, 1] = np.log1p(np.bincount(row, weights=(p >= 2), minlength=hi - lo))
         out[lo:hi, 2] = np.log1p(np.bincount(row, weights=(p >= 3), minlength=hi - lo))
     return out
-
-
-def _row_max(best: np.ndarray, row: np.ndarray, value: np.ndarray) -> None:
-    """best[r] = max(best[r], value over row == r), by one sort (np.maximum.at is slow at scale)."""
-    if not len(row):
-        return
-    order = np.argsort(row, kind="stable")
-    r = row[order]
-    starts = np.flatnonzero(np.r_[True, r[1:] != r[:-1]])
-    best[r[starts]] = np.maximum(best[r[starts]], np.maximum.reduceat(value[order], starts))
 
 
 def _sorted_group_median(sv: np.ndarray, start: np.ndarray, n: np.ndarray) -> np.ndarray:

@@ -57,6 +57,7 @@ from ringfence.gnn.graphdata import (
     STRUCT_COLS,
     STRUCT_LAB_DIM,
     GraphBatch,
+    account_cohesion,
 )
 from ringfence.graph.model import ID_TYPES
 
@@ -527,9 +528,8 @@ class MonotoneRingGNN(RingGNN):
             z = z + self.prior1(b.e_prior[st])  # what a saw at i when it linked: later links cannot move it
         z = torch.relu(z)
         out = self.own2(x) + self.legit(self.own_labels(b)) + self._sum_by_type(self.up2, z, ea, b.id_type[ei], na)
-        if self.cohesion2 is not None:
-            assert b.cohesion is not None
-            out = out + self.cohesion2(b.cohesion)  # accomplices bound by several identifiers: rises as they join
+        if self.cohesion2 is not None:  # accomplices bound by several identifiers: rises as they join
+            out = out + self.cohesion2(account_cohesion(b))
         return torch.relu(out)
 
     def structure_logit(self, b: GraphBatch, h: Tensor | None = None) -> Tensor:

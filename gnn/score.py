@@ -33,7 +33,6 @@ from ringfence.gnn.graphdata import (
     account_index,
     account_labels,
     assemble,
-    cohesion,
     finalize,
     raw_from_arrays,
     raw_from_subgraph,
@@ -241,9 +240,7 @@ def _with_loo_copies(b: GraphBatch, seed_rows: np.ndarray) -> tuple[GraphBatch, 
     e_lab_copies = b.e_lab[edges_t]
     hop2_copies = None if b.hop2 is None else b.hop2[copy_rows]
     lab_copies = account_labels(copy_acc - n, e_lab_copies.numpy(), len(new_rows))
-    coh_copies = cohesion(copy_acc - n, e_id[edges], e_lab_copies.numpy(), base.m_acc.numpy(), base.m_id.numpy(),
-                          len(new_rows), origin=copy_rows)
-    assert base.lab_acc is not None and base.cohesion is not None
+    assert base.lab_acc is not None
     n_aug = n + len(new_rows)
     all_acc = np.concatenate([e_acc, copy_acc])
     all_id = np.concatenate([e_id, e_id[edges]])
@@ -261,7 +258,7 @@ def _with_loo_copies(b: GraphBatch, seed_rows: np.ndarray) -> tuple[GraphBatch, 
         msg_index={rel: _with_sources(ei, n_aug) for rel, ei in base.msg_index.items()},
         acc_index=account_index(all_acc, all_id, all_lab.numpy(), base.type_offsets, n_aug),
         lab_acc=torch.cat([base.lab_acc, lab_copies]),
-        cohesion=torch.cat([base.cohesion, torch.from_numpy(coh_copies)]),
+        cohesion=None,  # `account_cohesion` reads the copies' edges and `origin` when a model asks
         # a copy's links carry its original's messages (leave-self-out sums subtract those)
         in_cap=np.concatenate([base.in_cap, base.in_cap[edges]]),
         origin=np.concatenate([np.arange(n) if base.origin is None else base.origin, copy_rows]),
