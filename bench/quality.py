@@ -187,6 +187,13 @@ def main() -> None:
     parser.add_argument("--no-cohesion", action="store_true", help="train without cohesion (TrainConfig.cohesion)")
     parser.add_argument("--co-creation", action="store_true",
                         help="train with co-creation counts (TrainConfig.co_creation)")
+    parser.add_argument("--no-ring-evidence", action="store_true",
+                        help="train without ring evidence (TrainConfig.ring_evidence)")
+    parser.add_argument("--no-evidence-prior", action="store_true",
+                        help="train without the accounts an evidence identifier had at link time "
+                             "(TrainConfig.evidence_prior)")
+    parser.add_argument("--no-label-share", action="store_true",
+                        help="train without the neighbours' labelled fraud share (TrainConfig.label_share)")
     parser.add_argument("--max-epochs", type=int, default=TrainConfig.max_epochs)
     parser.add_argument("--lr", type=float, default=TrainConfig.lr)
     parser.add_argument("--cross", default=None, help="train presets for the cross-world run, comma-separated")
@@ -196,7 +203,8 @@ def main() -> None:
     global CONFIG
     CONFIG = TrainConfig(hop2=args.hop2, structural_timing=args.structural_timing,
                          presence_monotone=not args.ring_gnn, cohesion=not args.no_cohesion,
-                         co_creation=args.co_creation,
+                         co_creation=args.co_creation, ring_evidence=not args.no_ring_evidence,
+                         evidence_prior=not args.no_evidence_prior, label_share=not args.no_label_share,
                          max_epochs=args.max_epochs, lr=args.lr)
     print(f"train config: {CONFIG}", flush=True)
     if args.cross:
@@ -293,12 +301,15 @@ def evaluate_world(scorer: Scorer, preset: str, seed: int, accounts: int, holdou
     joiners = yn == 1
     out["sign-up ring members mean risk"] = float(pn[joiners].mean()) if joiners.any() else float("nan")
     out["sign-up legit mean risk"] = float(pn[~joiners].mean()) if (~joiners).any() else float("nan")
-    end_late = max((datetime.fromisoformat(r["created_at"].replace("Z", "+00:00")) for r in late), default=end)
+    # "now" after the stream: its last sign-up and the last link seen (links arrive after sign-up)
+    end_late = max((datetime.fromisoformat(t.replace("Z", "+00:00"))
+                    for r in late for t in (r["created_at"], *(x["seen_at"] for x in r["links"]))), default=end)
     after = scorer.score_all(store, as_of=end_late)
     p1 = np.array([after[a] for a in ids])
     out["existing AUC after sign-ups sweep"] = _auc(y, p1)
     out["existing AUC change"] = out["existing AUC after sign-ups sweep"] - out["existing AUC"]
-    # ring cleaning: one late member with an odd creation date (a year before the ring) on each labelled ring
+    # ring cleaning: one late member with an odd creation date (a year before the ring) on each labelled ring,
+    # signed up now: no link in the store is first seen after its links (a sign-up cannot backdate them)
     members: dict[str, list[str]] = {}
     for a in stored_label:
         if truth[a]["kind"] == "ring" and truth[a]["group"] in labelled_group:

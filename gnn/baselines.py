@@ -47,7 +47,9 @@ BURST_NAMES = [f"co_created_{int(w)}d_max" for w in graphdata.BURST_WINDOWS_DAYS
 
 
 def hop1_features(b: GraphBatch, structural_timing: bool = True, presence_monotone: bool = False,
-                  signup_view: bool = False, cohesion: bool = False, co_creation: bool = True) -> np.ndarray:
+                  signup_view: bool = False, cohesion: bool = False, co_creation: bool = True,
+                  ring_evidence: bool = False, evidence_prior: bool = False, label_share: bool = False,
+                  ) -> np.ndarray:
     """[Na, len(HOP1_NAMES) + Da] (+ Da + len(BURST_NAMES) with `presence_monotone`, + Da + 2 more with
     `signup_view`): label evidence
     (leave-self-out; monotone), structure and timing of the identifiers without labelled fraud, and
@@ -62,28 +64,39 @@ def hop1_features(b: GraphBatch, structural_timing: bool = True, presence_monoto
     what the account saw at its identifiers when it linked (`graphdata.signup_view`), averaged over
     its structural edges, and the mean and max log1p number of accounts it found there: fixed.
     `cohesion` (with `presence_monotone`): `graphdata.account_cohesion`, which added accounts only raise.
-    Without `co_creation` the BURST_NAMES columns are zeros.
+    Without `co_creation` the BURST_NAMES columns are zeros. `ring_evidence` appends
+    `graphdata.account_ring_evidence` (label evidence: links into a ring with labelled fraud), and
+    `evidence_prior` (with `presence_monotone`) then the largest labelled-fraud count of an evidence
+    identifier per account it held when the account linked (+1): rises with labels, fixed under presence.
+    `label_share` then appends Σf / (Σf + Σl + 1), labelled fraud f other than itself over all the
+    account's identifiers, labelled legit l over those without labelled fraud (+1): the neighbours'
+    label rate of the published tree recipes, counting labelled accounts only, so that no added
+    account moves it, and rising with every link to labelled fraud.
     """
     n = b.x_acc.shape[0]
-    lab = b.e_lab
+    # float64 throughout: sums of a few float32 values are then exact, so the same account gets
+    # the same bits from a 1-hop subgraph and from the whole graph (edges in another order), and no
+    # value sits one rounding step either side of a tree's threshold (online = batch)
+    lab = b.e_lab.double()
     ev = lab[:, 0] > 0
     st = ~ev
-    xi = b.x_id[b.e_id]
+    xi = b.x_id[b.e_id].double()
     logdeg = xi[:, 3:4]
     f = torch.expm1(lab[:, 0:1])
     legit = torch.expm1(lab[:, 1:2])
     gap_cap = float(np.log1p(graphdata.GAP_CAP_DAYS))
-    ones = torch.ones((len(b.e_acc), 1))
+    ones = torch.ones((len(b.e_acc), 1), dtype=torch.float64)
     # evidence edges: sums and maxes (all values >= 0, so scatter_max's 0 for none is the floor)
     ea_ev = b.e_acc[ev]
     lev = lab[ev]
-    ev_sums = torch.zeros((n, 3)).index_add_(0, ea_ev, torch.cat([f[ev], ones[ev], lev[:, 3:4]], 1))
+    f64 = torch.float64
+    ev_sums = torch.zeros((n, 3), dtype=f64).index_add_(0, ea_ev, torch.cat([f[ev], ones[ev], lev[:, 3:4]], 1))
     ev_max = scatter_max(torch.cat([f[ev], lev[:, 2:3], gap_cap - lev[:, 4:5], 1.0 - lev[:, 5:6]], 1), ea_ev, n)
     # structural edges
     ea_st = b.e_acc[st]
     xs, ls = xi[st], lab[st]
-    st_sums = torch.zeros((n, 4)).index_add_(0, ea_st, torch.cat([legit[st], ones[st], torch.expm1(logdeg[st]) - 1,
-                                                                  logdeg[st]], 1))
+    st_sums = torch.zeros((n, 4), dtype=f64).index_add_(0, ea_st, torch.cat([legit[st], ones[st],
+                                                                          torch.expm1(logdeg[st]) - 1, logdeg[st]], 1))
     st_max = scatter_max(torch.cat([logdeg[st], -xs[:, 5:6], -xs[:, 4:5], -ls[:, 4:5], ls[:, 5:6]], 1), ea_st, n)
     count = st_sums[:, 1:2]
     cols = [
@@ -96,14 +109,14 @@ def hop1_features(b: GraphBatch, structural_timing: bool = True, presence_monoto
     stn = st.numpy()
     if presence_monotone:
         fgap = lev[:, graphdata.FRAUD_GAP_COL]
-        share_sum = torch.zeros(n).index_add_(0, ea_ev, lev[:, 2])
+        share_sum = torch.zeros(n, dtype=f64).index_add_(0, ea_ev, lev[:, 2])
         tight = scatter_max(torch.stack([gap_cap - fgap.clamp(min=0.0), (fgap <= 0).to(fgap.dtype)], 1), ea_ev, n)
         cols[EVIDENCE_NAMES.index("evidence_weight_sum")] = share_sum.unsqueeze(1)
         cols[EVIDENCE_NAMES.index("evidence_tight_max")] = tight[:, 0:1]
         cols[EVIDENCE_NAMES.index("evidence_follower_max")] = tight[:, 1:2]
         # a sole holder is its identifier's first: a later link cannot flip the flag
         cols[len(EVIDENCE_NAMES) + STRUCT_NAMES.index("first_holder_max")] = scatter_max(
-            first_linked(b, st).unsqueeze(1), ea_st, n)
+            first_linked(b, st).unsqueeze(1).double(), ea_st, n)
         # Neighbours' features as the highest and the lowest value among the account and the
         # accounts sharing its identifiers without labelled fraud: an added account can only
         # raise a maximum (+1) or lower a minimum (-1), not move a mean either way.
@@ -111,14 +124,25 @@ def hop1_features(b: GraphBatch, structural_timing: bool = True, presence_monoto
         neighbours = [*neighbour_extremes(b, stn), burst if co_creation else np.zeros_like(burst)]
         if signup_view:
             assert b.e_prior is not None
-            prior = b.e_prior[st]
-            count = torch.zeros(n).index_add_(0, ea_st, ones[st, 0]).clamp(min=1.0).unsqueeze(1)
-            seen_mean = torch.zeros((n, prior.shape[1])).index_add_(0, ea_st, prior) / count
+            prior = b.e_prior[st].double()
+            count = torch.zeros(n, dtype=f64).index_add_(0, ea_st, ones[st, 0]).clamp(min=1.0).unsqueeze(1)
+            seen_mean = torch.zeros((n, prior.shape[1]), dtype=f64).index_add_(0, ea_st, prior) / count
             neighbours += [seen_mean.numpy(), scatter_max(prior[:, -1:], ea_st, n).numpy()]
         if cohesion:
             neighbours.append(graphdata.account_cohesion(b).numpy())
     else:
         neighbours = [neighbour_means(b, stn)]
+    if ring_evidence:
+        neighbours.append(graphdata.account_ring_evidence(b).numpy())
+    if presence_monotone and evidence_prior:
+        assert b.e_prior is not None
+        held = torch.round(torch.expm1(b.e_prior[ev, -1].double()))  # the identifier's accounts when a linked
+        neighbours.append(scatter_max((f[ev, 0] / (held + 1.0)).unsqueeze(1), ea_ev, n).numpy())
+    if label_share:
+        # legit counted on the identifiers without labelled fraud only: a link that carries evidence
+        # adds to the numerator and never to the denominator, so it cannot lower the share
+        fl = torch.zeros((n, 2), dtype=f64).index_add_(0, b.e_acc, torch.cat([f, legit * st.unsqueeze(1)], 1))
+        neighbours.append((fl[:, 0:1] / (fl[:, 0:1] + fl[:, 1:2] + 1.0)).numpy())
     out = np.concatenate([torch.cat(cols, dim=1).numpy(), *neighbours], axis=1).astype(np.float32)
     # Structure without creation-time spreads and gaps (see ModelConfig); one added account moves both.
     if not structural_timing or presence_monotone:
@@ -160,10 +184,12 @@ def neighbour_extremes(b: GraphBatch, structural: np.ndarray) -> tuple[np.ndarra
 
 
 def hop1_monotone(n_before: int, account_dim: int, n_after: int, presence_monotone: bool = False,
-                  signup_view: bool = False, cohesion: bool = False) -> list[int]:
+                  signup_view: bool = False, cohesion: bool = False, ring_evidence: bool = False,
+                  evidence_prior: bool = False, label_share: bool = False) -> list[int]:
     """LightGBM `monotone_constraints` for [n_before columns, hop1_features, n_after columns]: +1 on
-    the evidence features; with `presence_monotone` also +1 on PRESENCE_RISING, the neighbours'
-    maxima, BURST_NAMES and cohesion and -1 on the neighbours' minima; 0 elsewhere (the sign-up view too)."""
+    the evidence features (ring evidence too); with `presence_monotone` also +1 on PRESENCE_RISING,
+    the neighbours' maxima, BURST_NAMES and cohesion and -1 on the neighbours' minima; 0 elsewhere
+    (the sign-up view too)."""
     rising = PRESENCE_RISING if presence_monotone else ()
     struct = [1 if name in rising else 0 for name in STRUCT_NAMES]
     neigh = ([1] * account_dim + [-1] * account_dim + [1] * len(BURST_NAMES) if presence_monotone
@@ -172,6 +198,12 @@ def hop1_monotone(n_before: int, account_dim: int, n_after: int, presence_monoto
         neigh += [0] * (account_dim + 2)
     if presence_monotone and cohesion:
         neigh += [1] * graphdata.COHESION_DIM
+    if ring_evidence:
+        neigh += [1] * graphdata.RING_EVIDENCE_DIM
+    if presence_monotone and evidence_prior:
+        neigh += [1]
+    if label_share:
+        neigh += [1]
     return [0] * n_before + [1] * len(EVIDENCE_NAMES) + struct + neigh + [0] * n_after
 
 

@@ -15,7 +15,7 @@ their first_seen, full identifier degrees) and then to a `GraphBatch` through on
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -52,6 +52,7 @@ STRUCT_COLS = (1, 4, 5)  # what the structural path reads of an edge without lab
 STRUCT_LAB_DIM = 2 * len(STRUCT_COLS)  # their mean and max over an account's non-evidence edges
 GAP_CAP_DAYS = 365.0
 COHESION_DIM = 3  # `cohesion`: pairs of accounts bound by several identifiers
+RING_EVIDENCE_DIM = 2  # `ring_evidence`: labelled fraud among the accounts bound to it by several identifiers
 HOP2_DIM = 2  # log1p of labelled-fraud path counts at 1 and 2 account hops (leave-self-out)
 N_TYPES = len(ID_TYPES)
 # PyG relation names: account -> identifier of a type (messages into identifiers) and back.
@@ -126,6 +127,12 @@ class GraphBatch:
     # [Na, COHESION_DIM] pairs of accounts bound by several identifiers: `account_cohesion` computes it
     # from the edge lists on first use (models without cohesion never pay for it)
     cohesion: torch.Tensor | None = None
+    # [Na] bool: the account is labelled fraud (as of the batch's time); read only for *other*
+    # accounts' evidence (`ring_evidence`), never for its own score
+    fraud_acc: np.ndarray | None = None
+    # [Na, RING_EVIDENCE_DIM] labelled fraud among accounts bound by several identifiers: computed by
+    # `account_ring_evidence` on first use
+    ring_evidence: torch.Tensor | None = None
 
 
 def finalize(b: GraphBatch) -> GraphBatch:
@@ -149,6 +156,15 @@ def account_cohesion(b: GraphBatch) -> torch.Tensor:
         b.cohesion = torch.from_numpy(cohesion(b.e_acc.numpy(), b.e_id.numpy(), b.e_lab.numpy(), b.m_acc.numpy(),
                                                b.m_id.numpy(), b.x_acc.shape[0], b.origin))
     return b.cohesion
+
+
+def account_ring_evidence(b: GraphBatch) -> torch.Tensor:
+    """`b.ring_evidence`, computed from the batch's edge lists, `fraud_acc` and `origin` on first use and kept."""
+    if b.ring_evidence is None:
+        fraud = np.zeros(b.x_acc.shape[0], dtype=bool) if b.fraud_acc is None else b.fraud_acc
+        b.ring_evidence = torch.from_numpy(ring_evidence(b.e_acc.numpy(), b.e_id.numpy(), fraud, b.m_acc.numpy(),
+                                                         b.m_id.numpy(), b.x_acc.shape[0], b.origin))
+    return b.ring_evidence
 
 
 def relation_index(acc: np.ndarray, ident: np.ndarray, type_offsets: list[int], na: int,
@@ -317,6 +333,7 @@ def assemble(raw: RawGraph, hub_cap: int, as_of: datetime, finalized: bool = Tru
         in_cap=in_cap,
         fraud_at=fraud_at,
         legit_at=legit_at,
+        fraud_acc=lab == 1,
     )
     return finalize(b) if finalized else b
 
@@ -434,24 +451,16 @@ def fraud_gap(created: np.ndarray, lab: np.ndarray, m_acc: np.ndarray, m_id: np.
     return np.where(np.isfinite(ref), ref - created[e_acc], 0.0)
 
 
-def cohesion(e_acc: np.ndarray, e_id: np.ndarray, lab: np.ndarray, m_acc: np.ndarray, m_id: np.ndarray,
-             na: int, origin: np.ndarray | None = None, chunk_pairs: int = 20_000_000) -> np.ndarray:
-    """[na, COHESION_DIM] float32: how tightly the account's identifiers without labelled fraud bind it
-    to the same other accounts. With P_ab the number of those identifiers where b is among the
-    messaging (hub-capped) accounts, b ≠ a: log1p max_b P_ab, log1p #{b: P_ab ≥ 2}, log1p #{b: P_ab ≥ 3}.
-
-    A ring's members share a device, a card and a bank account with the *same* accomplices; a
-    household shares one or two, and hub users each share a hub with strangers. An added account only
-    adds pairs (presence-monotone), and P_ab needs only a's identifiers' messaging accounts: exact from
-    a 1-hop subgraph. `origin[r]`: the account row r stands for (leave-one-out copies send no
-    messages and must not count the account they copy). Accounts go in chunks of about `chunk_pairs`
-    (account, messaging account) incidences: every account of a hub pairs with its `hub_cap` senders.
-    """
-    out = np.zeros((na, COHESION_DIM), dtype=np.float32)
-    st = ~evidence_edges(lab)
-    a, i = e_acc[st], e_id[st]
+def bound_pairs(a: np.ndarray, i: np.ndarray, m_acc: np.ndarray, m_id: np.ndarray, na: int,
+                origin: np.ndarray | None, chunk_pairs: int) -> Iterator[tuple[int, int, np.ndarray, np.ndarray]]:
+    """Per chunk of accounts [lo, hi): (lo, hi, row, p) with, for every pair of an account (row within
+    the chunk) and another account b, p = P_ab, the number of the account's identifiers in the edges
+    (a, i) where b is among the messaging accounts (m_acc, m_id). b ≠ the account (`origin[r]`: the
+    account row r stands for; leave-one-out copies send no messages and must not count the account
+    they copy). Accounts go in chunks of about `chunk_pairs` (account, messaging account)
+    incidences: every account of a hub pairs with its `hub_cap` senders."""
     if not len(a) or not len(m_acc):
-        return out
+        return
     ni = int(max(i.max(), m_id.max())) + 1
     acc_by_id = sp.csr_matrix((np.ones(len(m_acc)), (m_id, m_acc)), shape=(ni, int(m_acc.max()) + 1))
     ids_by_acc = sp.csr_matrix((np.ones(len(a)), (a, i)), shape=(na, ni))
@@ -462,11 +471,50 @@ def cohesion(e_acc: np.ndarray, e_id: np.ndarray, lab: np.ndarray, m_acc: np.nda
         pairs = ids_by_acc[lo:hi] @ acc_by_id
         row = np.repeat(np.arange(hi - lo), np.diff(pairs.indptr))  # within the chunk
         keep = pairs.indices != me[lo + row]
-        row, p = row[keep], pairs.data[keep]
+        yield lo, hi, row[keep], pairs.data[keep]
+
+
+def cohesion(e_acc: np.ndarray, e_id: np.ndarray, lab: np.ndarray, m_acc: np.ndarray, m_id: np.ndarray,
+             na: int, origin: np.ndarray | None = None, chunk_pairs: int = 20_000_000) -> np.ndarray:
+    """[na, COHESION_DIM] float32: how tightly the account's identifiers without labelled fraud bind it
+    to the same other accounts. With P_ab the number of those identifiers where b is among the
+    messaging (hub-capped) accounts, b ≠ a: log1p max_b P_ab, log1p #{b: P_ab ≥ 2}, log1p #{b: P_ab ≥ 3}.
+
+    A ring's members share a device, a card and a bank account with the *same* accomplices; a
+    household shares one or two, and hub users each share a hub with strangers. An added account only
+    adds pairs (presence-monotone), and P_ab needs only a's identifiers' messaging accounts: exact from
+    a 1-hop subgraph (`bound_pairs`, which also says what `origin` and `chunk_pairs` do).
+    """
+    out = np.zeros((na, COHESION_DIM), dtype=np.float32)
+    st = ~evidence_edges(lab)
+    for lo, hi, row, p in bound_pairs(e_acc[st], e_id[st], m_acc, m_id, na, origin, chunk_pairs):
         _, best = segment_mean_max(row, p[:, None], hi - lo)
         out[lo:hi, 0] = np.log1p(best[:, 0])
         out[lo:hi, 1] = np.log1p(np.bincount(row, weights=(p >= 2), minlength=hi - lo))
         out[lo:hi, 2] = np.log1p(np.bincount(row, weights=(p >= 3), minlength=hi - lo))
+    return out
+
+
+def ring_evidence(e_acc: np.ndarray, e_id: np.ndarray, fraud_acc: np.ndarray, m_acc: np.ndarray, m_id: np.ndarray,
+                  na: int, origin: np.ndarray | None = None, chunk_pairs: int = 20_000_000) -> np.ndarray:
+    """[na, RING_EVIDENCE_DIM] float32: links into a ring with labelled fraud. With Q_ab the number of
+    the account's identifiers (all of them) where a labelled-fraud account b ≠ a is among the
+    messaging accounts: log1p #{b: Q_ab ≥ 2}, log1p #{b: Q_ab ≥ 3}.
+
+    One identifier shared with a fraudster is what a stolen card's owner has too; two or three shared
+    with the same fraudster (their device *and* card *and* bank account) is membership of their
+    ring, so this is the 1-hop, label-evidence face of a ring. Why not the sweep's published rings:
+    detection (weights 1/ln(1+degree), Leiden) is not monotone in presence, so an added account could
+    move a member out of its ring and lower its risk, and a model trained before the first sweep would
+    see no rings at all. These counts rise with every labelled-fraud account and every added link
+    (evidence-first and presence-monotone), never read the account's own label, and need only its
+    identifiers' messaging accounts: exact from a 1-hop subgraph, online equal to batch.
+    """
+    out = np.zeros((na, RING_EVIDENCE_DIM), dtype=np.float32)
+    fraud_m = fraud_acc[m_acc]
+    for lo, hi, row, q in bound_pairs(e_acc, e_id, m_acc[fraud_m], m_id[fraud_m], na, origin, chunk_pairs):
+        out[lo:hi, 0] = np.log1p(np.bincount(row, weights=(q >= 2), minlength=hi - lo))
+        out[lo:hi, 1] = np.log1p(np.bincount(row, weights=(q >= 3), minlength=hi - lo))
     return out
 
 

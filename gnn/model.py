@@ -54,10 +54,12 @@ from ringfence.gnn.graphdata import (
     LINKS,
     MONOTONE_EVIDENCE_COLS,
     REV_LINKS,
+    RING_EVIDENCE_DIM,
     STRUCT_COLS,
     STRUCT_LAB_DIM,
     GraphBatch,
     account_cohesion,
+    account_ring_evidence,
 )
 from ringfence.graph.model import ID_TYPES
 
@@ -86,6 +88,18 @@ class ModelConfig:
     # With `presence_monotone`: co-creation counts (`graphdata.BURST_COLS`) through non-negative weights.
     # True for bundles written before the switch existed (they read them).
     co_creation: bool = True
+    # Links into a ring with labelled fraud (`graphdata.ring_evidence`: labelled-fraud accounts bound to
+    # this one by two or three identifiers) in the evidence term, through non-negative weights. False:
+    # bundles written before it existed.
+    ring_evidence: bool = False
+    # With `presence_monotone`: the evidence gate also reads how many accounts the identifier had when
+    # the account linked to it (`graphdata.signup_view`'s count), a fact no later link moves: joining a
+    # crowded identifier (a hub) that later carries fraud is weaker evidence than sharing a fresh one.
+    # False: bundles written before it existed.
+    evidence_prior: bool = False
+    # The trees also read the share of fraud among the labelled accounts at all the account's identifiers
+    # (`baselines.hop1_features`): labels only, so no added account moves it. False: bundles before it.
+    label_share: bool = False
 
     @property
     def label_dim(self) -> int:
@@ -254,7 +268,8 @@ class RingGNN(nn.Module):
     - evidence: Σ over the account's identifiers with labelled fraud (other than itself) of
       gate(identifier, link timing) · (w · evidence), w = softplus(·) ≥ 0 and the evidence columns
       (log1p fraud count, fraud share, fraud / log2(others + 2); 2-hop fraud counts with `hop2`)
-      non-decreasing in labelled fraud; gate in [GATE_FLOOR, 1] reads no label evidence.
+      non-decreasing in labelled fraud, plus with `ring_evidence` w' · (links into a ring with
+      labelled fraud, `graphdata.ring_evidence`), w' ≥ 0; gate in [GATE_FLOOR, 1] reads no label evidence.
 
     So by construction adding a link to an identifier shared with labelled fraud, or a fraud
     label to an account sharing one, never lowers the logit, and such an identifier's
@@ -281,6 +296,7 @@ class RingGNN(nn.Module):
         self.gate = nn.Sequential(nn.Linear(gate_dim, 16), nn.ReLU(), nn.Linear(16, 1))
         self.ev_raw = nn.Parameter(torch.zeros(len(EVIDENCE_COLS)))
         self.hop2_raw = nn.Parameter(torch.zeros(HOP2_DIM))
+        self.ring_raw = nn.Parameter(torch.zeros(RING_EVIDENCE_DIM)) if config.ring_evidence else None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -293,6 +309,8 @@ class RingGNN(nn.Module):
         with torch.no_grad():
             self.ev_raw.fill_(0.5)
             self.hop2_raw.fill_(-2.0)
+            if self.ring_raw is not None:
+                self.ring_raw.fill_(0.0)
 
     def structural_x_id(self, b: GraphBatch) -> Tensor:
         if self.config.structural_timing:
@@ -342,6 +360,8 @@ class RingGNN(nn.Module):
         if self.config.hop2 and b.hop2 is not None:
             hop2 = torch.as_tensor(b.hop2, dtype=out.dtype)
             out = out + hop2 @ nn.functional.softplus(self.hop2_raw)
+        if self.ring_raw is not None:  # labelled fraud bound to the account by several identifiers
+            out = out + account_ring_evidence(b).to(out.dtype) @ nn.functional.softplus(self.ring_raw)
         return out
 
     def structure_logit(self, b: GraphBatch, h: Tensor | None = None) -> Tensor:
@@ -424,12 +444,14 @@ class MonotoneRingGNN(RingGNN):
                         + P·cohesion_a)
         structure(a) = g(own_a, legit labels) + P·a2_a
         evidence(a)  = Σ_{i ∈ a's ids with labelled fraud} gate · P·[log1p fraud, fraud share]
+                       + w'·ring_evidence_a                             (`ring_evidence`, w' ≥ 0)
 
     (P: a `PosLinear`; "own" = the account's own encoded attributes and age; cohesion_a =
     `graphdata.cohesion`, the other accounts bound to a by several identifiers, `ModelConfig.cohesion`;
     the fraud share
-    f / (f + l + 1) counts labelled accounts only; the gate reads the identifier's type and age freely,
-    and through a monotone network (`GATE_SIGNS`) its label counts and the signed gap between
+    f / (f + l + 1) counts labelled accounts only; the gate reads the identifier's type and age freely
+    (with `ModelConfig.evidence_prior` also how many accounts it had when a linked: later links come
+    later), and through a monotone network (`GATE_SIGNS`) its label counts and the signed gap between
     the account's creation and the earliest labelled fraud there, `graphdata.FRAUD_GAP_COL`: all
     fixed under later unlabelled additions, and monotone in labels, so more labelled fraud never
     lowers the logit through the gate either; the last term, `ModelConfig.signup_view`, is what a
@@ -464,11 +486,13 @@ class MonotoneRingGNN(RingGNN):
         # the gate: one hidden layer, monotone in the signed label inputs (GATE_SIGNS) through
         # non-negative weights and tanh, with the identifier's type and age free in its biases
         self.gate_lab = PosLinear(len(GATE_SIGNS), 16)
-        self.gate_fixed = nn.Linear(N_TYPES + 1, 16)
+        n_fixed = N_TYPES + 1 + int(config.evidence_prior)
+        self.gate_fixed = nn.Linear(n_fixed, 16)
         self.gate_out = PosLinear(16, 1)
-        self.gate_bias = nn.Linear(N_TYPES + 1, 1)
+        self.gate_bias = nn.Linear(n_fixed, 1)
         self.ev_raw = nn.Parameter(torch.zeros(len(MONOTONE_EVIDENCE_COLS)))
         self.hop2_raw = nn.Parameter(torch.zeros(HOP2_DIM))
+        self.ring_raw = nn.Parameter(torch.zeros(RING_EVIDENCE_DIM)) if config.ring_evidence else None
         with torch.no_grad():
             self.ev_raw.fill_(0.5)
             self.hop2_raw.fill_(-2.0)
@@ -541,8 +565,13 @@ class MonotoneRingGNN(RingGNN):
     evidence_cols = MONOTONE_EVIDENCE_COLS
 
     def gate_inputs(self, b: GraphBatch) -> Tensor:
-        """The identifier's type and age: nothing a later link or label can move."""
-        return b.x_id[b.e_id][:, [*range(N_TYPES), AGE_COL]]
+        """The identifier's type and age, and with `evidence_prior` log1p of the accounts it had when the
+        account linked: nothing a later link or label can move."""
+        fixed = b.x_id[b.e_id][:, [*range(N_TYPES), AGE_COL]]
+        if not self.config.evidence_prior:
+            return fixed
+        assert b.e_prior is not None
+        return torch.cat([fixed, b.e_prior[:, -1:]], dim=1)
 
     def gate_logit(self, b: GraphBatch) -> Tensor:
         """[E] a monotone network of the label inputs signed as GATE_SIGNS, shaped freely by the

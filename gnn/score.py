@@ -259,6 +259,8 @@ def _with_loo_copies(b: GraphBatch, seed_rows: np.ndarray) -> tuple[GraphBatch, 
         acc_index=account_index(all_acc, all_id, all_lab.numpy(), base.type_offsets, n_aug),
         lab_acc=torch.cat([base.lab_acc, lab_copies]),
         cohesion=None,  # `account_cohesion` reads the copies' edges and `origin` when a model asks
+        ring_evidence=None,  # likewise `account_ring_evidence` (the copies send no messages: labels unread)
+        fraud_acc=None if b.fraud_acc is None else np.concatenate([b.fraud_acc, b.fraud_acc[copy_rows]]),
         # a copy's links carry its original's messages (leave-self-out sums subtract those)
         in_cap=np.concatenate([base.in_cap, base.in_cap[edges]]),
         origin=np.concatenate([np.arange(n) if base.origin is None else base.origin, copy_rows]),

@@ -125,6 +125,16 @@ class TrainConfig:
     # (20k worlds, bench/quality.py --cross: trained on `second`, unlabelled-ring recall@5% on `inverted`
     # 0.655 with them, 0.790 without; trained on `default`, 0.963-0.967 on `default` either way).
     co_creation: bool = False
+    # Links into a ring with labelled fraud (`graphdata.ring_evidence`: labelled-fraud accounts bound to
+    # this one by two or three identifiers) as label evidence: non-negative weights in the GNN, +1 in the
+    # trees. A stolen card's owner shares one identifier with its thief; a ring member shares several.
+    ring_evidence: bool = True
+    # With `presence_monotone`: the evidence gate and the trees read how many accounts an identifier with
+    # labelled fraud had when the account linked to it (`ModelConfig.evidence_prior`): fixed once linked.
+    evidence_prior: bool = True
+    # The trees read the fraud share among the labelled accounts at all the account's identifiers
+    # (`ModelConfig.label_share`): the neighbour label rate, which no added account moves.
+    label_share: bool = True
     # torch threads for the GNN epochs: on a shared, loaded 2-core machine one thread costs half the
     # CPU of two (OpenMP barriers spin) and finishes sooner; LightGBM still uses `threads`.
     gnn_threads: int = 1
@@ -268,7 +278,8 @@ def evaluate(model: RingGNN, batch: GraphBatch, idx: np.ndarray, y: np.ndarray) 
 def model_config(schema: FeatureSchema, cfg: TrainConfig) -> ModelConfig:
     return ModelConfig(schema.account_dim, IDENTIFIER_DIM, cfg.hidden, cfg.dropout, cfg.hop2, cfg.structural_timing,
                        cfg.presence_monotone, cfg.presence_monotone and cfg.signup_view,
-                       cfg.presence_monotone and cfg.cohesion, cfg.co_creation)
+                       cfg.presence_monotone and cfg.cohesion, cfg.co_creation, cfg.ring_evidence,
+                       cfg.presence_monotone and cfg.evidence_prior, cfg.label_share)
 
 
 def fit_gnn(
@@ -365,7 +376,8 @@ def train(
         # The baseline reads every neighbour aggregate (the published recipe); the shipped trees
         # read them as the shipped GNN's config allows (`presence_monotone`).
         mcfg = model_config(schema, cfg)
-        x_all = gbt_features(batch, dataclasses.replace(mcfg, presence_monotone=False))
+        x_all = gbt_features(batch, dataclasses.replace(mcfg, presence_monotone=False, ring_evidence=False,
+                                                          label_share=False))
         x_1hop = gbt_features(batch, mcfg)  # own features + 1-hop aggregates
         x_nb = np.concatenate([x_all, hop2_label_counts(raw, batch)], axis=1)
         b2 = fit_lgb(x_nb[tr], y_tr, x_nb[va], y_va, seed, threads=threads,

@@ -43,11 +43,15 @@ def test_more_labelled_fraud_never_lowers_the_logit_whatever_the_weights(tmp_pat
     lab[:, 2] = f2 / (f2 + legit + 1)
     earlier = torch.rand(len(f), generator=torch.Generator().manual_seed(0)) < 0.5
     lab[:, FRAUD_GAP_COL] = torch.where(ev & earlier, lab[:, FRAUD_GAP_COL] - 1.5, lab[:, FRAUD_GAP_COL])
-    more = replace(b, e_lab=lab)
+    # ... and one more labelled fraudster among the accounts bound to others (ring evidence)
+    assert b.fraud_acc is not None
+    fraud_acc = b.fraud_acc.copy()
+    fraud_acc[int(torch.argmax(b.x_acc[:, 0]))] = True
+    more = replace(b, e_lab=lab, fraud_acc=fraud_acc, ring_evidence=None)
     for seed in range(12):  # any weights, including negative raw evidence and gate parameters
         torch.manual_seed(seed)
         model = build_gnn(ModelConfig(4, IDENTIFIER_DIM, hidden=8, presence_monotone=monotone,
-                                      signup_view=monotone)).eval()
+                                      signup_view=monotone, ring_evidence=True, evidence_prior=monotone)).eval()
         with torch.no_grad():
             for p in model.parameters():
                 p.normal_(0.0, 2.0)

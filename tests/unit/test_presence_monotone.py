@@ -17,7 +17,16 @@ import torch
 
 from ringfence.gnn.baselines import hop1_features, hop1_monotone
 from ringfence.gnn.features import IDENTIFIER_DIM
-from ringfence.gnn.graphdata import COHESION_DIM, GraphBatch, RawGraph, account_cohesion, assemble, raw_from_store
+from ringfence.gnn.graphdata import (
+    COHESION_DIM,
+    RING_EVIDENCE_DIM,
+    GraphBatch,
+    RawGraph,
+    account_cohesion,
+    account_ring_evidence,
+    assemble,
+    raw_from_store,
+)
 from ringfence.gnn.model import ModelConfig, RingGNN, build_gnn
 from ringfence.gnn.testing import load_world
 from ringfence.graph.sqlite_store import SQLiteStore
@@ -77,7 +86,8 @@ def random_model(presence_monotone: bool, seed: int) -> RingGNN:
     torch.manual_seed(seed)
     model = build_gnn(ModelConfig(DA, IDENTIFIER_DIM, hidden=8, dropout=0.0, structural_timing=False,
                                   presence_monotone=presence_monotone, signup_view=presence_monotone,
-                                  cohesion=presence_monotone)).eval()
+                                  cohesion=presence_monotone, ring_evidence=True,
+                                  evidence_prior=presence_monotone)).eval()
     with torch.no_grad():
         for p in model.parameters():
             p.normal_(0.0, 1.0)  # any weights: the guarantee may not depend on training
@@ -107,10 +117,12 @@ def test_the_earlier_mean_model_can_be_lowered_by_an_added_account(raw: RawGraph
 def test_tree_features_only_rise_where_constrained_and_are_fixed_elsewhere(raw: RawGraph, seed: int) -> None:
     n = len(raw.account_ids)
     before = hop1_features(assemble(raw, HUB_CAP, AS_OF), False, presence_monotone=True, signup_view=True,
-                           cohesion=True)
+                           cohesion=True, ring_evidence=True, evidence_prior=True, label_share=True)
     after = hop1_features(assemble(with_added(raw, seed), HUB_CAP, AS_OF), False, presence_monotone=True,
-                          signup_view=True, cohesion=True)[:n]
-    constraint = np.asarray(hop1_monotone(0, DA, 0, presence_monotone=True, signup_view=True, cohesion=True))
+                          signup_view=True, cohesion=True, ring_evidence=True, evidence_prior=True,
+                          label_share=True)[:n]
+    constraint = np.asarray(hop1_monotone(0, DA, 0, presence_monotone=True, signup_view=True, cohesion=True,
+                                          ring_evidence=True, evidence_prior=True, label_share=True))
     assert len(constraint) == before.shape[1]
     rising, falling, fixed = constraint == 1, constraint == -1, constraint == 0
     assert np.all(after[:, rising] >= before[:, rising] - 1e-5)
@@ -196,3 +208,111 @@ def test_cohesion_in_chunks_equals_cohesion_in_one_go(raw: RawGraph) -> None:
     whole = cohesion(*args)
     assert whole[:, 1].max() > 0
     np.testing.assert_array_equal(cohesion(*args, chunk_pairs=50), whole)
+
+
+def _bound_to_fraud(b: GraphBatch, fraud: np.ndarray) -> np.ndarray:
+    """Brute force over dicts: per account a, #{labelled fraud b ≠ a: Q_ab ≥ 2} and #{... ≥ 3}, Q_ab
+    the number of a's identifiers where b is a messaging account."""
+    senders: dict[int, set[int]] = {}
+    for acc, ident in zip(b.m_acc.tolist(), b.m_id.tolist(), strict=True):
+        if fraud[acc]:
+            senders.setdefault(ident, set()).add(acc)
+    out = np.zeros((b.x_acc.shape[0], RING_EVIDENCE_DIM))
+    for acc in range(b.x_acc.shape[0]):
+        q: dict[int, int] = {}
+        for ident in b.e_id[b.e_acc == acc].tolist():
+            for other in senders.get(ident, set()) - {acc}:
+                q[other] = q.get(other, 0) + 1
+        counts = np.array(list(q.values()) or [0])
+        out[acc] = [(counts >= 2).sum(), (counts >= 3).sum()]
+    return out
+
+
+def test_ring_evidence_counts_labelled_fraud_bound_by_several_identifiers(raw: RawGraph) -> None:
+    b = assemble(raw, HUB_CAP, AS_OF)
+    got = np.expm1(account_ring_evidence(b).numpy().astype(np.float64))
+    want = _bound_to_fraud(b, raw.label == 1)
+    np.testing.assert_allclose(got, want, atol=1e-3)
+    assert want[:, 0].max() >= 2 and want[:, 1].max() >= 1  # ring members bound to labelled accomplices
+    # never the account's own label: a labelled fraudster without labelled accomplices has none
+    lone = np.flatnonzero((raw.label == 1) & (want[:, 0] == 0))
+    assert len(lone) and np.all(got[lone] == 0)
+
+
+def test_ring_evidence_only_rises_with_fraud_labels_and_added_accounts(raw: RawGraph) -> None:
+    n = len(raw.account_ids)
+    before = account_ring_evidence(assemble(raw, HUB_CAP, AS_OF)).numpy()
+    # one more labelled fraudster, picked where it binds others: their evidence rises, nobody's falls
+    b = assemble(raw, HUB_CAP, AS_OF)
+    bound = _bound_to_fraud(b, raw.label != 1)[:, 0] * (raw.label == -1)
+    newly = int(np.argmax(bound))
+    assert bound[newly] > 0
+    labelled = dataclasses.replace(raw, label=np.where(np.arange(n) == newly, 1, raw.label).astype(raw.label.dtype))
+    after = account_ring_evidence(assemble(labelled, HUB_CAP, AS_OF)).numpy()
+    assert np.all(after >= before) and np.any(after > before)
+    np.testing.assert_array_equal(after[newly], before[newly])  # its own label is not its evidence
+    # accounts added later only add pairs
+    for seed in range(3):
+        grown = account_ring_evidence(assemble(with_added(raw, seed), HUB_CAP, AS_OF)).numpy()[:n]
+        assert np.all(grown >= before)
+
+
+def test_leave_one_out_copies_carry_the_ring_evidence_of_the_account_without_that_link(raw: RawGraph) -> None:
+    from ringfence.gnn.score import _with_loo_copies
+
+    pre = assemble(raw, HUB_CAP, AS_OF)
+    seed = int(np.argmax(account_ring_evidence(pre)[:, 0].numpy()))  # bound to labelled fraud by 2+ identifiers
+    aug, loo = _with_loo_copies(assemble(raw, HUB_CAP, AS_OF, finalized=False), np.array([seed]))
+    assert aug.ring_evidence is None
+    aug_ev = account_ring_evidence(aug)
+    copies, idents = loo[seed]
+    assert len(copies) >= 2
+    dropped_any = False
+    for copy, ident in zip(copies, idents, strict=True):
+        keep = ~((raw.e_acc == seed) & (raw.e_id == ident))
+        without = dataclasses.replace(raw, e_acc=raw.e_acc[keep], e_id=raw.e_id[keep], e_first=raw.e_first[keep],
+                                      id_degree=np.bincount(raw.e_id[keep], minlength=len(raw.id_degree)))
+        fresh = account_ring_evidence(assemble(without, HUB_CAP, AS_OF))[seed].numpy()
+        np.testing.assert_allclose(aug_ev[copy].numpy(), fresh, atol=1e-6)
+        dropped_any |= bool(np.any(fresh < aug_ev[seed].numpy()))
+    assert dropped_any  # some identifier carried the binding
+
+
+def test_ring_evidence_in_chunks_equals_ring_evidence_in_one_go(raw: RawGraph) -> None:
+    from ringfence.gnn.graphdata import ring_evidence
+
+    b = assemble(raw, HUB_CAP, AS_OF)
+    assert b.fraud_acc is not None
+    args = (b.e_acc.numpy(), b.e_id.numpy(), b.fraud_acc, b.m_acc.numpy(), b.m_id.numpy(), len(raw.account_ids))
+    whole = ring_evidence(*args)
+    assert whole[:, 0].max() > 0
+    np.testing.assert_array_equal(ring_evidence(*args, chunk_pairs=20), whole)
+
+
+def test_a_link_to_labelled_fraud_lowers_no_evidence_column_of_the_trees(raw: RawGraph) -> None:
+    """The +1 label-evidence columns (EVIDENCE_NAMES, then ring evidence, the fraud count per account an
+    evidence identifier held at link time, the neighbours' labelled fraud share) of an account that
+    links to one more identifier with labelled fraud only rise."""
+    from ringfence.gnn.baselines import EVIDENCE_NAMES
+
+    flags = {"presence_monotone": True, "signup_view": True, "cohesion": True, "ring_evidence": True,
+             "evidence_prior": True, "label_share": True}
+    b = assemble(raw, HUB_CAP, AS_OF)
+    before = hop1_features(b, False, **flags)
+    cols = np.r_[np.arange(len(EVIDENCE_NAMES)), before.shape[1] - np.arange(1, RING_EVIDENCE_DIM + 3)]
+    # identifiers with labelled fraud *and* legit, joined by accounts that already see labelled fraud:
+    # where a share over all labelled accounts would fall
+    fraud_ids = np.flatnonzero((b.fraud_at > 0) & (b.legit_at > 0) & (raw.id_degree < HUB_CAP))
+    seeing = np.unique(b.e_acc.numpy()[b.e_lab.numpy()[:, 0] > 0])
+    rng = np.random.default_rng(3)
+    rose = 0
+    for i in rng.choice(fraud_ids, size=12, replace=False).tolist():
+        holders = set(raw.e_acc[raw.e_id == i].tolist())
+        a = int(rng.choice([x for x in seeing.tolist() if x not in holders]))
+        linked = dataclasses.replace(raw, e_acc=np.r_[raw.e_acc, a], e_id=np.r_[raw.e_id, i],
+                                     e_first=np.r_[raw.e_first, AS_OF.timestamp()],
+                                     id_degree=raw.id_degree + (np.arange(len(raw.id_degree)) == i))
+        after = hop1_features(assemble(linked, HUB_CAP, AS_OF), False, **flags)
+        assert np.all(after[a, cols] >= before[a, cols] - 1e-6), (i, a)
+        rose += bool(np.any(after[a, cols] > before[a, cols] + 1e-6))
+    assert rose == 12
