@@ -19,7 +19,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from ringfence.gnn import graphdata
 from ringfence.gnn.graphdata import GraphBatch, RawGraph
-from ringfence.gnn.model import first_linked, scatter_max
+from ringfence.gnn.model import ModelConfig, first_linked, scatter_max
 
 # Label evidence (identifiers shared with labelled fraud other than the account itself): every one
 # is non-decreasing when the account gains such a link or a sharer gains a fraud label, and the
@@ -46,20 +46,17 @@ PRESENCE_RISING = ("log_degree_mean", "log_degree_max", "shared_with_log")
 BURST_NAMES = [f"co_created_{int(w)}d_max" for w in graphdata.BURST_WINDOWS_DAYS]
 
 
-def hop1_features(b: GraphBatch, structural_timing: bool = True, presence_monotone: bool = False,
-                  signup_view: bool = False, cohesion: bool = False, co_creation: bool = True,
-                  ring_evidence: bool = False, evidence_prior: bool = False, label_share: bool = False,
-                  ) -> np.ndarray:
-    """[Na, len(HOP1_NAMES) + Da] (+ Da + len(BURST_NAMES) with `presence_monotone`, + Da + 2 more with
-    `signup_view`): label evidence
-    (leave-self-out; monotone), structure and timing of the identifiers without labelled fraud, and
+def hop1_features(b: GraphBatch, config: ModelConfig) -> np.ndarray:
+    """The 1-hop tree inputs of a model `config` (the switches below are its fields): [Na, len(HOP1_NAMES)
+    + Da] (+ Da + len(BURST_NAMES) with `presence_monotone`, + Da + 2 more with `signup_view`): label
+    evidence (leave-self-out; monotone), structure and timing of the identifiers without labelled fraud, and
     the mean input features of their accounts.
 
     `presence_monotone`: the evidence columns read only labelled accounts (the share, not the
     1/log2(others) weight; the gap to the earliest labelled fraud, not to the median of everyone),
     spreads and gaps are 0, and the neighbours' mean features become their maxima and
-    minima (`neighbour_extremes`), so that with the constraints of `hop1_monotone(...,
-    presence_monotone=True)` no added account lowers a score; the first-holder flag is `first_linked`
+    minima (`neighbour_extremes`), so that with the constraints of `hop1_monotone` no added account
+    lowers a score; the first-holder flag is `first_linked`
     (a sole holder counts), which a later link cannot flip. `signup_view` (with `presence_monotone`):
     what the account saw at its identifiers when it linked (`graphdata.signup_view`), averaged over
     its structural edges, and the mean and max log1p number of accounts it found there: fixed.
@@ -73,7 +70,9 @@ def hop1_features(b: GraphBatch, structural_timing: bool = True, presence_monoto
     label rate of the published tree recipes, counting labelled accounts only, so that no added
     account moves it, and rising with every link to labelled fraud.
     """
+    presence_monotone, signup_view, cohesion = config.presence_monotone, config.signup_view, config.cohesion
     n = b.x_acc.shape[0]
+    f64 = torch.float64
     # float64 throughout: sums of a few float32 values are then exact, so the same account gets
     # the same bits from a 1-hop subgraph and from the whole graph (edges in another order), and no
     # value sits one rounding step either side of a tree's threshold (online = batch)
@@ -85,11 +84,10 @@ def hop1_features(b: GraphBatch, structural_timing: bool = True, presence_monoto
     f = torch.expm1(lab[:, 0:1])
     legit = torch.expm1(lab[:, 1:2])
     gap_cap = float(np.log1p(graphdata.GAP_CAP_DAYS))
-    ones = torch.ones((len(b.e_acc), 1), dtype=torch.float64)
+    ones = torch.ones((len(b.e_acc), 1), dtype=f64)
     # evidence edges: sums and maxes (all values >= 0, so scatter_max's 0 for none is the floor)
     ea_ev = b.e_acc[ev]
     lev = lab[ev]
-    f64 = torch.float64
     ev_sums = torch.zeros((n, 3), dtype=f64).index_add_(0, ea_ev, torch.cat([f[ev], ones[ev], lev[:, 3:4]], 1))
     ev_max = scatter_max(torch.cat([f[ev], lev[:, 2:3], gap_cap - lev[:, 4:5], 1.0 - lev[:, 5:6]], 1), ea_ev, n)
     # structural edges
@@ -121,7 +119,7 @@ def hop1_features(b: GraphBatch, structural_timing: bool = True, presence_monoto
         # accounts sharing its identifiers without labelled fraud: an added account can only
         # raise a maximum (+1) or lower a minimum (-1), not move a mean either way.
         burst = scatter_max(ls[:, list(graphdata.BURST_COLS)], ea_st, n).numpy()
-        neighbours = [*neighbour_extremes(b, stn), burst if co_creation else np.zeros_like(burst)]
+        neighbours = [*neighbour_extremes(b, stn), burst if config.co_creation else np.zeros_like(burst)]
         if signup_view:
             assert b.e_prior is not None
             prior = b.e_prior[st].double()
@@ -132,20 +130,20 @@ def hop1_features(b: GraphBatch, structural_timing: bool = True, presence_monoto
             neighbours.append(graphdata.account_cohesion(b).numpy())
     else:
         neighbours = [neighbour_means(b, stn)]
-    if ring_evidence:
+    if config.ring_evidence:
         neighbours.append(graphdata.account_ring_evidence(b).numpy())
-    if presence_monotone and evidence_prior:
+    if presence_monotone and config.evidence_prior:
         assert b.e_prior is not None
         held = torch.round(torch.expm1(b.e_prior[ev, -1].double()))  # the identifier's accounts when a linked
         neighbours.append(scatter_max((f[ev, 0] / (held + 1.0)).unsqueeze(1), ea_ev, n).numpy())
-    if label_share:
+    if config.label_share:
         # legit counted on the identifiers without labelled fraud only: a link that carries evidence
         # adds to the numerator and never to the denominator, so it cannot lower the share
         fl = torch.zeros((n, 2), dtype=f64).index_add_(0, b.e_acc, torch.cat([f, legit * st.unsqueeze(1)], 1))
         neighbours.append((fl[:, 0:1] / (fl[:, 0:1] + fl[:, 1:2] + 1.0)).numpy())
     out = np.concatenate([torch.cat(cols, dim=1).numpy(), *neighbours], axis=1).astype(np.float32)
     # Structure without creation-time spreads and gaps (see ModelConfig); one added account moves both.
-    if not structural_timing or presence_monotone:
+    if not config.structural_timing or presence_monotone:
         for name in ("spread_min", "gap_min"):
             out[:, HOP1_NAMES.index(name)] = 0.0
     return out
@@ -183,26 +181,25 @@ def neighbour_extremes(b: GraphBatch, structural: np.ndarray) -> tuple[np.ndarra
     return hi.numpy(), lo.numpy()
 
 
-def hop1_monotone(n_before: int, account_dim: int, n_after: int, presence_monotone: bool = False,
-                  signup_view: bool = False, cohesion: bool = False, ring_evidence: bool = False,
-                  evidence_prior: bool = False, label_share: bool = False) -> list[int]:
-    """LightGBM `monotone_constraints` for [n_before columns, hop1_features, n_after columns]: +1 on
+def hop1_monotone(config: ModelConfig, n_before: int, n_after: int) -> list[int]:
+    """LightGBM `monotone_constraints` for [n_before columns, hop1_features(·, config), n_after columns]: +1 on
     the evidence features (ring evidence too); with `presence_monotone` also +1 on PRESENCE_RISING,
     the neighbours' maxima, BURST_NAMES and cohesion and -1 on the neighbours' minima; 0 elsewhere
     (the sign-up view too)."""
+    presence_monotone, account_dim = config.presence_monotone, config.account_dim
     rising = PRESENCE_RISING if presence_monotone else ()
     struct = [1 if name in rising else 0 for name in STRUCT_NAMES]
     neigh = ([1] * account_dim + [-1] * account_dim + [1] * len(BURST_NAMES) if presence_monotone
              else [0] * account_dim)
-    if presence_monotone and signup_view:
+    if presence_monotone and config.signup_view:
         neigh += [0] * (account_dim + 2)
-    if presence_monotone and cohesion:
+    if presence_monotone and config.cohesion:
         neigh += [1] * graphdata.COHESION_DIM
-    if ring_evidence:
+    if config.ring_evidence:
         neigh += [1] * graphdata.RING_EVIDENCE_DIM
-    if presence_monotone and evidence_prior:
+    if presence_monotone and config.evidence_prior:
         neigh += [1]
-    if label_share:
+    if config.label_share:
         neigh += [1]
     return [0] * n_before + [1] * len(EVIDENCE_NAMES) + struct + neigh + [0] * n_after
 

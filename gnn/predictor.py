@@ -89,8 +89,7 @@ def hybrid_features(gnn: RingGNN, b: GraphBatch) -> np.ndarray:
     logit = gnn.structure_logit(b, h) + gnn.evidence(b)
     c = gnn.config
     parts = [h.numpy(), logit.unsqueeze(1).numpy(),
-             hop1_features(b, c.structural_timing, c.presence_monotone, c.signup_view, c.cohesion,
-                           c.co_creation, c.ring_evidence, c.evidence_prior, c.label_share),
+             hop1_features(b, c),
              b.x_acc.numpy()]
     if gnn.config.hop2 and b.hop2 is not None:
         parts.append(np.asarray(b.hop2, dtype=np.float32))
@@ -102,15 +101,13 @@ def hybrid_monotone(gnn: RingGNN) -> list[int]:
     the 2-hop counts; with `presence_monotone` also on the embedding (non-decreasing in presence)."""
     c = gnn.config
     return ([1 if c.presence_monotone else 0] * c.hidden + [1]
-            + hop1_monotone(0, c.account_dim, c.account_dim, c.presence_monotone, c.signup_view, c.cohesion,
-                            c.ring_evidence, c.evidence_prior, c.label_share)
+            + hop1_monotone(c, 0, c.account_dim)
             + ([1] * HOP2_DIM if c.hop2 else []))
 
 
 def gbt_monotone(config: ModelConfig) -> list[int]:
     """`monotone_constraints` of `gbt_features`."""
-    return hop1_monotone(config.account_dim, config.account_dim, 0, config.presence_monotone, config.signup_view,
-                         config.cohesion, config.ring_evidence, config.evidence_prior, config.label_share)
+    return hop1_monotone(config, config.account_dim, 0)
 
 
 def calibrate(p: np.ndarray, calibration: tuple[float, float] | None) -> np.ndarray:
@@ -144,11 +141,7 @@ def fit_platt(p: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 
 def gbt_features(b: GraphBatch, config: ModelConfig) -> np.ndarray:
     """[Na, Da + hop1_features]: own features and the 1-hop aggregates (online-computable)."""
-    return np.concatenate([b.x_acc.numpy(), hop1_features(b, config.structural_timing, config.presence_monotone,
-                                                          config.signup_view, config.cohesion, config.co_creation,
-                                                          config.ring_evidence, config.evidence_prior,
-                                                          config.label_share)],
-                          axis=1)
+    return np.concatenate([b.x_acc.numpy(), hop1_features(b, config)], axis=1)
 
 
 def meta_for(predictor: Predictor) -> dict[str, Any]:

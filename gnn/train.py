@@ -376,12 +376,12 @@ def train(
         # The baseline reads every neighbour aggregate (the published recipe); the shipped trees
         # read them as the shipped GNN's config allows (`presence_monotone`).
         mcfg = model_config(schema, cfg)
-        x_all = gbt_features(batch, dataclasses.replace(mcfg, presence_monotone=False, ring_evidence=False,
-                                                          label_share=False))
+        recipe = dataclasses.replace(mcfg, presence_monotone=False, ring_evidence=False, label_share=False)
+        x_all = gbt_features(batch, recipe)
         x_1hop = gbt_features(batch, mcfg)  # own features + 1-hop aggregates
         x_nb = np.concatenate([x_all, hop2_label_counts(raw, batch)], axis=1)
         b2 = fit_lgb(x_nb[tr], y_tr, x_nb[va], y_va, seed, threads=threads,
-                     monotone=hop1_monotone(da, da, 0) + [1, 1])
+                     monotone=hop1_monotone(recipe, da, 0) + [1, 1])
         results["neighbour_gbt"] = metrics(y_va, np.asarray(b2.predict(x_nb[va], num_threads=threads)))
         if progress:
             progress("baselines", 1.0)

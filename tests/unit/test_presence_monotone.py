@@ -34,6 +34,9 @@ from ringfence.graph.sqlite_store import SQLiteStore
 AS_OF = datetime(2027, 1, 1, tzinfo=UTC)
 HUB_CAP = 40
 DA = 4
+# the presence-monotone trees with every input switched on
+TREES = ModelConfig(DA, IDENTIFIER_DIM, structural_timing=False, presence_monotone=True, signup_view=True,
+                    cohesion=True, ring_evidence=True, evidence_prior=True, label_share=True)
 
 
 @pytest.fixture(scope="module")
@@ -116,13 +119,9 @@ def test_the_earlier_mean_model_can_be_lowered_by_an_added_account(raw: RawGraph
 @pytest.mark.parametrize("seed", range(3))
 def test_tree_features_only_rise_where_constrained_and_are_fixed_elsewhere(raw: RawGraph, seed: int) -> None:
     n = len(raw.account_ids)
-    before = hop1_features(assemble(raw, HUB_CAP, AS_OF), False, presence_monotone=True, signup_view=True,
-                           cohesion=True, ring_evidence=True, evidence_prior=True, label_share=True)
-    after = hop1_features(assemble(with_added(raw, seed), HUB_CAP, AS_OF), False, presence_monotone=True,
-                          signup_view=True, cohesion=True, ring_evidence=True, evidence_prior=True,
-                          label_share=True)[:n]
-    constraint = np.asarray(hop1_monotone(0, DA, 0, presence_monotone=True, signup_view=True, cohesion=True,
-                                          ring_evidence=True, evidence_prior=True, label_share=True))
+    before = hop1_features(assemble(raw, HUB_CAP, AS_OF), TREES)
+    after = hop1_features(assemble(with_added(raw, seed), HUB_CAP, AS_OF), TREES)[:n]
+    constraint = np.asarray(hop1_monotone(TREES, 0, 0))
     assert len(constraint) == before.shape[1]
     rising, falling, fixed = constraint == 1, constraint == -1, constraint == 0
     assert np.all(after[:, rising] >= before[:, rising] - 1e-5)
@@ -295,10 +294,8 @@ def test_a_link_to_labelled_fraud_lowers_no_evidence_column_of_the_trees(raw: Ra
     links to one more identifier with labelled fraud only rise."""
     from ringfence.gnn.baselines import EVIDENCE_NAMES
 
-    flags = {"presence_monotone": True, "signup_view": True, "cohesion": True, "ring_evidence": True,
-             "evidence_prior": True, "label_share": True}
     b = assemble(raw, HUB_CAP, AS_OF)
-    before = hop1_features(b, False, **flags)
+    before = hop1_features(b, TREES)
     cols = np.r_[np.arange(len(EVIDENCE_NAMES)), before.shape[1] - np.arange(1, RING_EVIDENCE_DIM + 3)]
     # identifiers with labelled fraud *and* legit, joined by accounts that already see labelled fraud:
     # where a share over all labelled accounts would fall
@@ -312,7 +309,7 @@ def test_a_link_to_labelled_fraud_lowers_no_evidence_column_of_the_trees(raw: Ra
         linked = dataclasses.replace(raw, e_acc=np.r_[raw.e_acc, a], e_id=np.r_[raw.e_id, i],
                                      e_first=np.r_[raw.e_first, AS_OF.timestamp()],
                                      id_degree=raw.id_degree + (np.arange(len(raw.id_degree)) == i))
-        after = hop1_features(assemble(linked, HUB_CAP, AS_OF), False, **flags)
+        after = hop1_features(assemble(linked, HUB_CAP, AS_OF), TREES)
         assert np.all(after[a, cols] >= before[a, cols] - 1e-6), (i, a)
         rose += bool(np.any(after[a, cols] > before[a, cols] + 1e-6))
     assert rose == 12
