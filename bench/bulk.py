@@ -1,12 +1,14 @@
 """Bulk first load: `ringfence load --bulk` end to end on a synthetic world, in links/s.
 
-    .venv/bin/python bench/bulk.py [--accounts 1000000] [--heap 1g]
+    .venv/bin/python bench/bulk.py [--accounts 1000000] [--heap 1g] [--keep-home DIR]
 
 Writes the world (seed 1) to JSON lines, then times the three steps of graph/neo4j_bulk.py on a
 fresh Neo4j home: the import files (parsing and validating every record as `ringfence load`
 does), `neo4j-admin database import full` (Community jars, database stopped), and the finish
 (constraints and indexes) with the database started. Server start-up is reported apart.
-Prints figures; asserts only that every account arrived.
+Prints figures; asserts only that every account arrived. `--keep-home DIR` keeps the loaded
+Neo4j home for other benchmarks (`python -m devservices neo4j --home DIR`, then e.g.
+`bench/sweep.py --backend neo4j`).
 """
 
 from __future__ import annotations
@@ -38,7 +40,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--accounts", type=int, default=1_000_000)
     parser.add_argument("--heap", default="1g")
+    parser.add_argument("--keep-home", type=Path, help="move the loaded Neo4j home here (must not exist)")
     args = parser.parse_args()
+    if args.keep_home and args.keep_home.exists():
+        parser.error(f"{args.keep_home} exists")
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}", flush=True)
     work = Path(tempfile.mkdtemp(prefix="ringfence-bulk-"))
     source = work / "world.jsonl"
@@ -70,6 +75,8 @@ def main() -> None:
               f"{plan.labels:,} | import files {files:.1f}s | neo4j-admin import {tool:.1f}s | finish "
               f"{finish:.1f}s | total {total:.1f}s = {plan.links / total:,.0f} links/s (server start {t3 - t2:.1f}s"
               f" not counted; load average {os.getloadavg()[0]:.1f})", flush=True)
+        if args.keep_home:
+            shutil.move(home, args.keep_home)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -4,11 +4,17 @@
     .venv/bin/python bench/sweep.py [--sizes 100000,1000000] [--no-nx]
     .venv/bin/python bench/sweep.py --backend neo4j --graph-url neo4j://neo4j:password@127.0.0.1:7687 --sizes 1000000
     .venv/bin/python bench/sweep.py --sizes 100000 --sharded 200000 [--one-sweep]
+    .venv/bin/python bench/sweep.py --sizes 1000000 --sharded 500000 --one-sweep --workers 1,2
 
 `--sharded LINKS` runs each size twice, each in its own process (a clean peak-RSS figure): the
 single-process sweep (the baseline) and the sharded sweep in process, one shard at a time, with
 `RINGFENCE_SWEEP_SHARD_LINKS=LINKS`; it prints both, the partition's figures (shards, largest
-component) and the ratios sharded / single-process.
+component) and the ratios sharded / single-process. `--workers 1,2` then runs the same sharded
+sweep as a job on real Celery workers (that many `celery worker -Q jobs -c 1` processes, a real
+redis-server, a fresh copy of the world): the coordinator (partition), shard and finishing tasks
+each run in a fresh pool process (`--max-tasks-per-child 1`), so each records its own peak RSS
+(`ringfence.core.usage`, in the published sweep's stats); every worker's process tree is also
+sampled (psutil, every second) for its largest total PSS (shared pages counted once across the tree).
 
 On Neo4j the server is the caller's (e.g. `python -m devservices neo4j --home H
 --page-cache 3g`, kept between runs): an empty database is loaded with the world first, as
@@ -182,14 +188,14 @@ def one(size: int, preset: str, data_dir: Path, nx_compare: bool, shard_links: i
 
 
 def one_neo4j(size: int, preset: str, data_dir: Path, graph_url: str, fresh: bool, load_only: bool = False,
-              second_sweep: bool = True) -> dict:
+              second_sweep: bool = True, shard_links: int = 0) -> dict:
     """Sweeps on a Neo4j database holding the world (emptied first with `fresh`, loaded when empty)."""
     from ringfence.core.settings import Settings
     from ringfence.graph.factory import open_store
 
-    settings = Settings(data_dir=data_dir, graph_url=graph_url)
+    settings = Settings(data_dir=data_dir, graph_url=graph_url, sweep_shard_links=shard_links)
     store = open_store(settings)
-    out: dict = {"size": size, "preset": preset, "load_average": os.getloadavg()[0]}
+    out: dict = {"size": size, "preset": preset, "load_average": os.getloadavg()[0], "shard_links": shard_links}
     try:
         store.migrate()
         if fresh:
@@ -213,6 +219,96 @@ def one_neo4j(size: int, preset: str, data_dir: Path, graph_url: str, fresh: boo
     return out
 
 
+def one_celery(size: int, preset: str, data_dir: Path, shard_links: int, n_workers: int,
+               graph_url: str | None = None) -> dict:
+    """The sharded sweep as a Celery job on `n_workers` real worker processes (jobs queue), on
+    a fresh copy of the cached SQLite world, or on the Neo4j database at `graph_url`."""
+    import psutil
+
+    from devservices.services import RedisServer
+    from ringfence.core.settings import Settings
+    from ringfence.graph.factory import open_store
+    from ringfence.services.jobs import FINISHED, start_sweep
+    from ringfence.workers.dispatch import CeleryDispatcher
+
+    if graph_url is None:
+        work = working_copy(world_db(size, preset)[0])
+        graph_url = f"sqlite:///{work}"
+    else:
+        work = Path(tempfile.mkdtemp(dir=CACHE)) / "neo4j"
+    redis = RedisServer(directory=work.parent / "redis").start()
+    env = {**os.environ, "RINGFENCE_GRAPH_URL": graph_url, "RINGFENCE_BROKER_URL": redis.url,
+           "RINGFENCE_DATA_DIR": str(data_dir), "RINGFENCE_SWEEP_SHARD_LINKS": str(shard_links)}
+    procs: list[subprocess.Popen[bytes]] = []
+    out: dict = {"size": size, "workers": n_workers, "load_average": os.getloadavg()[0]}
+    try:
+        for i in range(n_workers):
+            with (work.parent / f"worker{i}.log").open("wb") as log:
+                procs.append(subprocess.Popen(
+                    [sys.executable, "-m", "celery", "-A", "ringfence.workers", "worker", "-Q", "jobs", "-c", "1",
+                     "-n", f"jobs{i}@%h", "--max-tasks-per-child", "1", "--loglevel=INFO", "--without-gossip",
+                     "--without-mingle"], env=env, stdout=log, stderr=subprocess.STDOUT,
+                    cwd=Path(__file__).resolve().parents[1]))
+        deadline = time.monotonic() + 180
+        while not all(" ready." in (work.parent / f"worker{i}.log").read_text() for i in range(n_workers)):
+            if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
+                raise SystemExit(f"workers did not start; logs in {work.parent}")
+            time.sleep(0.5)
+        settings = Settings(data_dir=data_dir, graph_url=graph_url, broker_url=redis.url,
+                            sweep_shard_links=shard_links)
+        store = open_store(settings)
+        dispatcher = CeleryDispatcher(settings)
+        tree_peak = [0] * n_workers
+        started = time.perf_counter()
+        job = start_sweep(store, settings, dispatcher, "bench")
+        while (current := store.get_job(job.id)) is not None and current.status not in FINISHED:
+            for i, p in enumerate(procs):
+                try:
+                    root = psutil.Process(p.pid)
+                    tree = [root, *root.children(recursive=True)]
+                    tree_peak[i] = max(tree_peak[i], sum(q.memory_full_info().pss for q in tree))
+                except psutil.Error:
+                    pass  # a pool process ended between listing and reading
+            time.sleep(1.0)  # PSS reads (smaps_rollup) of GB-sized processes cost CPU: not too often
+        wall = time.perf_counter() - started
+        dispatcher.close()
+        if current is None or current.status != "succeeded":
+            raise SystemExit(f"the sharded sweep job failed: {current}; logs in {work.parent}")
+        sweep = store.current_sweep()
+        assert sweep is not None and sweep.sweep_id == current.result["sweep_id"]
+        out.update({"seconds": round(wall, 1), "stats": sweep.stats, "rings": len(store.current_rings()),
+                    "accounts": current.result["accounts"],
+                    "worker_tree_peak_gb": [round(x / 2**30, 2) for x in tree_peak]})
+        store.close()
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        redis.stop()
+        shutil.rmtree(work.parent, ignore_errors=True)
+    return out
+
+
+def _print_celery(r: dict) -> None:
+    st = r["stats"]
+    part, shards, fin = st["partition_figures"], st["shard_figures"], st["finish_figures"]
+    print(f"  celery, {r['workers']} worker(s): {r['seconds']:.1f}s wall, {r['rings']:,} rings, "
+          f"{r['accounts']:,} accounts (load average {r['load_average']:.1f})")
+    pst = st["partition"]
+    print(f"    partition {part['seconds']:.1f}s (cpu {part['cpu_s']:.1f}), coordinator peak "
+          f"{part['peak_rss_mb'] / 1024:.2f} GB; {pst['links']:,} links, largest component "
+          f"{pst['largest_component_accounts']:,} accounts / {pst['largest_component_links']:,} links, "
+          f"oversize shards {pst['oversize_shards']}")
+    print(f"    shards {shards['count']}: cpu {shards['cpu_s_sum']:.1f}s in all, slowest {shards['seconds_max']:.1f}s, "
+          f"largest {shards['units_max']:,.0f} units, peak per shard task {shards['peak_rss_mb_max'] / 1024:.2f} GB")
+    print(f"    finish {fin['seconds']:.1f}s before publication (cpu {fin['cpu_s']:.1f}), peak "
+          f"{fin['peak_rss_mb'] / 1024:.2f} GB; worker process trees (PSS) at most {r['worker_tree_peak_gb']} GB")
+
+
 def _phases(p: dict[str, float]) -> str:
     return " ".join(f"{k}={v:.1f}" for k, v in p.items())
 
@@ -229,17 +325,25 @@ def main() -> None:
     parser.add_argument("--no-nx", action="store_true")
     parser.add_argument("--one-sweep", action="store_true", help="neo4j: skip the second sweep")
     parser.add_argument("--sharded", type=int, default=0, metavar="LINKS",
-                        help="also sweep in shards of about LINKS links (embedded, in process); print both")
+                        help="also sweep in shards of about LINKS links (in process); print both")
+    parser.add_argument("--workers", default="", metavar="N,..",
+                        help="with --sharded: also run the sharded sweep on N real Celery workers (each N)")
+    parser.add_argument("--workers-only", action="store_true",
+                        help="with --workers: only the Celery runs (sizes one process cannot sweep)")
     parser.add_argument("--shard-links", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     warnings.filterwarnings("ignore", message="Sparse", category=UserWarning)  # torch, in gnn.graphdata
     if args.backend == "neo4j" and not args.graph_url:
         parser.error("--backend neo4j needs --graph-url")
+    if args.workers and not args.sharded:
+        parser.error("--workers needs --sharded")
+    if args.workers_only and not args.workers:
+        parser.error("--workers-only needs --workers")
     if args.one:
         if args.backend == "neo4j":
             r = one_neo4j(args.one, args.preset, Path(args.data_dir), args.graph_url, args.fresh, args.prepare_only,
-                          not args.one_sweep)
+                          not args.one_sweep, args.shard_links)
         else:
             r = one(args.one, args.preset, Path(args.data_dir), not args.no_nx, args.shard_links, not args.one_sweep)
         print("RESULT " + json.dumps(r), flush=True)
@@ -249,6 +353,14 @@ def main() -> None:
     runs = [(size, links) for size in map(int, args.sizes.split(","))
             for links in ([0, args.sharded] if args.sharded else [0])]
     baseline: dict[int, dict] = {}
+    if args.workers_only:
+        for size in map(int, args.sizes.split(",")):
+            for n_workers in map(int, args.workers.split(",")):
+                print(f"sqlite accounts={size:>9,} sharded, {args.sharded:,} units per shard", flush=True)
+                _print_celery(one_celery(size, args.preset, Path(args.data_dir), args.sharded, n_workers,
+                                         args.graph_url))
+                sys.stdout.flush()
+        return
     for size, links in runs:
         if args.backend == "sqlite":
             world_db(size, args.preset, fresh=args.fresh)
@@ -301,6 +413,14 @@ def main() -> None:
             n = r["networkx"]
             print(f"  detection step: ours {n['ours_s']:.2f}s, networkx {n['networkx_s']:.2f}s "
                   f"(x{n['ratio']}), same groups: {n['same_groups']}")
+        if links and args.workers:
+            for n_workers in map(int, args.workers.split(",")):
+                c = one_celery(size, args.preset, Path(args.data_dir), links, n_workers, args.graph_url)
+                _print_celery(c)
+                if c["rings"] != f["rings"] or c["accounts"] != f["accounts"]:
+                    raise SystemExit(f"celery sweep published {c['rings']} rings / {c['accounts']} accounts, "
+                                     f"in process {f['rings']} / {f['accounts']}")
+                sys.stdout.flush()
         sys.stdout.flush()
 
 

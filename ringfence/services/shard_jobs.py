@@ -29,6 +29,7 @@ from typing import Any
 from ringfence.core.clock import utcnow
 from ringfence.core.errors import ShardFailed, SweepRunning
 from ringfence.core.settings import Settings
+from ringfence.core.usage import Usage
 from ringfence.graph.detection import DetectionParams
 from ringfence.graph.store import GraphStore
 from ringfence.services.jobs import FINISHED, SWEEP_LOCK, Heartbeat, mark_failed, mark_running, mark_succeeded
@@ -82,8 +83,10 @@ def start(store: GraphStore, settings: Settings, job_id: str, send_shard: SendSh
         from ringfence.gnn.score import current_scorer
 
         scorer = check_shardable(current_scorer(settings))
+        usage = Usage()
         with Heartbeat(store, _locks(job_id), ttl):
             part = plan(store, settings)
+        partition_figures = usage.figures()  # the coordinator: grows with the graph, not the shard size
         started = utcnow()
         sweep_id = sweep_id_for(started, job_id)
         for k in range(len(part.shards)):
@@ -91,7 +94,8 @@ def start(store: GraphStore, settings: Settings, job_id: str, send_shard: SendSh
                         "as_of": started.isoformat()})
         send_finish({"job_id": job_id, "sweep_id": sweep_id, "n_shards": len(part.shards),
                      "started": started.isoformat(), "model_version": scorer.version,
-                     "stats": {"partition": part.stats, "oversize": part.oversize}})
+                     "stats": {"partition": part.stats, "oversize": part.oversize,
+                               "partition_figures": partition_figures}})
         log.info("sweep job %s: %d shards of sweep %s sent", job_id, len(part.shards), sweep_id)
         return {"job_id": job_id, "sweep_id": sweep_id, "shards": len(part.shards)}
     except BaseException as exc:

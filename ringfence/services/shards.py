@@ -46,6 +46,7 @@ import numpy as np
 
 from ringfence.core.errors import ShardFailed, ShardingUnsupported
 from ringfence.core.settings import Settings
+from ringfence.core.usage import Usage
 from ringfence.graph.arrays import LABEL_CODE, TYPE_CODE, GraphArrays
 from ringfence.graph.detection import DetectionParams, detect
 from ringfence.graph.model import RingIdentifier, Subgraph, SweepResult
@@ -117,7 +118,7 @@ def _gds_partition(store: Any, settings: Settings) -> Partition:
 class ShardOutput:
     risks: dict[str, float]
     drafts: list[RingDraft] = field(default_factory=list)
-    stats: dict[str, int] = field(default_factory=dict)
+    stats: dict[str, float] = field(default_factory=dict)
 
 
 def read_shard(store: GraphStore, account_ids: Sequence[str], hub_cap: int) -> Subgraph:
@@ -152,7 +153,8 @@ def detection_graph(sub: Subgraph, account_ids: Sequence[str], hub_cap: int) -> 
 
 def run_shard(store: GraphStore, settings: Settings, scorer: ShardScorer, account_ids: Sequence[str],
               as_of: datetime, params: DetectionParams) -> ShardOutput:
-    """Rings and risks of one shard (`account_ids`: whole components)."""
+    """Rings and risks of one shard (`account_ids`: whole components), with what it cost."""
+    usage = Usage()
     ids = sorted(account_ids)
     sub = read_shard(store, ids, settings.hub_cap)
     present = [a for a in ids if a in sub.accounts]  # an account deleted since the partition
@@ -164,7 +166,7 @@ def run_shard(store: GraphStore, settings: Settings, scorer: ShardScorer, accoun
                         {**grp.features, "member_score_mean": float(risk[grp.members].mean())},
                         ring_risk(grp.features, risk[grp.members])) for grp in det.groups]
     stats = {"accounts": len(present), "halo": len(sub.accounts) - len(present), "links": g.n_links,
-             "rings": len(drafts)}
+             "rings": len(drafts), **usage.figures()}
     return ShardOutput(risks, drafts, stats)
 
 
@@ -189,10 +191,22 @@ def decode(payload: bytes) -> ShardOutput:
 # -- finish ------------------------------------------------------------------------------------
 
 
+def shard_figures(shard_stats: Sequence[dict[str, Any]]) -> dict[str, float]:
+    """What the shards cost, summed and at their largest (the largest sets a worker's size)."""
+    def col(name: str) -> list[float]:
+        return [float(s.get(name, 0.0)) for s in shard_stats] or [0.0]
+
+    units = [float(s.get("accounts", 0) + s.get("halo", 0) + s.get("links", 0)) for s in shard_stats] or [0.0]
+    return {"count": len(shard_stats), "seconds_sum": round(sum(col("seconds")), 3),
+            "seconds_max": max(col("seconds")), "cpu_s_sum": round(sum(col("cpu_s")), 3),
+            "peak_rss_mb_max": max(col("peak_rss_mb")), "units_max": max(units)}
+
+
 def finish(store: GraphStore, sweep_id: str, n_shards: int, *, started: datetime, model_version: str,
            stats: dict[str, Any]) -> SweepResult:
     """Publish the staged shards of `sweep_id` as one sweep, atomically, then drop them.
     `ShardFailed` (nothing published) if a shard failed or is missing."""
+    usage = Usage()
     staged = store.staged_shards(sweep_id)
     failed = sorted(k for k, (status, _) in staged.items() if status == "failed")
     missing = sorted(set(range(n_shards)) - staged.keys())
@@ -203,15 +217,18 @@ def finish(store: GraphStore, sweep_id: str, n_shards: int, *, started: datetime
                           {"failed": failed, "missing": missing})
     risks: dict[str, float] = {}
     drafts: list[RingDraft] = []
-    halo = 0
+    shard_stats: list[dict[str, Any]] = []
     for k in range(n_shards):
         out = decode(staged[k][1])
         risks.update(out.risks)
         drafts.extend(out.drafts)
-        halo += int(out.stats.get("halo", 0))
+        shard_stats.append(out.stats)
     del staged
+    halo = sum(int(s.get("halo", 0)) for s in shard_stats)
     result = build_result(store, drafts, dict(sorted(risks.items())), sweep_id=sweep_id, started=started,
-                          model_version=model_version, stats={**stats, "halo_accounts": halo})
+                          model_version=model_version, stats={**stats, "halo_accounts": halo,
+                                                              "shard_figures": shard_figures(shard_stats)})
+    result.stats["finish_figures"] = usage.figures()  # before publication: reading, matching, building
     store.publish_sweep(result)
     store.drop_staged(sweep_id)
     return result

@@ -49,6 +49,10 @@ def _check(store: GraphStore, settings: Settings) -> None:
     # then
     assert sharded.stats["partition"]["shards"] >= 10
     assert sharded.stats["halo_accounts"] > 0  # hubs crossed shards
+    figures = sharded.stats["shard_figures"]  # what sizes a worker: recorded per shard, summed here
+    assert figures["count"] == sharded.stats["partition"]["shards"]
+    assert figures["peak_rss_mb_max"] > 0 and 0 < figures["seconds_max"] <= figures["seconds_sum"]
+    assert 0 < figures["units_max"] < sharded.stats["partition"]["accounts"] + sharded.stats["partition"]["links"]
     assert ("gds_components" in sharded.stats["partition"]) == hasattr(store, "has_gds")
     assert len(single.rings) >= 10
     _same(sharded, single)

@@ -80,7 +80,13 @@ def test_a_worker_killed_mid_shard_is_redelivered_and_the_sweep_publishes_once(
     assert done is not None and done.status == "succeeded", done
     assert len(lost) == 1 and lost <= _task_ids(survivor, "succeeded"), "the killed shard was not redelivered"
     assert _sweeps(store) == sweeps_before + 1
-    assert store.current_sweep().sweep_id == done.result["sweep_id"]  # type: ignore[union-attr, index]
+    published = store.current_sweep()
+    assert published is not None and published.sweep_id == done.result["sweep_id"]  # type: ignore[index]
+    # the workers' figures reach the published stats: the coordinator's, each shard's, the finish's
+    assert published.stats["partition_figures"]["peak_rss_mb"] > 0
+    assert published.stats["shard_figures"]["count"] == done.result["shards"]  # type: ignore[index]
+    assert published.stats["shard_figures"]["peak_rss_mb_max"] > 0
+    assert published.stats["finish_figures"]["cpu_s"] >= 0
     rings = store.current_rings()
     members = [m for ms in rings.values() for m in ms]
     assert len(rings) == 25 and before < frozenset(frozenset(m) for m in rings.values())
