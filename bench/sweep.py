@@ -276,7 +276,10 @@ def one_celery(size: int, preset: str, data_dir: Path, shard_links: int, n_worke
             raise SystemExit(f"the sharded sweep job failed: {current}; logs in {work.parent}")
         sweep = store.current_sweep()
         assert sweep is not None and sweep.sweep_id == current.result["sweep_id"]
+        # build_result stamps the sweep's finished_at just before publication; the job ends after it
+        publish_s = (current.finished_at - sweep.finished_at).total_seconds() if current.finished_at else -1.0
         out.update({"seconds": round(wall, 1), "stats": sweep.stats, "rings": len(store.current_rings()),
+                    "publish_s": round(publish_s, 1),
                     "accounts": current.result["accounts"],
                     "worker_tree_peak_gb": [round(x / 2**30, 2) for x in tree_peak]})
         store.close()
@@ -303,9 +306,11 @@ def _print_celery(r: dict) -> None:
           f"{part['peak_rss_mb'] / 1024:.2f} GB; {pst['links']:,} links, largest component "
           f"{pst['largest_component_accounts']:,} accounts / {pst['largest_component_links']:,} links, "
           f"oversize shards {pst['oversize_shards']}")
-    print(f"    shards {shards['count']}: cpu {shards['cpu_s_sum']:.1f}s in all, slowest {shards['seconds_max']:.1f}s, "
+    print(f"    shards {shards['count']}: {shards['seconds_sum']:.1f}s (cpu {shards['cpu_s_sum']:.1f}s) in all, "
+          f"slowest {shards['seconds_max']:.1f}s, "
           f"largest {shards['units_max']:,.0f} units, peak per shard task {shards['peak_rss_mb_max'] / 1024:.2f} GB")
-    print(f"    finish {fin['seconds']:.1f}s before publication (cpu {fin['cpu_s']:.1f}), peak "
+    print(f"    finish {fin['seconds']:.1f}s before publication (cpu {fin['cpu_s']:.1f}), publication "
+          f"{r['publish_s']:.1f}s, peak "
           f"{fin['peak_rss_mb'] / 1024:.2f} GB; worker process trees (PSS) at most {r['worker_tree_peak_gb']} GB")
 
 
