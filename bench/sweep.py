@@ -361,7 +361,7 @@ def main() -> None:
     if args.workers_only:
         for size in map(int, args.sizes.split(",")):
             for n_workers in map(int, args.workers.split(",")):
-                print(f"sqlite accounts={size:>9,} sharded, {args.sharded:,} units per shard", flush=True)
+                print(f"{args.backend} accounts={size:>9,} sharded, {args.sharded:,} units per shard", flush=True)
                 _print_celery(one_celery(size, args.preset, Path(args.data_dir), args.sharded, n_workers,
                                          args.graph_url))
                 sys.stdout.flush()
