@@ -32,7 +32,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
@@ -106,7 +105,9 @@ def working_copy(db: Path) -> Path:
 
 
 def peak_rss_gb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
+    from ringfence.core.usage import peak_rss_mb
+
+    return peak_rss_mb() / 1024
 
 
 def networkx_detect(g, threshold: float, hub_cap: int, min_size: int) -> list[list[str]]:  # type: ignore[no-untyped-def]

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -38,6 +37,7 @@ import numpy as np
 from ringfence.core.clock import utcnow
 from ringfence.core.errors import SweepRunning
 from ringfence.core.settings import Settings
+from ringfence.core.usage import Usage
 from ringfence.graph.arrays import AttributeSpec, GraphArrays, load_arrays
 from ringfence.graph.detection import DetectionParams, detect
 from ringfence.graph.model import SweepResult
@@ -155,16 +155,14 @@ def _sweep(
     as_of: datetime | None = None,
 ) -> SweepResult:
     started = utcnow()
-    t0 = time.perf_counter()
+    total = Usage()
     phases: dict[str, float] = {}
     cpu: dict[str, float] = {}  # process CPU seconds per phase: meaningful on a shared machine
-    mark = [t0, time.process_time()]
+    lap = [Usage()]
 
     def phase(name: str, fraction: float) -> None:
-        now, now_cpu = time.perf_counter(), time.process_time()
-        phases[name] = round(now - mark[0], 3)
-        cpu[name] = round(now_cpu - mark[1], 3)
-        mark[0], mark[1] = now, now_cpu
+        figures, lap[0] = lap[0].figures(), Usage()
+        phases[name], cpu[name] = figures["seconds"], figures["cpu_s"]
         log.info("sweep phase %s: %.2fs", name, phases[name])
         # Refresh the lock; if it expired and someone else took it, this sweep must not publish.
         if not store.acquire_lock(LOCK, owner, ttl_s=ttl):
@@ -185,9 +183,9 @@ def _sweep(
         result = sweep_in_process(store, settings, scorer, sweep_id=sweep_id_for(started, owner), started=started,
                                   as_of=as_of or started, params=p, phase=phase,
                                   stats={"phases": phases, "cpu_phases": cpu, "params": p_stats})
-        phases["finish"] = round(time.perf_counter() - mark[0], 3)
+        phases["finish"] = lap[0].figures()["seconds"]
         result.stats["accounts"] = len(result.account_risks)
-        result.stats["seconds"] = round(time.perf_counter() - t0, 3)
+        result.stats["seconds"] = total.figures()["seconds"]
         if progress is not None:
             progress("publish", 1.0)
         return result
@@ -223,11 +221,11 @@ def _sweep(
     rings = result.rings
     phase("match", 0.8)
 
-    t_pub, cpu_pub = time.perf_counter(), time.process_time()
+    publishing = Usage()
     store.publish_sweep(result)
-    phases["publish"] = round(time.perf_counter() - t_pub, 3)
-    cpu["publish"] = round(time.process_time() - cpu_pub, 3)
-    result.stats["seconds"] = round(time.perf_counter() - t0, 3)
+    figures = publishing.figures()
+    phases["publish"], cpu["publish"] = figures["seconds"], figures["cpu_s"]
+    result.stats["seconds"] = total.figures()["seconds"]
     log.info("sweep %s: %d rings, %d accounts, phases %s", result.sweep_id, len(rings), graph.n_accounts, phases)
     if progress is not None:
         progress("publish", 1.0)
