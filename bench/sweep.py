@@ -5,6 +5,7 @@
     .venv/bin/python bench/sweep.py --backend neo4j --graph-url neo4j://neo4j:password@127.0.0.1:7687 --sizes 1000000
     .venv/bin/python bench/sweep.py --sizes 100000 --sharded 200000 [--one-sweep]
     .venv/bin/python bench/sweep.py --sizes 1000000 --sharded 500000 --one-sweep --workers 1,2
+    .venv/bin/python bench/sweep.py --sizes 1000000,4000000 --partition 500000
 
 `--sharded LINKS` runs each size twice, each in its own process (a clean peak-RSS figure): the
 single-process sweep (the baseline) and the sharded sweep in process, one shard at a time, with
@@ -15,6 +16,12 @@ redis-server, a fresh copy of the world): the coordinator (partition), shard and
 each run in a fresh pool process (`--max-tasks-per-child 1`), so each records its own peak RSS
 (`ringfence.core.usage`, in the published sweep's stats); every worker's process tree is also
 sampled (psutil, every second) for its largest total PSS (shared pages counted once across the tree).
+
+`--partition LINKS` measures the coordinator's step alone on the embedded store, each engine in
+its own process: the store's `linking_components` (link rows in identifier order folded into a
+label per account) against the reference, `graph.partition.stream_partition` (the whole graph as
+integer `GraphArrays`); it prints wall, CPU and peak RSS of each, their ratios, and whether the two
+gave the same shards.
 
 On Neo4j the server is the caller's (e.g. `python -m devservices neo4j --home H
 --page-cache 3g`, kept between runs): an empty database is loaded with the world first, as
@@ -315,6 +322,59 @@ def _print_celery(r: dict) -> None:
           f"{fin['peak_rss_mb'] / 1024:.2f} GB; worker process trees (PSS) at most {r['worker_tree_peak_gb']} GB")
 
 
+def one_partition(size: int, preset: str, engine: str, shard_links: int, hub_cap: int) -> dict:
+    """The partition step of a sharded sweep on the cached world, by `engine` ("store": the
+    store's `linking_components`; "arrays": the reference over `GraphArrays`)."""
+    import hashlib
+
+    from ringfence.core.usage import Usage, peak_rss_mb
+    from ringfence.graph.partition import stream_partition
+
+    db, _ = world_db(size, preset)
+    store = SQLiteStore(db)
+    try:
+        before = peak_rss_mb()
+        usage = Usage()
+        if engine == "store":
+            part = store.linking_components(hub_cap).partition(hub_cap, shard_links)
+        else:
+            part = stream_partition(store, hub_cap, shard_links)
+        figures = usage.figures()
+    finally:
+        store.close()
+    digest = hashlib.sha256()
+    for shard in part.shards:
+        digest.update(shard.astype(np.int64).tobytes() + b"|")
+    return {"engine": engine, "size": size, "figures": figures, "rss_before_mb": before,
+            "stats": part.stats, "digest": digest.hexdigest()[:16], "load_average": os.getloadavg()[0]}
+
+
+def partition_runs(sizes: list[int], preset: str, shard_links: int) -> None:
+    from ringfence.core.settings import Settings
+
+    hub_cap = Settings().hub_cap
+    for size in sizes:
+        world_db(size, preset)
+        got = {}
+        for engine in ("arrays", "store"):
+            cmd = [sys.executable, __file__, "--one-partition", str(size), "--engine", engine, "--preset", preset,
+                   "--shard-links", str(shard_links), "--hub-cap", str(hub_cap)]
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
+            if proc.returncode or not lines:
+                print(proc.stdout[-2000:], proc.stderr[-4000:])
+                raise SystemExit(f"partition bench failed at {size} ({engine})")
+            got[engine] = r = json.loads(lines[-1][7:])
+            f = r["figures"]
+            print(f"sqlite accounts={size:>11,} partition by {engine:<6} {f['seconds']:7.1f}s  cpu {f['cpu_s']:7.1f}s  "
+                  f"peak RSS {f['peak_rss_mb'] / 1024:5.2f} GB (after imports {r['rss_before_mb'] / 1024:.2f} GB)  "
+                  f"shards {r['stats']['shards']}  load average {r['load_average']:.1f}", flush=True)
+        a, s = got["arrays"]["figures"], got["store"]["figures"]
+        same = all(got["arrays"][k] == got["store"][k] for k in ("digest", "stats"))
+        print(f"  store / arrays: time x{s['seconds'] / a['seconds']:.2f}, cpu x{s['cpu_s'] / a['cpu_s']:.2f}, "
+              f"peak RSS x{s['peak_rss_mb'] / a['peak_rss_mb']:.2f}; same shards: {same}", flush=True)
+
+
 def _phases(p: dict[str, float]) -> str:
     return " ".join(f"{k}={v:.1f}" for k, v in p.items())
 
@@ -336,9 +396,21 @@ def main() -> None:
                         help="with --sharded: also run the sharded sweep on N real Celery workers (each N)")
     parser.add_argument("--workers-only", action="store_true",
                         help="with --workers: only the Celery runs (sizes one process cannot sweep)")
+    parser.add_argument("--partition", type=int, default=0, metavar="LINKS",
+                        help="only the partition step, by the store and by GraphArrays (embedded store)")
     parser.add_argument("--shard-links", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--one-partition", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--engine", choices=("store", "arrays"), help=argparse.SUPPRESS)
+    parser.add_argument("--hub-cap", type=int, default=50, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.one_partition:
+        print("RESULT " + json.dumps(one_partition(args.one_partition, args.preset, args.engine, args.shard_links,
+                                                   args.hub_cap)), flush=True)
+        return
+    if args.partition:
+        partition_runs([int(x) for x in args.sizes.split(",")], args.preset, args.partition)
+        return
     warnings.filterwarnings("ignore", message="Sparse", category=UserWarning)  # torch, in gnn.graphdata
     if args.backend == "neo4j" and not args.graph_url:
         parser.error("--backend neo4j needs --graph-url")

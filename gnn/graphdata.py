@@ -341,10 +341,13 @@ def assemble(raw: RawGraph, hub_cap: int, as_of: datetime, finalized: bool = Tru
 def signup_view(x_acc: np.ndarray, e_acc: np.ndarray, e_first: np.ndarray, order: np.ndarray, starts: np.ndarray,
                 hub_cap: int) -> np.ndarray:
     """[E, Da + 1] float32: per edge (a, i) what a saw at i when it linked: the mean features of i's
-    messaging accounts linked strictly before a (0 for none) and log1p of their number.
+    messaging accounts other than a linked no later than a (0 for none) and log1p of their number.
 
-    Links are recorded when they happen, so a link made later is never strictly before an existing
-    one: no account added later moves these, whatever it claims (free weights may read them).
+    Links are recorded when they happen, so a link made later is never at or before an existing
+    one: no account added later moves these, whatever it claims (free weights may read them). Ties
+    count as seen: links recorded together (one sign-up batch, or a tenant's history imported with
+    one timestamp, as every Tolokers link is) saw each other; with strict "before" a backfilled graph
+    would show every account an empty identifier.
     `order` sorts the edges by (identifier, first_seen, account); `starts[i]` is i's first position.
     """
     ne, da = len(e_acc), x_acc.shape[1]
@@ -354,16 +357,20 @@ def signup_view(x_acc: np.ndarray, e_acc: np.ndarray, e_first: np.ndarray, order
     s_first = e_first[order]
     s_id_start = np.repeat(starts, np.diff(np.r_[starts, ne]))  # each sorted edge's identifier start
     new = np.r_[True, (s_id_start[1:] != s_id_start[:-1]) | (s_first[1:] != s_first[:-1])]
-    tie_start = np.maximum.accumulate(np.where(new, np.arange(ne), 0))
-    # the strictly earlier links of the identifier, of which the first hub_cap message
-    prior = np.minimum(tie_start - s_id_start, hub_cap)
-    lo, hi = s_id_start, s_id_start + prior
+    tie_starts = np.flatnonzero(new)
+    tie_end = np.r_[tie_starts[1:], ne][np.cumsum(new) - 1]
+    # the identifier's links up to the end of a's tie, of which the first hub_cap message; less a itself
+    lo = s_id_start
+    hi = np.minimum(tie_end, s_id_start + hub_cap)
+    own = np.arange(ne) < hi
+    seen = hi - lo - own
     xs = x_acc[e_acc[order]]
     sorted_out = np.empty_like(out)
     for c in range(da):  # one float64 column at a time: exact prefix sums, bounded memory
-        cs = np.r_[0.0, np.cumsum(xs[:, c], dtype=np.float64)]
-        sorted_out[:, c] = (cs[hi] - cs[lo]) / np.maximum(prior, 1)
-    sorted_out[:, da] = np.log1p(prior)
+        col = xs[:, c].astype(np.float64)
+        cs = np.r_[0.0, np.cumsum(col)]
+        sorted_out[:, c] = (cs[hi] - cs[lo] - np.where(own, col, 0.0)) / np.maximum(seen, 1)
+    sorted_out[:, da] = np.log1p(seen)
     out[order] = sorted_out
     return out
 

@@ -18,6 +18,7 @@ from typing import Any
 from neo4j.exceptions import ClientError
 
 from ringfence.graph.model import Subgraph
+from ringfence.graph.partition import LinkingComponents, linking_components_of
 from ringfence.graph.shards import ShardStatus, merge_subgraphs
 
 READ_CHUNK = 2_000  # seeds per neighbourhood statement: bounded transactions
@@ -29,6 +30,7 @@ class Neo4jShards:
     _write: Any
     _read: Any
     neighbourhood: Any
+    load_arrays: Any
 
     def shard_neighbourhood(self, account_ids: Sequence[str], hub_cap: int) -> Subgraph:
         # neighbourhood.cypher already reads a seed set in one statement; chunks bound its size.
@@ -48,6 +50,11 @@ class Neo4jShards:
 
     def drop_staged(self, sweep_id: str) -> None:
         self._write("shard_drop", sweep_id=sweep_id)
+
+    def linking_components(self, hub_cap: int, chunk_size: int = 200_000) -> LinkingComponents:
+        """The fallback for a server without GDS: the links streamed as `GraphArrays` (by account,
+        the order Neo4j reads cheaply) and their components found here."""
+        return linking_components_of(self.load_arrays(attributes=False, chunk_size=chunk_size), hub_cap)
 
     def has_gds(self) -> bool:
         """Whether the server has the GDS plugin (its `gds.version` function)."""

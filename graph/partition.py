@@ -11,10 +11,16 @@ that is a shard of its own and is reported as oversize.
 Everything here is integer arrays: account codes (positions in id order), identifier codes,
 component labels. `components` takes link columns from any source (the streamed fallback's
 `GraphArrays`, a test's hand-made graph); `stream_partition` reads them from a store.
+`ComponentStream` finds the same components from link rows in identifier order, a chunk at a
+time, holding integers per *account* only (no identifier strings, no link arrays): the embedded
+store's partition (`SQLiteStore.linking_components`), which at 10M accounts needed 8.8 GB as
+`GraphArrays` (BENCHMARKS.md, "Sharded sweeps").
 """
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -97,27 +103,15 @@ def partition_arrays(g: GraphArrays, hub_cap: int, shard_links: int,
                      component: np.ndarray | None = None) -> Partition:
     """The partition of `g`; `component` (labels per account, e.g. from GDS WCC) skips the
     component search."""
+    return linking_components_of(g, hub_cap, component).partition(hub_cap, shard_links)
+
+
+def linking_components_of(g: GraphArrays, hub_cap: int, component: np.ndarray | None = None) -> LinkingComponents:
     degree = g.degree()
-    linking = linking_mask(degree, g.benign, hub_cap)
     if component is None:
-        component = components(g.n_accounts, g.n_identifiers, g.e_acc, g.e_id, linking)
-    else:
-        component = canonical(component)
-    weight = 1 + np.bincount(g.e_acc, minlength=g.n_accounts)
-    shards, oversize = pack(component, weight, shard_links, hub_cap)
-    sizes = np.bincount(component) if component.size else np.zeros(0, dtype=np.int64)
-    comp_links = np.bincount(component, weights=weight - 1, minlength=sizes.size) if component.size else sizes
-    stats = {
-        "accounts": g.n_accounts,
-        "links": g.n_links,
-        "components": int(sizes.size),
-        "largest_component_accounts": int(sizes.max(initial=0)),
-        "largest_component_links": int(np.max(comp_links, initial=0)),
-        "shards": len(shards),
-        "oversize_shards": len(oversize),
-        "hubs": int(((degree > hub_cap) & ~g.benign).sum()),
-    }
-    return Partition(g.account_ids, shards, component, oversize, stats)
+        component = components(g.n_accounts, g.n_identifiers, g.e_acc, g.e_id, linking_mask(degree, g.benign, hub_cap))
+    return LinkingComponents(g.account_ids, component, np.bincount(g.e_acc, minlength=g.n_accounts),
+                             int(((degree > hub_cap) & ~g.benign).sum()))
 
 
 def partition_components(account_ids: list[str], component: np.ndarray, links: np.ndarray, hub_cap: int,
@@ -143,5 +137,129 @@ def partition_components(account_ids: list[str], component: np.ndarray, links: n
 
 def stream_partition(store: GraphStore, hub_cap: int, shard_links: int) -> Partition:
     """The partition from the store's links, read in chunks into integer arrays (no attributes):
-    the embedded path, and Neo4j's fallback when the server has no GDS."""
+    Neo4j's fallback when the server has no GDS, and the reference the leaner engines are tested
+    against."""
     return partition_arrays(load_arrays(store, attributes=False), hub_cap, shard_links)
+
+
+@dataclass
+class LinkingComponents:
+    """What the partition needs of a store: account ids in id order, each one's component label
+    and link count (all its links, hubs and benign ones too), and how many hubs were left out."""
+
+    account_ids: list[str]
+    component: np.ndarray  # int [Na]
+    links: np.ndarray  # int64 [Na]
+    hubs: int = 0
+
+    def partition(self, hub_cap: int, shard_links: int) -> Partition:
+        part = partition_components(self.account_ids, self.component, self.links, hub_cap, shard_links)
+        part.stats["hubs"] = self.hubs
+        return part
+
+
+class ComponentStream:
+    """Components of the linking graph from link rows (account code, type, id) sorted by
+    (type, id), fed a chunk at a time: each identifier is a run of equal keys; a linking run
+    (2..hub_cap accounts, not benign) joins its accounts as a chain of edges, and the buffered
+    edges are merged into a label per account by scipy's connected components every
+    `flush_edges` edges. Memory: a label and a link count per account, the edge buffer, and
+    at most hub_cap + 1 rows of the run a chunk ends in."""
+
+    def __init__(self, n_accounts: int, hub_cap: int, benign: set[tuple[str, str]], flush_edges: int = 4_000_000):
+        self.n, self.hub_cap, self.benign, self.flush_edges = n_accounts, hub_cap, benign, flush_edges
+        self.label = np.arange(n_accounts, dtype=np.int64)
+        self.links = np.zeros(n_accounts, dtype=np.int64)
+        self.hubs = 0
+        self._eu: list[np.ndarray] = []
+        self._ev: list[np.ndarray] = []
+        self._buffered = 0
+        self._open: tuple[str, str] | None = None  # the key of the run the last chunk ended in
+        self._open_codes = np.zeros(0, dtype=np.int64)  # its first hub_cap + 1 accounts
+        self._open_len = 0
+
+    def add(self, codes: np.ndarray, types: Sequence[str], values: Sequence[str]) -> None:
+        n = len(codes)
+        if not n:
+            return
+        codes = np.asarray(codes, dtype=np.int64)
+        self.links += np.bincount(codes, minlength=self.n)
+        new = np.empty(n, dtype=bool)
+        new[0] = self._open != (types[0], values[0])
+        new[1:] = np.fromiter(map(operator.ne, values[1:], values[:-1]), dtype=bool, count=n - 1)
+        new[1:] |= np.fromiter(map(operator.ne, types[1:], types[:-1]), dtype=bool, count=n - 1)
+        starts = np.flatnonzero(new)
+        head = int(starts[0]) if len(starts) else n
+        self._extend_open(codes[:head])
+        if not len(starts):
+            return
+        self._close_open()
+        # complete runs: every start but the last; the last run may go on in the next chunk
+        lengths = np.diff(starts)
+        self._runs(codes, starts[:-1], lengths, types, values)
+        last = int(starts[-1])
+        self._open = (types[last], values[last])
+        self._extend_open(codes[last:])
+        if self._buffered >= self.flush_edges:
+            self._merge()
+
+    def finish(self) -> tuple[np.ndarray, np.ndarray, int]:
+        """(component label per account, link count per account, hubs)."""
+        self._close_open()
+        self._merge()
+        return self.label, self.links, self.hubs
+
+    def _is_benign(self, t: str, v: str) -> bool:
+        return (t, v) in self.benign
+
+    def _extend_open(self, codes: np.ndarray) -> None:
+        self._open_len += len(codes)
+        room = self.hub_cap + 1 - len(self._open_codes)
+        if room > 0 and len(codes):
+            self._open_codes = np.concatenate([self._open_codes, codes[:room]])
+
+    def _close_open(self) -> None:
+        if self._open is not None and self._open_len:
+            k = self._open_len
+            if not self._is_benign(*self._open):
+                if k > self.hub_cap:
+                    self.hubs += 1
+                elif k >= 2:
+                    self._edges(self._open_codes[:-1], self._open_codes[1:])
+        self._open, self._open_len = None, 0
+        self._open_codes = np.zeros(0, dtype=np.int64)
+
+    def _runs(self, codes: np.ndarray, starts: np.ndarray, lengths: np.ndarray, types: Sequence[str],
+              values: Sequence[str]) -> None:
+        if not len(starts):
+            return
+        sized = np.flatnonzero(lengths >= 2)
+        benign = np.zeros(len(starts), dtype=bool)
+        if self.benign:
+            benign[sized] = [self._is_benign(types[j], values[j]) for j in starts[sized].tolist()]
+        self.hubs += int(((lengths > self.hub_cap) & ~benign).sum())
+        linking = (lengths >= 2) & (lengths <= self.hub_cap) & ~benign
+        if not linking.any():
+            return
+        # a row joins the next one when both lie in the same linking run
+        run_of = np.repeat(np.arange(len(starts)), lengths)
+        rows = np.arange(int(starts[0]), int(starts[0]) + len(run_of))
+        pair = (run_of[:-1] == run_of[1:]) & linking[run_of[:-1]]
+        self._edges(codes[rows[:-1][pair]], codes[rows[1:][pair]])
+
+    def _edges(self, u: np.ndarray, v: np.ndarray) -> None:
+        if len(u):
+            self._eu.append(u)
+            self._ev.append(v)
+            self._buffered += len(u)
+
+    def _merge(self) -> None:
+        if not self._buffered:
+            return
+        lu = self.label[np.concatenate(self._eu)]
+        lv = self.label[np.concatenate(self._ev)]
+        self._eu, self._ev, self._buffered = [], [], 0
+        keep = lu != lv
+        g = sp.coo_matrix((np.ones(int(keep.sum()), dtype=np.int8), (lu[keep], lv[keep])), shape=(self.n, self.n))
+        _, merged = connected_components(g.tocsr(), directed=False)
+        self.label = merged.astype(np.int64)[self.label]

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from ringfence.graph.model import IdentifierKey, Subgraph
+
+if TYPE_CHECKING:  # graph.partition reads stores: a runtime import would be circular
+    from ringfence.graph.partition import LinkingComponents
 
 ShardStatus = Literal["done", "failed"]
 
@@ -22,6 +25,11 @@ class ShardStore(Protocol):
     def shard_neighbourhood(self, account_ids: Sequence[str], hub_cap: int) -> Subgraph:
         """`neighbourhood(account_ids, hops=1, hub_cap)` for a whole shard (thousands of seeds),
         read in bulk: the same accounts, identifiers (full degrees), edges, benign and rings."""
+        ...
+
+    def linking_components(self, hub_cap: int, chunk_size: int = 200_000) -> LinkingComponents:
+        """The components of the linking graph (`graph.partition`) and every account's link count,
+        in one consistent read: the partition step without GDS."""
         ...
 
     def stage_shard(self, sweep_id: str, shard: int, status: ShardStatus, payload: bytes) -> None:

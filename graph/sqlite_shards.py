@@ -8,7 +8,10 @@ from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any, cast
 
+import numpy as np
+
 from ringfence.graph.model import IdentifierKey, Subgraph
+from ringfence.graph.partition import ComponentStream, LinkingComponents
 from ringfence.graph.shards import ShardStatus
 
 
@@ -62,6 +65,31 @@ class SQLiteShards:
         )
         sub.rings = self.rings_of(list(sub.accounts))
         return sub
+
+    def linking_components(self, hub_cap: int, chunk_size: int = 200_000) -> LinkingComponents:
+        """One read transaction: account codes (positions in id order) are numbered by SQLite in a
+        temporary table, and links arrive as (code, type, id) in identifier order (the covering
+        index, no sort) into `ComponentStream`; no identifier string outlives its chunk."""
+        conn = self._conn()
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS partition_codes "
+                     "(id TEXT PRIMARY KEY, code INTEGER NOT NULL) WITHOUT ROWID")
+        conn.execute("BEGIN")
+        try:
+            ids = [r[0] for r in conn.execute("SELECT id FROM accounts ORDER BY id")]
+            conn.execute("DELETE FROM partition_codes")
+            conn.execute("INSERT INTO partition_codes SELECT id, row_number() OVER (ORDER BY id) - 1 FROM accounts")
+            stream = ComponentStream(len(ids), hub_cap, set(conn.execute("SELECT type, id FROM benign")))
+            cur = conn.execute(
+                "SELECT c.code, l.type, l.id FROM links AS l INDEXED BY links_by_identifier "
+                "CROSS JOIN partition_codes AS c ON c.id = l.account_id ORDER BY l.type, l.id")
+            while rows := cur.fetchmany(chunk_size):
+                codes, types, values = zip(*rows, strict=True)
+                stream.add(np.fromiter(codes, dtype=np.int64, count=len(codes)), types, values)
+            conn.execute("DELETE FROM partition_codes")
+        finally:
+            conn.execute("COMMIT")
+        component, links, hubs = stream.finish()
+        return LinkingComponents(ids, component, links, hubs)
 
     def stage_shard(self, sweep_id: str, shard: int, status: ShardStatus, payload: bytes) -> None:
         with cast(AbstractContextManager[sqlite3.Connection], self._write()) as conn:

@@ -6,8 +6,9 @@ Steps (`RINGFENCE_SWEEP_SHARD_LINKS` > 0):
    identifiers only (2..`hub_cap` accounts, not benign), packed into shards of about
    `sweep_shard_links` links (`graph.partition`). Detection links accounts through linking
    identifiers only, so no ring crosses two shards. On Neo4j with the GDS plugin the components
-   come from GDS WCC inside the server (`graph.neo4j_shards`); otherwise, and on SQLite, from
-   the streamed integer arrays.
+   come from GDS WCC inside the server (`graph.neo4j_shards`); otherwise from the store's
+   `linking_components`: on SQLite link rows in identifier order folded into a label per
+   account (`graph.partition.ComponentStream`), on Neo4j without GDS the streamed integer arrays.
 2. **Shards** (`run_shard`): one shard's accounts are read with `store.neighbourhood(accounts,
    hops=1, hub_cap)`, the read online scoring makes, then ring detection runs on the shard's
    own accounts and links and the GNN scores them.
@@ -50,7 +51,7 @@ from ringfence.core.usage import Usage
 from ringfence.graph.arrays import LABEL_CODE, TYPE_CODE, GraphArrays
 from ringfence.graph.detection import DetectionParams, detect
 from ringfence.graph.model import RingIdentifier, Subgraph, SweepResult
-from ringfence.graph.partition import Partition, partition_components, stream_partition
+from ringfence.graph.partition import Partition, partition_components
 from ringfence.graph.ring_risk import ring_risk
 from ringfence.graph.store import GraphStore
 from ringfence.services.publish import RingDraft, build_result
@@ -88,7 +89,7 @@ def plan(store: GraphStore, settings: Settings) -> Partition:
         return _gds_partition(store, settings)
     if mode == "auto" and has_gds is not None:
         log.warning("Neo4j has no Graph Data Science plugin: partitioning from streamed links (slower)")
-    return stream_partition(store, settings.hub_cap, settings.sweep_shard_links)
+    return store.linking_components(settings.hub_cap).partition(settings.hub_cap, settings.sweep_shard_links)
 
 
 def _gds_partition(store: Any, settings: Settings) -> Partition:

@@ -58,6 +58,21 @@ def test_gds_wcc_gives_the_components_of_the_streamed_fallback(neo4j_store: Grap
     assert gds.stats["components"] == streamed.stats["components"] > 100
 
 
+def test_the_store_partition_is_the_streamed_arrays_partition(store: GraphStore) -> None:
+    # given a world with hubs (cap 8), a benign identifier and identifiers split across read chunks
+    load_world(store, 1200, seed=23)
+    some = next(iter(next(store.stream_links(chunk_size=10))))
+    store.set_benign(IdentifierKey(some.type, some.id), True)
+    # when
+    lean = store.linking_components(HUB_CAP, chunk_size=97).partition(HUB_CAP, 300)
+    reference = stream_partition(store, HUB_CAP, 300)
+    # then
+    assert lean.account_ids == reference.account_ids
+    assert np.array_equal(canonical(lean.component), reference.component)
+    assert [s.tolist() for s in lean.shards] == [s.tolist() for s in reference.shards]
+    assert lean.stats == reference.stats and lean.stats["hubs"] > 0 and lean.stats["components"] > 100
+
+
 def test_a_shard_read_is_the_neighbourhood_of_its_accounts(store: GraphStore) -> None:
     # given a world with hubs, a benign identifier and a published sweep (rings)
     load_world(store, 800, seed=22)

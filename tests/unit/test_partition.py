@@ -8,7 +8,15 @@ from hypothesis import strategies as st
 
 from ringfence.graph.detection import DetectionParams, detect, graph_from_links
 from ringfence.graph.model import IdentifierKey
-from ringfence.graph.partition import canonical, components, linking_mask, pack, partition_arrays
+from ringfence.graph.partition import (
+    ComponentStream,
+    canonical,
+    components,
+    linking_components_of,
+    linking_mask,
+    pack,
+    partition_arrays,
+)
 
 TYPES = ("device", "card", "bank_account")
 
@@ -74,3 +82,25 @@ def test_pack_reports_a_component_larger_than_a_shard() -> None:
     shards, oversize = pack(np.array([0, 0, 0, 1, 2]), np.array([3, 3, 3, 1, 1]), shard_links=4, hub_cap=5)
     assert [s.tolist() for s in shards] == [[0, 1, 2], [3, 4]]
     assert oversize == [{"shard": 0, "accounts": 3, "links": 9, "hub_cap": 5}]
+
+
+@settings(max_examples=150, deadline=None)
+@given(graphs(), st.integers(1, 50), st.integers(1, 30))
+def test_the_streamed_components_are_those_of_the_whole_graph(
+        case: tuple[list[tuple[str, str, str]], list[IdentifierKey], int, int], chunk: int, flush: int) -> None:
+    # given link rows in identifier order, cut into chunks that split identifiers' runs anywhere
+    triples, benign, hub_cap, _ = case
+    g = graph_from_links(triples, benign=benign)
+    want = linking_components_of(g, hub_cap)
+    order = sorted(range(g.n_links), key=lambda e: (str(g.id_type[g.e_id[e]]), g.id_value[g.e_id[e]]))
+    rows = [(int(g.e_acc[e]), str(g.id_type[g.e_id[e]]), g.id_value[g.e_id[e]]) for e in order]
+    benign_keys = {(str(g.id_type[j]), g.id_value[j]) for j in np.flatnonzero(g.benign)}
+    # when
+    stream = ComponentStream(g.n_accounts, hub_cap, benign_keys, flush_edges=flush)
+    for lo in range(0, len(rows), chunk):
+        codes, types, values = zip(*rows[lo:lo + chunk], strict=True)
+        stream.add(np.array(codes), types, values)
+    component, links, hubs = stream.finish()
+    # then
+    assert canonical(component).tolist() == canonical(want.component).tolist()
+    assert links.tolist() == want.links.tolist() and hubs == want.hubs

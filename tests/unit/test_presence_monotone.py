@@ -130,11 +130,9 @@ def test_tree_features_only_rise_where_constrained_and_are_fixed_elsewhere(raw: 
     assert np.any(after[:, rising] > before[:, rising] + 1e-5)
 
 
-def test_the_signup_view_is_what_each_link_found_before_it(raw: RawGraph) -> None:
-    b = assemble(raw, HUB_CAP, AS_OF)
-    assert b.e_prior is not None
-    prior = b.e_prior.numpy()
-    # brute force: per edge, the hub-capped accounts of its identifier linked strictly before it
+def _brute_force_signup_view(raw: RawGraph, prior: np.ndarray) -> int:
+    """Per edge, the hub-capped accounts of its identifier other than its own linked no later than
+    it (ties count as seen: links recorded together); returns how many edges saw somebody."""
     key = np.lexsort((raw.e_acc, raw.e_first, raw.e_id))
     rank = np.empty(len(key), dtype=np.int64)
     for i in np.unique(raw.e_id):
@@ -142,16 +140,35 @@ def test_the_signup_view_is_what_each_link_found_before_it(raw: RawGraph) -> Non
         rank[run] = np.arange(len(run))
     checked = 0
     for e in range(len(raw.e_acc)):
-        same = np.flatnonzero((raw.e_id == raw.e_id[e]) & (rank < HUB_CAP) & (raw.e_first < raw.e_first[e]))
+        same = np.flatnonzero((raw.e_id == raw.e_id[e]) & (rank < HUB_CAP) & (raw.e_first <= raw.e_first[e])
+                              & (np.arange(len(raw.e_acc)) != e))
         assert prior[e, -1] == pytest.approx(np.log1p(len(same)), abs=1e-6)
         want = raw.x_acc[raw.e_acc[same]].mean(axis=0) if len(same) else np.zeros(DA)
         np.testing.assert_allclose(prior[e, :-1], want, atol=1e-5)
         checked += len(same) > 0
-    assert checked > 100  # shared identifiers were seen, not just first links
+    return checked
+
+
+def test_the_signup_view_is_what_each_link_found_before_it(raw: RawGraph) -> None:
+    b = assemble(raw, HUB_CAP, AS_OF)
+    assert b.e_prior is not None
+    prior = b.e_prior.numpy()
+    assert _brute_force_signup_view(raw, prior) > 100  # shared identifiers were seen, not just first links
     # ... and accounts added later change nobody's
     after = assemble(with_added(raw, 1), HUB_CAP, AS_OF).e_prior
     assert after is not None
     np.testing.assert_array_equal(after.numpy()[: len(raw.e_acc)], prior)
+
+
+def test_a_backfilled_graph_sees_the_accounts_recorded_with_it(raw: RawGraph) -> None:
+    """A tenant's history imported with one timestamp (every Tolokers link): each link saw the
+    identifier's other accounts, not nobody (strict "before" gave every account an empty view)."""
+    flat = dataclasses.replace(raw, e_first=np.full_like(raw.e_first, raw.e_first.min()))
+    prior = assemble(flat, HUB_CAP, AS_OF).e_prior
+    assert prior is not None
+    shared = raw.id_degree[raw.e_id] >= 2
+    assert np.all(prior.numpy()[shared, -1] > 0)
+    assert _brute_force_signup_view(flat, prior.numpy()) == int(shared.sum())
 
 
 def test_cohesion_counts_the_accounts_bound_by_several_identifiers(raw: RawGraph) -> None:
