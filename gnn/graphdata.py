@@ -362,14 +362,18 @@ def signup_view(x_acc: np.ndarray, e_acc: np.ndarray, e_first: np.ndarray, order
     # the identifier's links up to the end of a's tie, of which the first hub_cap message; less a itself
     lo = s_id_start
     hi = np.minimum(tie_end, s_id_start + hub_cap)
-    own = np.arange(ne) < hi
+    pos = np.arange(ne)
+    own = pos < hi
     seen = hi - lo - own
+    # the sum over [lo, hi) without a's own row, as the prefix before a plus the ties after it: a
+    # link with no tie gets exactly the bits of the prefix (cs[p] - cs[lo] + 0.0)
+    mid = np.where(own, pos, hi)
+    after = np.where(own, pos + 1, hi)
     xs = x_acc[e_acc[order]]
     sorted_out = np.empty_like(out)
     for c in range(da):  # one float64 column at a time: exact prefix sums, bounded memory
-        col = xs[:, c].astype(np.float64)
-        cs = np.r_[0.0, np.cumsum(col)]
-        sorted_out[:, c] = (cs[hi] - cs[lo] - np.where(own, col, 0.0)) / np.maximum(seen, 1)
+        cs = np.r_[0.0, np.cumsum(xs[:, c], dtype=np.float64)]
+        sorted_out[:, c] = ((cs[mid] - cs[lo]) + (cs[hi] - cs[after])) / np.maximum(seen, 1)
     sorted_out[:, da] = np.log1p(seen)
     out[order] = sorted_out
     return out
