@@ -330,7 +330,7 @@ def one_partition(size: int, preset: str, engine: str, shard_links: int, hub_cap
     from ringfence.core.usage import Usage, peak_rss_mb
     from ringfence.graph.partition import stream_partition
 
-    db, _ = world_db(size, preset)
+    db = CACHE / f"world-{preset}-{size}-1.db"  # built by partition_runs; its truth columns stay on disk
     store = SQLiteStore(db)
     try:
         before = peak_rss_mb()
@@ -354,7 +354,8 @@ def partition_runs(sizes: list[int], preset: str, shard_links: int) -> None:
 
     hub_cap = Settings().hub_cap
     for size in sizes:
-        world_db(size, preset)
+        if not (CACHE / f"world-{preset}-{size}-1.db").exists():
+            world_db(size, preset)  # Linux keeps a parent's peak RSS in a child's: load no truth when cached
         got = {}
         for engine in ("arrays", "store"):
             cmd = [sys.executable, __file__, "--one-partition", str(size), "--engine", engine, "--preset", preset,

@@ -22,6 +22,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import overload
 
 import numpy as np
 import scipy.sparse as sp
@@ -31,11 +32,52 @@ from ringfence.graph.arrays import GraphArrays, load_arrays
 from ringfence.graph.store import GraphStore
 
 
+class PackedIds(Sequence[str]):
+    """Account ids in one UTF-8 buffer and an offset array, filled a chunk at a time: about 17
+    bytes per id of ten characters where a list of `str` holds about 70 (a 10M-account
+    coordinator: 0.17 GB instead of 0.7 GB)."""
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self._parts: list[np.ndarray] = []
+        self._ends = np.zeros(0, dtype=np.int64)
+
+    def extend(self, ids: Sequence[str]) -> None:
+        enc = [x.encode() for x in ids]
+        lengths = np.fromiter(map(len, enc), dtype=np.int64, count=len(enc))
+        self._parts.append(len(self._buf) + np.cumsum(lengths))
+        self._buf += b"".join(enc)
+
+    def _settle(self) -> np.ndarray:
+        if self._parts:
+            self._ends = np.concatenate([self._ends, *self._parts])
+            self._parts = []
+        return self._ends
+
+    def __len__(self) -> int:
+        return len(self._settle())
+
+    @overload
+    def __getitem__(self, k: int) -> str: ...
+
+    @overload
+    def __getitem__(self, k: slice) -> list[str]: ...
+
+    def __getitem__(self, k: int | slice) -> str | list[str]:
+        ends = self._settle()
+        if isinstance(k, slice):
+            return [self[j] for j in range(*k.indices(len(ends)))]
+        if k < 0:
+            k += len(ends)
+        start = int(ends[k - 1]) if k > 0 else 0
+        return self._buf[start:int(ends[k])].decode()
+
+
 @dataclass
 class Partition:
     """Shards of account codes (ascending in each shard; shards in order of their first account)."""
 
-    account_ids: list[str]
+    account_ids: Sequence[str]
     shards: list[np.ndarray]  # int64 account codes per shard
     component: np.ndarray  # int64 [Na]: component label of each account
     oversize: list[dict[str, int]] = field(default_factory=list)  # {"shard", "accounts", "links", "hub_cap"}
@@ -114,7 +156,7 @@ def linking_components_of(g: GraphArrays, hub_cap: int, component: np.ndarray | 
                              int(((degree > hub_cap) & ~g.benign).sum()))
 
 
-def partition_components(account_ids: list[str], component: np.ndarray, links: np.ndarray, hub_cap: int,
+def partition_components(account_ids: Sequence[str], component: np.ndarray, links: np.ndarray, hub_cap: int,
                          shard_links: int) -> Partition:
     """The partition from components found elsewhere (GDS WCC inside Neo4j) and each account's
     link count: only account ids and integers reach this process."""
@@ -147,7 +189,7 @@ class LinkingComponents:
     """What the partition needs of a store: account ids in id order, each one's component label
     and link count (all its links, hubs and benign ones too), and how many hubs were left out."""
 
-    account_ids: list[str]
+    account_ids: Sequence[str]
     component: np.ndarray  # int [Na]
     links: np.ndarray  # int64 [Na]
     hubs: int = 0
@@ -168,7 +210,7 @@ class ComponentStream:
 
     def __init__(self, n_accounts: int, hub_cap: int, benign: set[tuple[str, str]], flush_edges: int = 4_000_000):
         self.n, self.hub_cap, self.benign, self.flush_edges = n_accounts, hub_cap, benign, flush_edges
-        self.label = np.arange(n_accounts, dtype=np.int64)
+        self.label = np.arange(n_accounts, dtype=np.int32 if n_accounts < 2**31 else np.int64)
         self.links = np.zeros(n_accounts, dtype=np.int64)
         self.hubs = 0
         self._eu: list[np.ndarray] = []
@@ -262,4 +304,4 @@ class ComponentStream:
         keep = lu != lv
         g = sp.coo_matrix((np.ones(int(keep.sum()), dtype=np.int8), (lu[keep], lv[keep])), shape=(self.n, self.n))
         _, merged = connected_components(g.tocsr(), directed=False)
-        self.label = merged.astype(np.int64)[self.label]
+        self.label = merged.astype(self.label.dtype)[self.label]

@@ -11,7 +11,7 @@ from typing import Any, cast
 import numpy as np
 
 from ringfence.graph.model import IdentifierKey, Subgraph
-from ringfence.graph.partition import ComponentStream, LinkingComponents
+from ringfence.graph.partition import ComponentStream, LinkingComponents, PackedIds
 from ringfence.graph.shards import ShardStatus
 
 
@@ -75,7 +75,10 @@ class SQLiteShards:
                      "(id TEXT PRIMARY KEY, code INTEGER NOT NULL) WITHOUT ROWID")
         conn.execute("BEGIN")
         try:
-            ids = [r[0] for r in conn.execute("SELECT id FROM accounts ORDER BY id")]
+            ids = PackedIds()
+            cur = conn.execute("SELECT id FROM accounts ORDER BY id")
+            while rows := cur.fetchmany(chunk_size):
+                ids.extend([r[0] for r in rows])
             conn.execute("DELETE FROM partition_codes")
             conn.execute("INSERT INTO partition_codes SELECT id, row_number() OVER (ORDER BY id) - 1 FROM accounts")
             stream = ComponentStream(len(ids), hub_cap, set(conn.execute("SELECT type, id FROM benign")))

@@ -10,6 +10,7 @@ from ringfence.graph.detection import DetectionParams, detect, graph_from_links
 from ringfence.graph.model import IdentifierKey
 from ringfence.graph.partition import (
     ComponentStream,
+    PackedIds,
     canonical,
     components,
     linking_components_of,
@@ -104,3 +105,15 @@ def test_the_streamed_components_are_those_of_the_whole_graph(
     # then
     assert canonical(component).tolist() == canonical(want.component).tolist()
     assert links.tolist() == want.links.tolist() and hubs == want.hubs
+
+
+def test_packed_ids_read_back_what_was_packed() -> None:
+    ids = ["a-001", "konto-ä-ü", "", "z" * 300, "b\u4e2d"]
+    packed = PackedIds()
+    packed.extend(ids[:2])
+    packed.extend(ids[2:])
+    assert len(packed) == len(ids)
+    assert list(packed) == ids and packed[1] == "konto-ä-ü" and packed[-1] == "b\u4e2d"
+    assert packed[1:4] == ids[1:4]
+    packed.extend(["late"])
+    assert packed[5] == "late" and len(packed) == 6
