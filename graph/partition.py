@@ -225,7 +225,7 @@ class ComponentStream:
         if not n:
             return
         codes = np.asarray(codes, dtype=np.int64)
-        self.links += np.bincount(codes, minlength=self.n)
+        np.add.at(self.links, codes, 1)  # O(chunk): a bincount over every account per chunk cost 80 MB at 10M
         new = np.empty(n, dtype=bool)
         new[0] = self._open != (types[0], values[0])
         new[1:] = np.fromiter(map(operator.ne, values[1:], values[:-1]), dtype=bool, count=n - 1)
