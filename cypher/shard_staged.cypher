@@ -1,2 +1,3 @@
-MATCH (s:ShardResult {sweep_id: $sweep_id})
-RETURN s.shard AS shard, s.status AS status, s.payload AS payload
+// One staged shard by its unique key (a seek): the finishing step reads shards one at a time.
+MATCH (s:ShardResult {key: $key})
+RETURN s.status AS status, s.payload AS payload

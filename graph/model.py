@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 IdType = Literal["card", "device", "bank_account"]
 ID_TYPES: tuple[IdType, ...] = ("card", "device", "bank_account")
@@ -264,6 +265,15 @@ class PublishedRing:
     merged_from: list[str] = field(default_factory=list)  # previous ring ids that dissolved into this one
 
 
+class RiskSource(Protocol):
+    """Every account's risk, as a sweep publishes them: a dict, or a stream read a piece at a
+    time (a sharded sweep's staged shards, too many to hold in one process at 10M accounts)."""
+
+    def __len__(self) -> int: ...
+
+    def items(self) -> Iterable[tuple[str, float]]: ...
+
+
 @dataclass(slots=True)
 class SweepResult:
     """Everything one sweep publishes; the store makes it visible all at once."""
@@ -272,7 +282,7 @@ class SweepResult:
     started_at: datetime
     finished_at: datetime
     model_version: str
-    account_risks: dict[str, float]
+    account_risks: RiskSource  # iterated by the publication, never indexed
     rings: list[PublishedRing]
     dissolved: list[tuple[str, int]] = field(default_factory=list)  # (ring id, last size)
     stats: dict[str, Any] = field(default_factory=dict)

@@ -8,10 +8,11 @@ Queries take parameters only: nothing is ever formatted into them.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from functools import cache, lru_cache
 from importlib.resources import files
+from itertools import islice
 from typing import Any
 
 from ringfence.graph.model import AccountIn, AccountRow, IdentifierKey, LabelIn, Score, Subgraph, SweepResult
@@ -177,15 +178,21 @@ def neighbourhood_of(seeds: Sequence[str], record: Any, cap: int) -> Subgraph:
     )
 
 
+def risk_batches(result: SweepResult, chunk: int) -> Iterator[list[dict[str, Any]]]:
+    """The sweep's risk rows in write batches of `chunk`, read from `result.account_risks` as
+    they are written (a sharded sweep's risks are never all in memory)."""
+    ring_of = {m: r.id for r in result.rings for m in r.members}
+    rows = ({"account_id": a, "risk": float(r), "ring_id": ring_of.get(a)} for a, r in result.account_risks.items())
+    while batch := list(islice(rows, chunk)):
+        yield batch
+
+
 def plan_publication(
     result: SweepResult, previous_updated: dict[str, float], chunk: int
-) -> tuple[list[list[dict[str, Any]]], list[list[dict[str, Any]]], list[dict[str, Any]]]:
-    """A sweep's rows in write batches of about `chunk` nodes: (risk batches, ring batches,
-    history rows). An unchanged ring keeps the updated_at it had (`previous_updated`)."""
+) -> tuple[list[list[dict[str, Any]]], list[dict[str, Any]]]:
+    """A sweep's ring rows in write batches of about `chunk` nodes, and its history rows (the
+    risks: `risk_batches`). An unchanged ring keeps the updated_at it had (`previous_updated`)."""
     at = ts(result.finished_at)
-    ring_of = {m: r.id for r in result.rings for m in r.members}
-    risks = [{"account_id": a, "risk": float(r), "ring_id": ring_of.get(a)} for a, r in result.account_risks.items()]
-    risk_batches = [risks[i : i + chunk] for i in range(0, len(risks), chunk)]
     ring_batches: list[list[dict[str, Any]]] = [[]]
     weight = 0
     for ring in result.rings:
@@ -201,7 +208,7 @@ def plan_publication(
         weight += 1 + len(ring.members) + len(ring.identifiers)
     history = [{"ring_id": r.id, "event": r.event, "size": len(r.members)} for r in result.rings]
     history += [{"ring_id": r, "event": "dissolved", "size": n} for r, n in result.dissolved]
-    return risk_batches, [b for b in ring_batches if b], history
+    return [b for b in ring_batches if b], history
 
 
 def key_of(key: IdentifierKey) -> str:

@@ -41,9 +41,9 @@ class Neo4jShards:
         self._write("shard_stage", key=f"{sweep_id}|{shard}", sweep_id=sweep_id, shard=shard,
                     status=status, payload=payload)
 
-    def staged_shards(self, sweep_id: str) -> dict[int, tuple[ShardStatus, bytes]]:
-        rows = self._read("shard_staged", sweep_id=sweep_id)
-        return {int(r["shard"]): (r["status"], bytes(r["payload"])) for r in rows}
+    def staged_shard(self, sweep_id: str, shard: int) -> tuple[ShardStatus, bytes] | None:
+        rows = self._read("shard_staged", key=f"{sweep_id}|{shard}")
+        return (rows[0]["status"], bytes(rows[0]["payload"])) if rows else None
 
     def shard_statuses(self, sweep_id: str) -> dict[int, ShardStatus]:
         return {int(r["shard"]): r["status"] for r in self._read("shard_statuses", sweep_id=sweep_id)}

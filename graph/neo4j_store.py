@@ -30,6 +30,7 @@ node points at any more are listed as `Publication` nodes and deleted afterwards
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -74,6 +75,7 @@ from ringfence.graph.neo4j_queries import (
     prepare_labels,
     prepare_upsert,
     query,
+    risk_batches,
     score_rows,
     ts,
 )
@@ -446,11 +448,18 @@ class Neo4jStore(Neo4jShards):
         if unchanged and current["gen"] is not None and current["sid"] != sid:
             found = self._read("ring_updated_at", gen=current["gen"], ids=unchanged)
             previous = {r["id"]: r["updated_at"] for r in found}
-        risk_batches, ring_batches, history = plan_publication(result, previous, _PUBLISH_CHUNK)
-        for rows in risk_batches:
-            self._write("publish_risks", gen=gen, rows=rows)
-        for rings in ring_batches:
-            self._write("publish_rings", gen=gen, sweep_id=sid, rings=rings)
+        ring_batches, history = plan_publication(result, previous, _PUBLISH_CHUNK)
+        try:
+            for rows in risk_batches(result, _PUBLISH_CHUNK):
+                self._write("publish_risks", gen=gen, rows=rows)
+            for rings in ring_batches:
+                self._write("publish_rings", gen=gen, sweep_id=sid, rings=rings)
+        except BaseException:
+            # Nobody reads this generation yet: drop its partial rows now, or (server gone) let the
+            # next publication of this sweep id drop them.
+            with contextlib.suppress(StoreUnavailable):
+                self._collect_garbage(sid)
+            raise
         sweep = {"sweep_id": sid, "gen": gen, "started_at": ts(result.started_at), "finished_at": at,
                  "model_version": result.model_version, "stats": json.dumps(result.stats)}
 

@@ -1,7 +1,7 @@
 """Staged shard results of a sharded sweep (`ringfence.services.shards`), on every backend.
 
 A shard task computes the rings and risks of its shard and stages them under (sweep id, shard
-number) before the sweep's finishing step reads them all and publishes once. Staging replaces:
+number) before the sweep's finishing step reads them, a shard at a time, and publishes once. Staging replaces:
 a redelivered or repeated shard task leaves one row per (sweep id, shard), never two.
 Payloads are opaque bytes to the store (the service encodes them). Nothing staged is read by
 the API; `drop_staged` removes a sweep's rows once it is published or has failed.
@@ -36,8 +36,9 @@ class ShardStore(Protocol):
         """Stage shard `shard` of `sweep_id`, replacing what a previous run of it staged."""
         ...
 
-    def staged_shards(self, sweep_id: str) -> dict[int, tuple[ShardStatus, bytes]]:
-        """Every staged shard of `sweep_id` (empty when none)."""
+    def staged_shard(self, sweep_id: str, shard: int) -> tuple[ShardStatus, bytes] | None:
+        """Staged shard `shard` of `sweep_id`, or None. One at a time: a finishing step holds one
+        shard's payload, never the whole sweep's."""
         ...
 
     def shard_statuses(self, sweep_id: str) -> dict[int, ShardStatus]:

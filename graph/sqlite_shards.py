@@ -99,10 +99,10 @@ class SQLiteShards:
             conn.execute("INSERT OR REPLACE INTO sweep_shards VALUES (?, ?, ?, ?)",
                          (sweep_id, shard, status, sqlite3.Binary(payload)))
 
-    def staged_shards(self, sweep_id: str) -> dict[int, tuple[ShardStatus, bytes]]:
-        rows: Sequence[tuple[int, ShardStatus, bytes]] = self._read(
-            "SELECT shard, status, payload FROM sweep_shards WHERE sweep_id = ?", (sweep_id,))
-        return {int(k): (s, bytes(p)) for k, s, p in rows}
+    def staged_shard(self, sweep_id: str, shard: int) -> tuple[ShardStatus, bytes] | None:
+        rows: Sequence[tuple[ShardStatus, bytes]] = self._read(
+            "SELECT status, payload FROM sweep_shards WHERE sweep_id = ? AND shard = ?", (sweep_id, shard))
+        return (rows[0][0], bytes(rows[0][1])) if rows else None
 
     def shard_statuses(self, sweep_id: str) -> dict[int, ShardStatus]:
         rows = self._read("SELECT shard, status FROM sweep_shards WHERE sweep_id = ?", (sweep_id,))

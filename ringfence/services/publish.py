@@ -14,7 +14,7 @@ from typing import Any
 
 from ringfence.core.clock import utcnow
 from ringfence.graph.lineage import match_rings
-from ringfence.graph.model import PublishedRing, RingIdentifier, SweepResult
+from ringfence.graph.model import PublishedRing, RingIdentifier, RiskSource, SweepResult
 from ringfence.graph.store import GraphStore
 
 
@@ -43,7 +43,7 @@ def _created_at_of_current(store: GraphStore) -> dict[str, datetime]:
 
 
 def build_result(
-    store: GraphStore, drafts: list[RingDraft], account_risks: dict[str, float], *, sweep_id: str,
+    store: GraphStore, drafts: list[RingDraft], account_risks: RiskSource, *, sweep_id: str,
     started: datetime, model_version: str, stats: dict[str, Any],
 ) -> SweepResult:
     """The sweep's result: `drafts` matched against the current sweep's rings (in order of their

@@ -26,11 +26,12 @@ def test_staging_a_shard_again_replaces_it(store: GraphStore) -> None:
     # when a repeated shard task stages shard 0 again
     store.stage_shard("s1", 0, "done", b"\x00second")
     # then
-    assert store.staged_shards("s1") == {0: ("done", b"\x00second"), 1: ("failed", b"boom")}
+    assert store.staged_shard("s1", 0) == ("done", b"\x00second")
+    assert store.staged_shard("s1", 1) == ("failed", b"boom") and store.staged_shard("s1", 2) is None
     assert store.shard_statuses("s1") == {0: "done", 1: "failed"}
     store.drop_staged("s1")
-    assert store.staged_shards("s1") == {} and store.shard_statuses("s1") == {}
-    assert store.staged_shards("s2") == {0: ("done", b"other sweep")}
+    assert store.staged_shard("s1", 0) is None and store.shard_statuses("s1") == {}
+    assert store.staged_shard("s2", 0) == ("done", b"other sweep") and store.shard_statuses("s2") == {0: "done"}
     store.drop_staged("nothing-staged")
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ringfence.core.errors import ShardingUnsupported
+from ringfence.core.errors import ShardFailed, ShardingUnsupported
 from ringfence.core.settings import Settings
 from ringfence.gnn.score import Scorer
 from ringfence.gnn.testing import load_world
@@ -27,13 +27,16 @@ def _shard_links(store: GraphStore, shards: int) -> int:
     return max(1, (part.stats["accounts"] + part.stats["links"]) // shards)
 
 
-def _same(sharded: SweepResult, single: SweepResult) -> None:
+def _same(sharded: SweepResult, single: SweepResult, published: dict[str, float | None],
+          published_single: dict[str, float | None]) -> None:
     assert [(r.id, r.members) for r in sharded.rings] == [(r.id, r.members) for r in single.rings]
     assert [r.identifiers for r in sharded.rings] == [r.identifiers for r in single.rings]
     for a, b in zip(sharded.rings, single.rings, strict=True):
         assert a.risk == pytest.approx(b.risk, abs=1e-6), a.id
-    assert sharded.account_risks.keys() == single.account_risks.keys()
-    worst = max(abs(sharded.account_risks[k] - single.account_risks[k]) for k in single.account_risks)
+    # the sharded risks streamed from the staged shards into the publication: read them back
+    assert len(sharded.account_risks) == len(single.account_risks) == len(published)
+    assert None not in published.values() and published.keys() == published_single.keys()
+    worst = max(abs(published[k] - published_single[k]) for k in published)  # type: ignore[operator]
     assert worst <= 1e-6
 
 
@@ -45,6 +48,8 @@ def _check(store: GraphStore, settings: Settings) -> None:
     # when
     sharded = run_sweep(store, sharded_settings, as_of=AS_OF)
     published = store.current_rings()
+    ids = [a.id for rows in store.stream_accounts() for a in rows]
+    sharded_risks = store.get_risks(ids)
     single = run_sweep(store, settings, as_of=AS_OF)
     # then
     assert sharded.stats["partition"]["shards"] >= 10
@@ -57,10 +62,10 @@ def _check(store: GraphStore, settings: Settings) -> None:
     assert 0 < figures["units_max"] < sharded.stats["partition"]["accounts"] + sharded.stats["partition"]["links"]
     assert ("gds_components" in sharded.stats["partition"]) == hasattr(store, "has_gds")
     assert len(single.rings) >= 10
-    _same(sharded, single)
+    _same(sharded, single, sharded_risks, store.get_risks(ids))
     assert published == store.current_rings()
     assert store.current_sweep().sweep_id == single.sweep_id  # type: ignore[union-attr]
-    assert store.staged_shards(sharded.sweep_id) == {}
+    assert store.shard_statuses(sharded.sweep_id) == {}
 
 
 def test_sharded_sweep_equals_single_process_heuristic(store: GraphStore, tmp_path: Path) -> None:
@@ -89,3 +94,31 @@ def test_a_two_hop_model_refuses_sharding_and_publishes_nothing(sqlite_store: Gr
     with pytest.raises(ShardingUnsupported, match="2-hop"):
         run_sweep(sqlite_store, settings, as_of=AS_OF)
     assert sqlite_store.current_sweep() is None
+
+
+def test_a_shard_gone_while_publishing_publishes_nothing(store: GraphStore, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    # given: a published sweep, and a sharded sweep whose shard 1 vanishes after the finishing step
+    # matched the rings, while its risks stream into the publication (`StagedRisks`)
+    load_world(store, 800, seed=14)
+    settings = Settings(data_dir=tmp_path, hub_cap=HUB_CAP, sweep_partition="stream")
+    first = run_sweep(store, settings, as_of=AS_OF)
+    counts = store.publication_counts()  # type: ignore[attr-defined]
+    ids = [a.id for rows in store.stream_accounts() for a in rows]
+    risks = store.get_risks(ids)
+    reads: dict[int, int] = {}
+    real = store.staged_shard
+
+    def vanishing(sweep_id: str, shard: int) -> tuple[str, bytes] | None:
+        reads[shard] = reads.get(shard, 0) + 1
+        return None if shard == 1 and reads[shard] > 1 else real(sweep_id, shard)
+
+    monkeypatch.setattr(store, "staged_shard", vanishing)
+    # when
+    with pytest.raises(ShardFailed, match="shard 1 .* no longer staged"):
+        run_sweep(store, settings.model_copy(update={"sweep_shard_links": _shard_links(store, 4)}), as_of=AS_OF)
+    # then: the publication read shard 0's risks, then failed; nothing of it is left or visible
+    assert reads[0] == 2 and reads[1] == 2
+    assert store.current_sweep().sweep_id == first.sweep_id  # type: ignore[union-attr]
+    assert store.publication_counts() == counts  # type: ignore[attr-defined]
+    assert store.get_risks(ids) == risks and None not in risks.values()

@@ -91,7 +91,7 @@ def test_a_worker_killed_mid_shard_is_redelivered_and_the_sweep_publishes_once(
     members = [m for ms in rings.values() for m in ms]
     assert len(rings) == 25 and before < frozenset(frozenset(m) for m in rings.values())
     assert len(members) == len(set(members)) == 100, "a ring or a member is duplicated"
-    assert store.staged_shards(done.result["sweep_id"]) == {}  # type: ignore[index]
+    assert store.shard_statuses(done.result["sweep_id"]) == {}  # type: ignore[index]
     print(f"\n[kill -9 mid-shard] shards={done.result['shards']} redelivered={len(lost)} published=1")  # type: ignore[index]
 
 
