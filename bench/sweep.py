@@ -18,10 +18,11 @@ each run in a fresh pool process (`--max-tasks-per-child 1`), so each records it
 sampled (psutil, every second) for its largest total PSS (shared pages counted once across the tree).
 
 `--partition LINKS` measures the coordinator's step alone on the embedded store, each engine in
-its own process: the store's `linking_components` (link rows in identifier order folded into a
-label per account) against the reference, `graph.partition.stream_partition` (the whole graph as
+its own process: the store's `write_components` (link rows in identifier order folded into a
+label per account, written back to the store by component; the coordinator keeps integers per
+component) against the reference, `graph.partition.stream_partition` (the whole graph as
 integer `GraphArrays`); it prints wall, CPU and peak RSS of each, their ratios, and whether the two
-gave the same shards.
+gave the same shards (accounts per shard, and the partition's figures).
 
 On Neo4j the server is the caller's (e.g. `python -m devservices neo4j --home H
 --page-cache 3g`, kept between runs): an empty database is loaded with the world first, as
@@ -324,7 +325,7 @@ def _print_celery(r: dict) -> None:
 
 def one_partition(size: int, preset: str, engine: str, shard_links: int, hub_cap: int) -> dict:
     """The partition step of a sharded sweep on the cached world, by `engine` ("store": the
-    store's `linking_components`; "arrays": the reference over `GraphArrays`)."""
+    store's `write_components`; "arrays": the reference over `GraphArrays`)."""
     import hashlib
 
     from ringfence.core.usage import Usage, peak_rss_mb
@@ -332,21 +333,26 @@ def one_partition(size: int, preset: str, engine: str, shard_links: int, hub_cap
 
     db = CACHE / f"world-{preset}-{size}-1.db"  # built by partition_runs; its truth columns stay on disk
     store = SQLiteStore(db)
+    store.migrate()  # a world cached by older code lacks the partition's table
     try:
         before = peak_rss_mb()
         usage = Usage()
         if engine == "store":
-            part = store.linking_components(hub_cap).partition(hub_cap, shard_links)
+            table = store.write_components(hub_cap)
+            part = table.partition(hub_cap, shard_links)
+            ends = np.cumsum([len(s) for s in part.shards])
+            accounts = np.add.reduceat(table.accounts, np.r_[0, ends[:-1]]) if len(ends) else ends
+            stats, oversize = part.stats, part.oversize
         else:
-            part = stream_partition(store, hub_cap, shard_links)
+            ref = stream_partition(store, hub_cap, shard_links)
+            accounts = np.array([len(s) for s in ref.shards], dtype=np.int64)
+            stats, oversize = ref.stats, ref.oversize
         figures = usage.figures()
     finally:
         store.close()
-    digest = hashlib.sha256()
-    for shard in part.shards:
-        digest.update(shard.astype(np.int64).tobytes() + b"|")
+    digest = hashlib.sha256(np.asarray(accounts, dtype=np.int64).tobytes() + json.dumps(oversize).encode())
     return {"engine": engine, "size": size, "figures": figures, "rss_before_mb": before,
-            "stats": part.stats, "digest": digest.hexdigest()[:16], "load_average": os.getloadavg()[0]}
+            "stats": stats, "digest": digest.hexdigest()[:16], "load_average": os.getloadavg()[0]}
 
 
 def partition_runs(sizes: list[int], preset: str, shard_links: int) -> None:

@@ -10,11 +10,15 @@ that is a shard of its own and is reported as oversize.
 
 Everything here is integer arrays: account codes (positions in id order), identifier codes,
 component labels. `components` takes link columns from any source (the streamed fallback's
-`GraphArrays`, a test's hand-made graph); `stream_partition` reads them from a store.
+`GraphArrays`, a test's hand-made graph); `stream_partition` reads them from a store and gives
+the reference `Partition` (shards of account codes, tests and benchmarks compare against it).
 `ComponentStream` finds the same components from link rows in identifier order, a chunk at a
 time, holding integers per *account* only (no identifier strings, no link arrays): the embedded
-store's partition (`SQLiteStore.linking_components`), which at 10M accounts needed 8.8 GB as
-`GraphArrays` (BENCHMARKS.md, "Sharded sweeps").
+store's partition (`SQLiteStore.write_components`), which at 10M accounts needed 8.8 GB as
+`GraphArrays` (BENCHMARKS.md, "Sharded sweeps"). A sweep's coordinator never holds account ids:
+the store keeps each account's component, the coordinator a `ComponentTable` (integers per
+component) packed into `ComponentShards` (component ids per shard), and a shard task reads its
+accounts from the store by component.
 """
 
 from __future__ import annotations
@@ -22,7 +26,6 @@ from __future__ import annotations
 import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import overload
 
 import numpy as np
 import scipy.sparse as sp
@@ -30,47 +33,6 @@ from scipy.sparse.csgraph import connected_components
 
 from ringfence.graph.arrays import GraphArrays, load_arrays
 from ringfence.graph.store import GraphStore
-
-
-class PackedIds(Sequence[str]):
-    """Account ids in one UTF-8 buffer and an offset array, filled a chunk at a time: about 17
-    bytes per id of ten characters where a list of `str` holds about 70 (a 10M-account
-    coordinator: 0.17 GB instead of 0.7 GB)."""
-
-    def __init__(self) -> None:
-        self._buf = bytearray()
-        self._parts: list[np.ndarray] = []
-        self._ends = np.zeros(0, dtype=np.int64)
-
-    def extend(self, ids: Sequence[str]) -> None:
-        enc = [x.encode() for x in ids]
-        lengths = np.fromiter(map(len, enc), dtype=np.int64, count=len(enc))
-        self._parts.append(len(self._buf) + np.cumsum(lengths))
-        self._buf += b"".join(enc)
-
-    def _settle(self) -> np.ndarray:
-        if self._parts:
-            self._ends = np.concatenate([self._ends, *self._parts])
-            self._parts = []
-        return self._ends
-
-    def __len__(self) -> int:
-        return len(self._settle())
-
-    @overload
-    def __getitem__(self, k: int) -> str: ...
-
-    @overload
-    def __getitem__(self, k: slice) -> list[str]: ...
-
-    def __getitem__(self, k: int | slice) -> str | list[str]:
-        ends = self._settle()
-        if isinstance(k, slice):
-            return [self[j] for j in range(*k.indices(len(ends)))]
-        if k < 0:
-            k += len(ends)
-        start = int(ends[k - 1]) if k > 0 else 0
-        return self._buf[start:int(ends[k])].decode()
 
 
 @dataclass
@@ -118,26 +80,35 @@ def canonical(label: np.ndarray) -> np.ndarray:
     return rank[inverse.ravel()]
 
 
+def pack_components(weight: np.ndarray, size: np.ndarray, shard_links: int, hub_cap: int
+                    ) -> tuple[np.ndarray, int, list[dict[str, int]]]:
+    """The shard of each component (in the given order), given its weight (accounts + links)
+    and size: (shard per component, number of shards, oversize). A component heavier than
+    `shard_links` is a shard of its own and is reported."""
+    shard_of = np.empty(len(weight), dtype=np.int64)
+    oversize: list[dict[str, int]] = []
+    shard, filled = 0, 0
+    for c, w in enumerate(weight.tolist()):
+        if filled and filled + w > shard_links:
+            shard, filled = shard + 1, 0
+        shard_of[c] = shard
+        filled += w
+        if w > shard_links:
+            oversize.append({"shard": shard, "accounts": int(size[c]), "links": w, "hub_cap": hub_cap})
+    return shard_of, shard + 1 if len(weight) else 0, oversize
+
+
 def pack(component: np.ndarray, weight: np.ndarray, shard_links: int, hub_cap: int
          ) -> tuple[list[np.ndarray], list[dict[str, int]]]:
     """Shards of account codes from component labels (numbered by smallest account) and a weight
     per account; components larger than `shard_links` are shards of their own, reported."""
     n_comp = int(component.max()) + 1 if component.size else 0
     comp_weight = np.bincount(component, weights=weight, minlength=n_comp).astype(np.int64)
-    comp_size = np.bincount(component, minlength=n_comp)
-    shard_of = np.empty(n_comp, dtype=np.int64)
-    oversize: list[dict[str, int]] = []
-    shard, filled = 0, 0
-    for c, w in enumerate(comp_weight.tolist()):
-        if filled and filled + w > shard_links:
-            shard, filled = shard + 1, 0
-        shard_of[c] = shard
-        filled += w
-        if w > shard_links:
-            oversize.append({"shard": shard, "accounts": int(comp_size[c]), "links": w, "hub_cap": hub_cap})
+    shard_of, n_shards, oversize = pack_components(comp_weight, np.bincount(component, minlength=n_comp),
+                                                   shard_links, hub_cap)
     per_account = shard_of[component]
     order = np.argsort(per_account, kind="stable")  # stable: ascending codes inside each shard
-    counts = np.bincount(per_account, minlength=shard + 1 if n_comp else 0)
+    counts = np.bincount(per_account, minlength=n_shards)
     return np.split(order.astype(np.int64), np.cumsum(counts)[:-1]) if n_comp else [], oversize
 
 
@@ -154,27 +125,6 @@ def linking_components_of(g: GraphArrays, hub_cap: int, component: np.ndarray | 
         component = components(g.n_accounts, g.n_identifiers, g.e_acc, g.e_id, linking_mask(degree, g.benign, hub_cap))
     return LinkingComponents(g.account_ids, component, np.bincount(g.e_acc, minlength=g.n_accounts),
                              int(((degree > hub_cap) & ~g.benign).sum()))
-
-
-def partition_components(account_ids: Sequence[str], component: np.ndarray, links: np.ndarray, hub_cap: int,
-                         shard_links: int) -> Partition:
-    """The partition from components found elsewhere (GDS WCC inside Neo4j) and each account's
-    link count: only account ids and integers reach this process."""
-    component = canonical(component)
-    weight = 1 + links.astype(np.int64)
-    shards, oversize = pack(component, weight, shard_links, hub_cap)
-    sizes = np.bincount(component) if component.size else np.zeros(0, dtype=np.int64)
-    comp_links = np.bincount(component, weights=links, minlength=sizes.size) if component.size else sizes
-    stats = {
-        "accounts": len(account_ids),
-        "links": int(links.sum()),
-        "components": int(sizes.size),
-        "largest_component_accounts": int(sizes.max(initial=0)),
-        "largest_component_links": int(np.max(comp_links, initial=0)),
-        "shards": len(shards),
-        "oversize_shards": len(oversize),
-    }
-    return Partition(account_ids, shards, component, oversize, stats)
 
 
 def stream_partition(store: GraphStore, hub_cap: int, shard_links: int) -> Partition:
@@ -195,9 +145,58 @@ class LinkingComponents:
     hubs: int = 0
 
     def partition(self, hub_cap: int, shard_links: int) -> Partition:
-        part = partition_components(self.account_ids, self.component, self.links, hub_cap, shard_links)
-        part.stats["hubs"] = self.hubs
-        return part
+        component = canonical(self.component)
+        shards, oversize = pack(component, 1 + self.links.astype(np.int64), shard_links, hub_cap)
+        stats = ComponentTable.of(component, self.links, self.hubs).partition(hub_cap, shard_links).stats
+        return Partition(self.account_ids, shards, component, oversize, stats)
+
+
+@dataclass
+class ComponentShards:
+    """The partition as the coordinator holds it once the store keeps every account's component
+    (`ShardStore.write_components`): shards are lists of component ids, and a shard task reads
+    its accounts by component (`ShardStore.component_accounts`, an index seek). Integers only:
+    no account id reaches the coordinator."""
+
+    shards: list[np.ndarray]  # int64 component ids per shard, ascending
+    oversize: list[dict[str, int]] = field(default_factory=list)
+    stats: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class ComponentTable:
+    """Per component, in packing order (the streamed engines: by smallest account id; GDS: by
+    component id), its id in the store, its accounts and its links; and how many hubs were left out."""
+
+    component: np.ndarray  # int64 [Nc]
+    accounts: np.ndarray  # int64 [Nc]
+    links: np.ndarray  # int64 [Nc]
+    hubs: int | None = None  # None: not counted (GDS)
+
+    @classmethod
+    def of(cls, component: np.ndarray, links: np.ndarray, hubs: int) -> ComponentTable:
+        """From canonical labels per account (`canonical`) and each account's link count."""
+        sizes = np.bincount(component) if component.size else np.zeros(0, dtype=np.int64)
+        comp_links = np.bincount(component, weights=links, minlength=sizes.size).astype(np.int64)
+        return cls(np.arange(sizes.size, dtype=np.int64), sizes.astype(np.int64), comp_links, hubs)
+
+    def partition(self, hub_cap: int, shard_links: int) -> ComponentShards:
+        shard_of, n_shards, oversize = pack_components(self.accounts + self.links, self.accounts, shard_links,
+                                                       hub_cap)
+        counts = np.bincount(shard_of, minlength=n_shards)
+        shards = np.split(self.component, np.cumsum(counts)[:-1]) if n_shards else []
+        stats = {
+            "accounts": int(self.accounts.sum()),
+            "links": int(self.links.sum()),
+            "components": int(self.component.size),
+            "largest_component_accounts": int(self.accounts.max(initial=0)),
+            "largest_component_links": int(self.links.max(initial=0)),
+            "shards": n_shards,
+            "oversize_shards": len(oversize),
+        }
+        if self.hubs is not None:
+            stats["hubs"] = self.hubs
+        return ComponentShards([np.sort(s) for s in shards], oversize, stats)
 
 
 class ComponentStream:

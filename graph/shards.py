@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from ringfence.graph.model import IdentifierKey, Subgraph
 
 if TYPE_CHECKING:  # graph.partition reads stores: a runtime import would be circular
-    from ringfence.graph.partition import LinkingComponents
+    from ringfence.graph.partition import ComponentTable
 
 ShardStatus = Literal["done", "failed"]
 
@@ -27,9 +27,16 @@ class ShardStore(Protocol):
         read in bulk: the same accounts, identifiers (full degrees), edges, benign and rings."""
         ...
 
-    def linking_components(self, hub_cap: int, chunk_size: int = 200_000) -> LinkingComponents:
-        """The components of the linking graph (`graph.partition`) and every account's link count,
-        in one consistent read: the partition step without GDS."""
+    def write_components(self, hub_cap: int, chunk_size: int = 200_000) -> ComponentTable:
+        """The partition step without GDS: the components of the linking graph (`graph.partition`)
+        from one consistent read, kept in the store with each account (replacing the previous
+        partition's) and returned as integers per component, in order of each one's smallest
+        account id. No account id needs to reach the caller."""
+        ...
+
+    def component_accounts(self, components: Sequence[int]) -> list[str]:
+        """The ids (ascending) of the accounts in `components` of the last partition (a shard's
+        accounts), by an index seek per component."""
         ...
 
     def stage_shard(self, sweep_id: str, shard: int, status: ShardStatus, payload: bytes) -> None:

@@ -130,6 +130,12 @@ CREATE TABLE IF NOT EXISTS case_history (
 );
 CREATE INDEX IF NOT EXISTS case_history_ring ON case_history(ring_id);
 
+-- The last sharded sweep's partition (graph/sqlite_shards.py: write_components): every account's
+-- component of the linking graph, seekable by component (a shard task reads its accounts here).
+CREATE TABLE IF NOT EXISTS account_components (
+    component INTEGER NOT NULL, account_id TEXT NOT NULL, PRIMARY KEY (component, account_id)
+) WITHOUT ROWID;
+
 -- A sharded sweep's staged shard results (graph/shards.py), until its finishing step publishes.
 CREATE TABLE IF NOT EXISTS sweep_shards (
     sweep_id TEXT NOT NULL, shard INTEGER NOT NULL, status TEXT NOT NULL, payload BLOB NOT NULL,

@@ -11,7 +11,7 @@ from typing import Any, cast
 import numpy as np
 
 from ringfence.graph.model import IdentifierKey, Subgraph
-from ringfence.graph.partition import ComponentStream, LinkingComponents, PackedIds
+from ringfence.graph.partition import ComponentStream, ComponentTable, canonical
 from ringfence.graph.shards import ShardStatus
 
 
@@ -66,33 +66,59 @@ class SQLiteShards:
         sub.rings = self.rings_of(list(sub.accounts))
         return sub
 
-    def linking_components(self, hub_cap: int, chunk_size: int = 200_000) -> LinkingComponents:
-        """One read transaction: account codes (positions in id order) are numbered by SQLite in a
-        temporary table, and links arrive as (code, type, id) in identifier order (the covering
-        index, no sort) into `ComponentStream`; no identifier string outlives its chunk."""
+    def write_components(self, hub_cap: int, chunk_size: int = 200_000) -> ComponentTable:
+        """Components of the linking graph, kept in `account_components` (component, account id:
+        a shard reads its accounts by component) and returned as integers per component.
+
+        Read: one read transaction; account codes (positions in id order) are numbered by SQLite
+        in a temporary table, and links arrive as (code, type, id) in identifier order (the
+        covering index, no sort) into `ComponentStream`; no identifier string outlives its chunk
+        and no account id enters this process. Write: the canonical label of each code goes to a
+        temporary table, and SQLite joins it to the ids, sorted by component, into the table (one
+        write transaction, replacing the previous partition's rows)."""
         conn = self._conn()
-        conn.execute("CREATE TEMP TABLE IF NOT EXISTS partition_codes "
-                     "(id TEXT PRIMARY KEY, code INTEGER NOT NULL) WITHOUT ROWID")
+        for ddl in ("DROP TABLE IF EXISTS temp.partition_codes", "DROP TABLE IF EXISTS temp.partition_labels",
+                    # code is the rowid; the unique index on id covers (id, code) for the link join
+                    "CREATE TEMP TABLE partition_codes (code INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE)",
+                    "CREATE TEMP TABLE partition_labels (code INTEGER PRIMARY KEY, component INTEGER NOT NULL)"):
+            conn.execute(ddl)
         conn.execute("BEGIN")
         try:
-            ids = PackedIds()
-            cur = conn.execute("SELECT id FROM accounts ORDER BY id")
-            while rows := cur.fetchmany(chunk_size):
-                ids.extend([r[0] for r in rows])
-            conn.execute("DELETE FROM partition_codes")
-            conn.execute("INSERT INTO partition_codes SELECT id, row_number() OVER (ORDER BY id) - 1 FROM accounts")
-            stream = ComponentStream(len(ids), hub_cap, set(conn.execute("SELECT type, id FROM benign")))
+            conn.execute("INSERT INTO partition_codes SELECT row_number() OVER (ORDER BY id) - 1, id FROM accounts")
+            n = conn.execute("SELECT count(*) FROM partition_codes").fetchone()[0]
+            stream = ComponentStream(n, hub_cap, set(conn.execute("SELECT type, id FROM benign")))
             cur = conn.execute(
                 "SELECT c.code, l.type, l.id FROM links AS l INDEXED BY links_by_identifier "
                 "CROSS JOIN partition_codes AS c ON c.id = l.account_id ORDER BY l.type, l.id")
             while rows := cur.fetchmany(chunk_size):
                 codes, types, values = zip(*rows, strict=True)
                 stream.add(np.fromiter(codes, dtype=np.int64, count=len(codes)), types, values)
-            conn.execute("DELETE FROM partition_codes")
+            component, links, hubs = stream.finish()
+            label = canonical(component)
+            for lo in range(0, n, chunk_size):
+                part = label[lo:lo + chunk_size].tolist()
+                conn.executemany("INSERT INTO partition_labels VALUES (?, ?)",
+                                 zip(range(lo, lo + len(part)), part, strict=True))
         finally:
             conn.execute("COMMIT")
-        component, links, hubs = stream.finish()
-        return LinkingComponents(ids, component, links, hubs)
+        try:
+            with cast(AbstractContextManager[sqlite3.Connection], self._write()) as w:
+                w.execute("DELETE FROM account_components")
+                w.execute("INSERT INTO account_components SELECT l.component, c.id FROM partition_labels AS l "
+                          "JOIN partition_codes AS c ON c.code = l.code ORDER BY l.component, c.id")
+        finally:
+            conn.execute("DROP TABLE temp.partition_codes")
+            conn.execute("DROP TABLE temp.partition_labels")
+        return ComponentTable.of(label, links, hubs)
+
+    def component_accounts(self, components: Sequence[int]) -> list[str]:
+        out: list[str] = []
+        for k in range(0, len(components), 500):
+            chunk = [int(c) for c in components[k:k + 500]]
+            out.extend(r[0] for r in self._read(
+                f"SELECT account_id FROM account_components WHERE component IN ({','.join('?' * len(chunk))})",
+                chunk))
+        return sorted(out)
 
     def stage_shard(self, sweep_id: str, shard: int, status: ShardStatus, payload: bytes) -> None:
         with cast(AbstractContextManager[sqlite3.Connection], self._write()) as conn:

@@ -101,14 +101,15 @@ def sweep(self: Task, job_id: str) -> dict[str, Any]:
 
 
 @shared_task(name="ringfence.sweep_shard", queue=JOBS, bind=True)
-def sweep_shard(self: Task, job_id: str, sweep_id: str, shard: int, account_ids: list[str], as_of: str
+def sweep_shard(self: Task, job_id: str, sweep_id: str, shard: int, components: list[int], as_of: str
                 ) -> dict[str, Any]:
-    """One shard of a sharded sweep; tried `RINGFENCE_SWEEP_SHARD_ATTEMPTS` times, then staged
-    as failed so that the sweep fails naming it. A worker killed mid-shard leaves the message
-    unacknowledged: the broker redelivers it and the shard is computed again (staging replaces)."""
+    """One shard of a sharded sweep (the accounts of `components`); tried
+    `RINGFENCE_SWEEP_SHARD_ATTEMPTS` times, then staged as failed so that the sweep fails naming
+    it. A worker killed mid-shard leaves the message unacknowledged: the broker redelivers it and
+    the shard is computed again (staging replaces)."""
     settings = get_settings()
     try:
-        return shard_jobs.run_one_shard(worker_store(), settings, job_id, sweep_id, shard, account_ids, as_of)
+        return shard_jobs.run_one_shard(worker_store(), settings, job_id, sweep_id, shard, components, as_of)
     except Exception as exc:
         attempts = settings.sweep_shard_attempts
         if self.request.retries + 1 >= attempts:

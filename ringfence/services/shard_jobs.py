@@ -90,7 +90,7 @@ def start(store: GraphStore, settings: Settings, job_id: str, send_shard: SendSh
         started = utcnow()
         sweep_id = sweep_id_for(started, job_id)
         for k in range(len(part.shards)):
-            send_shard({"job_id": job_id, "sweep_id": sweep_id, "shard": k, "account_ids": part.shard_ids(k),
+            send_shard({"job_id": job_id, "sweep_id": sweep_id, "shard": k, "components": part.shards[k].tolist(),
                         "as_of": started.isoformat()})
         send_finish({"job_id": job_id, "sweep_id": sweep_id, "n_shards": len(part.shards),
                      "started": started.isoformat(), "model_version": scorer.version,
@@ -105,8 +105,9 @@ def start(store: GraphStore, settings: Settings, job_id: str, send_shard: SendSh
 
 
 def run_one_shard(store: GraphStore, settings: Settings, job_id: str, sweep_id: str, shard: int,
-                  account_ids: list[str], as_of: str) -> dict[str, Any]:
-    """Compute and stage one shard (skipped when its job finished or the shard is staged)."""
+                  components: list[int], as_of: str) -> dict[str, Any]:
+    """Compute and stage one shard, the accounts of `components` (skipped when its job finished
+    or the shard is staged)."""
     if not _unfinished(store, job_id):
         return {"shard": shard, "skipped": "job finished"}
     if store.shard_statuses(sweep_id).get(shard) == "done":
@@ -118,7 +119,7 @@ def run_one_shard(store: GraphStore, settings: Settings, job_id: str, sweep_id: 
 
     scorer = check_shardable(current_scorer(settings))
     with Heartbeat(store, _locks(job_id), ttl):
-        out = run_shard(store, settings, scorer, account_ids, datetime.fromisoformat(as_of),
+        out = run_shard(store, settings, scorer, store.component_accounts(components), datetime.fromisoformat(as_of),
                         DetectionParams.from_settings(settings))
         store.stage_shard(sweep_id, shard, "done", encode(out))
     return {"shard": shard, **out.stats}

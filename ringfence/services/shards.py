@@ -2,18 +2,22 @@
 
 Steps (`RINGFENCE_SWEEP_SHARD_LINKS` > 0):
 
-1. **Partition** (`plan`): connected components of the account–identifier graph over linking
-   identifiers only (2..`hub_cap` accounts, not benign), packed into shards of about
+1. **Partition** (`plan`, the coordinator): connected components of the account–identifier graph
+   over linking identifiers only (2..`hub_cap` accounts, not benign), packed into shards of about
    `sweep_shard_links` links (`graph.partition`). Detection links accounts through linking
    identifiers only, so no ring crosses two shards. On Neo4j with the GDS plugin the components
    come from GDS WCC inside the server (`graph.neo4j_shards`); otherwise from the store's
-   `linking_components`: on SQLite link rows in identifier order folded into a label per
-   account (`graph.partition.ComponentStream`), on Neo4j without GDS the streamed integer arrays.
-2. **Shards** (`run_shard`): one shard's accounts are read with `store.neighbourhood(accounts,
-   hops=1, hub_cap)`, the read online scoring makes, then ring detection runs on the shard's
-   own accounts and links and the GNN scores them.
-3. **Finish** (`finish`): the staged shards are read, ring identity is matched and the result is
-   published by the same code as the single-process sweep (`services.publish`).
+   `write_components`: on SQLite link rows in identifier order folded into a label per account
+   (`graph.partition.ComponentStream`), on Neo4j without GDS the streamed integer arrays. Either
+   way the store keeps each account's component, and the coordinator holds integers per
+   component only: a shard is a list of component ids, which is all its task message carries.
+2. **Shards** (`run_shard`): a shard task reads its accounts by component
+   (`store.component_accounts`, an index seek) and their 1-hop receptive field
+   (`store.shard_neighbourhood`, what `store.neighbourhood(accounts, hops=1, hub_cap)` returns),
+   then ring detection runs on the shard's own accounts and links and the GNN scores them.
+3. **Finish** (`finish`): ring identity is matched on every shard's rings, and the result is
+   published by the same code as the single-process sweep (`services.publish`), the risks
+   streaming from the staged shards one shard at a time (`StagedRisks`).
 
 **Why shard scores equal single-process scores exactly (the hub halo).** An account's score
 reads its 1-hop receptive field: its identifiers with their full degrees and, for each, the
@@ -51,7 +55,7 @@ from ringfence.core.usage import Usage
 from ringfence.graph.arrays import LABEL_CODE, TYPE_CODE, GraphArrays
 from ringfence.graph.detection import DetectionParams, detect
 from ringfence.graph.model import RingIdentifier, Subgraph, SweepResult
-from ringfence.graph.partition import Partition, partition_components
+from ringfence.graph.partition import ComponentShards
 from ringfence.graph.ring_risk import ring_risk
 from ringfence.graph.store import GraphStore
 from ringfence.services.publish import RingDraft, build_result
@@ -78,38 +82,23 @@ def check_shardable(scorer: object) -> ShardScorer:
 # -- partition -------------------------------------------------------------------------------
 
 
-def plan(store: GraphStore, settings: Settings) -> Partition:
-    """The sweep's shards: GDS WCC inside Neo4j when asked or available, else streamed."""
+def plan(store: GraphStore, settings: Settings) -> ComponentShards:
+    """The sweep's shards (component ids): GDS WCC inside Neo4j when asked or available, else
+    the store's streamed components. Either way each account's component is written in the store."""
     mode = settings.sweep_partition
     has_gds = getattr(store, "has_gds", None)
     gds = mode == "gds" or (mode == "auto" and has_gds is not None and has_gds())
     if gds:
         if has_gds is None:
             raise ValueError("RINGFENCE_SWEEP_PARTITION=gds needs a Neo4j store")
-        return _gds_partition(store, settings)
+        figures = store.gds_components(settings.hub_cap, "ringfence-partition")  # type: ignore[attr-defined]
+        part = store.component_table().partition(settings.hub_cap,  # type: ignore[attr-defined]
+                                                 settings.sweep_shard_links)
+        part.stats["gds_components"] = int(figures.get("componentCount", -1))
+        return part
     if mode == "auto" and has_gds is not None:
         log.warning("Neo4j has no Graph Data Science plugin: partitioning from streamed links (slower)")
-    return store.linking_components(settings.hub_cap).partition(settings.hub_cap, settings.sweep_shard_links)
-
-
-def _gds_partition(store: Any, settings: Settings) -> Partition:
-    """Components by GDS WCC inside Neo4j; only (id, component, link count) pages cross Bolt."""
-    figures = store.gds_components(settings.hub_cap, "ringfence-partition")
-    ids: list[str] = []
-    comps: list[np.ndarray] = []
-    links: list[np.ndarray] = []
-    after = ""
-    while page := store.account_components(after, 100_000):
-        a, c, n = zip(*page, strict=True)
-        ids.extend(a)
-        comps.append(np.array(c, dtype=np.int64))
-        links.append(np.array(n, dtype=np.int64))
-        after = page[-1][0]
-    comp = np.concatenate(comps) if comps else np.zeros(0, dtype=np.int64)
-    part = partition_components(ids, comp, np.concatenate(links) if links else comp.copy(), settings.hub_cap,
-                                settings.sweep_shard_links)
-    part.stats["gds_components"] = int(figures.get("componentCount", -1))
-    return part
+    return store.write_components(settings.hub_cap).partition(settings.hub_cap, settings.sweep_shard_links)
 
 
 # -- one shard ---------------------------------------------------------------------------------
@@ -273,11 +262,11 @@ def sweep_in_process(
     for o in part.oversize:
         log.warning("shard %(shard)d is one component of %(accounts)d accounts / %(links)d links "
                     "(hub cap %(hub_cap)d): larger than a shard", o)
-    del part.component
     phase("partition", 0.1)
     try:
-        for k in range(len(shards)):
-            out = run_shard(store, settings, shard_scorer, part.shard_ids(k), as_of, params)
+        for k, components in enumerate(shards):
+            out = run_shard(store, settings, shard_scorer, store.component_accounts(components.tolist()), as_of,
+                            params)
             store.stage_shard(sweep_id, k, "done", encode(out))
         phase("shards", 0.8)
         return finish(store, sweep_id, len(shards), started=started, model_version=shard_scorer.version,

@@ -10,7 +10,7 @@ from ringfence.graph.detection import DetectionParams, detect, graph_from_links
 from ringfence.graph.model import IdentifierKey
 from ringfence.graph.partition import (
     ComponentStream,
-    PackedIds,
+    ComponentTable,
     canonical,
     components,
     linking_components_of,
@@ -107,13 +107,19 @@ def test_the_streamed_components_are_those_of_the_whole_graph(
     assert links.tolist() == want.links.tolist() and hubs == want.hubs
 
 
-def test_packed_ids_read_back_what_was_packed() -> None:
-    ids = ["a-001", "konto-ä-ü", "", "z" * 300, "b\u4e2d"]
-    packed = PackedIds()
-    packed.extend(ids[:2])
-    packed.extend(ids[2:])
-    assert len(packed) == len(ids)
-    assert list(packed) == ids and packed[1] == "konto-ä-ü" and packed[-1] == "b\u4e2d"
-    assert packed[1:4] == ids[1:4]
-    packed.extend(["late"])
-    assert packed[5] == "late" and len(packed) == 6
+@settings(max_examples=150, deadline=None)
+@given(graphs())
+def test_the_component_table_packs_the_shards_of_the_reference(
+        case: tuple[list[tuple[str, str, str]], list[IdentifierKey], int, int]) -> None:
+    # given the reference partition (shards of account codes) of a random graph
+    triples, benign, hub_cap, shard_links = case
+    g = graph_from_links(triples, benign=benign)
+    lc = linking_components_of(g, hub_cap)
+    reference = lc.partition(hub_cap, shard_links)
+    # when the coordinator sees integers per component only
+    label = canonical(lc.component)
+    lean = ComponentTable.of(label, lc.links, lc.hubs).partition(hub_cap, shard_links)
+    # then its shards hold the same accounts, with the same figures
+    assert [np.flatnonzero(np.isin(label, s)).tolist() for s in lean.shards] == [s.tolist() for s in reference.shards]
+    assert lean.oversize == reference.oversize and lean.stats == reference.stats
+    assert lean.stats["accounts"] == g.n_accounts and lean.stats["links"] == g.n_links
