@@ -315,6 +315,21 @@ def test_a_failed_publish_is_invisible_and_a_retry_cleans_up(neo: Neo4jStore, mo
     with pytest.raises(StoreUnavailable):
         neo.publish_sweep(second)
     monkeypatch.undo()
+    assert _view(neo) == before and neo.publication_counts()["risks"] == 6  # the failed publish dropped its rows
+    # the publish dies again, and this time the server is gone before it can drop its rows (its
+    # second garbage collection: the first runs before it writes)
+    real, calls = neo4j_store_module.query, []
+
+    def gone(name: str) -> str:
+        calls.append(name)
+        if name == "publish_rings" or (name == "stale_publications" and calls.count(name) > 1):
+            raise StoreUnavailable("injected")
+        return real(name)
+
+    monkeypatch.setattr(neo4j_store_module, "query", gone)
+    with pytest.raises(StoreUnavailable):
+        neo.publish_sweep(second)
+    monkeypatch.undo()
     assert _view(neo) == before and neo.publication_counts()["risks"] == 12
     neo.publish_sweep(second)  # the retry drops the partial rows first
     assert neo.current_sweep() is not None and neo.current_sweep().sweep_id == "s2"  # type: ignore[union-attr]
