@@ -98,20 +98,6 @@ def pack_components(weight: np.ndarray, size: np.ndarray, shard_links: int, hub_
     return shard_of, shard + 1 if len(weight) else 0, oversize
 
 
-def pack(component: np.ndarray, weight: np.ndarray, shard_links: int, hub_cap: int
-         ) -> tuple[list[np.ndarray], list[dict[str, int]]]:
-    """Shards of account codes from component labels (numbered by smallest account) and a weight
-    per account; components larger than `shard_links` are shards of their own, reported."""
-    n_comp = int(component.max()) + 1 if component.size else 0
-    comp_weight = np.bincount(component, weights=weight, minlength=n_comp).astype(np.int64)
-    shard_of, n_shards, oversize = pack_components(comp_weight, np.bincount(component, minlength=n_comp),
-                                                   shard_links, hub_cap)
-    per_account = shard_of[component]
-    order = np.argsort(per_account, kind="stable")  # stable: ascending codes inside each shard
-    counts = np.bincount(per_account, minlength=n_shards)
-    return np.split(order.astype(np.int64), np.cumsum(counts)[:-1]) if n_comp else [], oversize
-
-
 def partition_arrays(g: GraphArrays, hub_cap: int, shard_links: int,
                      component: np.ndarray | None = None) -> Partition:
     """The partition of `g`; `component` (labels per account, e.g. from GDS WCC) skips the
@@ -145,10 +131,14 @@ class LinkingComponents:
     hubs: int = 0
 
     def partition(self, hub_cap: int, shard_links: int) -> Partition:
+        """The reference partition: `ComponentTable`'s packing, with shards as account codes."""
         component = canonical(self.component)
-        shards, oversize = pack(component, 1 + self.links.astype(np.int64), shard_links, hub_cap)
-        stats = ComponentTable.of(component, self.links, self.hubs).partition(hub_cap, shard_links).stats
-        return Partition(self.account_ids, shards, component, oversize, stats)
+        table = ComponentTable.of(component, self.links, self.hubs)
+        shard_of, n_shards, oversize = table.pack(hub_cap, shard_links)
+        per_account = shard_of[component]  # canonical labels are the table's rows
+        order = np.argsort(per_account, kind="stable").astype(np.int64)  # stable: ascending codes in a shard
+        shards = np.split(order, np.cumsum(np.bincount(per_account, minlength=n_shards))[:-1]) if n_shards else []
+        return Partition(self.account_ids, shards, component, oversize, table.stats(n_shards, oversize))
 
 
 @dataclass
@@ -180,11 +170,11 @@ class ComponentTable:
         comp_links = np.bincount(component, weights=links, minlength=sizes.size).astype(np.int64)
         return cls(np.arange(sizes.size, dtype=np.int64), sizes.astype(np.int64), comp_links, hubs)
 
-    def partition(self, hub_cap: int, shard_links: int) -> ComponentShards:
-        shard_of, n_shards, oversize = pack_components(self.accounts + self.links, self.accounts, shard_links,
-                                                       hub_cap)
-        counts = np.bincount(shard_of, minlength=n_shards)
-        shards = np.split(self.component, np.cumsum(counts)[:-1]) if n_shards else []
+    def pack(self, hub_cap: int, shard_links: int) -> tuple[np.ndarray, int, list[dict[str, int]]]:
+        """(shard per component, number of shards, oversize) for a weight of accounts + links."""
+        return pack_components(self.accounts + self.links, self.accounts, shard_links, hub_cap)
+
+    def stats(self, n_shards: int, oversize: list[dict[str, int]]) -> dict[str, int]:
         stats = {
             "accounts": int(self.accounts.sum()),
             "links": int(self.links.sum()),
@@ -196,7 +186,13 @@ class ComponentTable:
         }
         if self.hubs is not None:
             stats["hubs"] = self.hubs
-        return ComponentShards([np.sort(s) for s in shards], oversize, stats)
+        return stats
+
+    def partition(self, hub_cap: int, shard_links: int) -> ComponentShards:
+        shard_of, n_shards, oversize = self.pack(hub_cap, shard_links)
+        counts = np.bincount(shard_of, minlength=n_shards)
+        shards = np.split(self.component, np.cumsum(counts)[:-1]) if n_shards else []
+        return ComponentShards([np.sort(s) for s in shards], oversize, self.stats(n_shards, oversize))
 
 
 class ComponentStream:

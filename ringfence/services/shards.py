@@ -161,21 +161,25 @@ def run_shard(store: GraphStore, settings: Settings, scorer: ShardScorer, accoun
 
 
 def encode(out: ShardOutput) -> bytes:
-    """The staged form of a shard's output (JSON keeps floats exactly, zlib keeps it small)."""
-    body = {
-        "risks": out.risks,
+    """The staged form of a shard's output: the rings and stats, then the risks, each a zlib
+    stream of JSON (floats kept exactly) behind a 4-byte length, so the finishing step's pass
+    over the rings never parses the risks (it reads those once, as they are published)."""
+    head = zlib.compress(json.dumps({
         "rings": [{"members": d.member_ids, "identifiers": [[i.type, i.id, i.accounts] for i in d.identifiers],
                    "features": d.features, "risk": d.risk} for d in out.drafts],
         "stats": out.stats,
-    }
-    return zlib.compress(json.dumps(body, separators=(",", ":")).encode(), 3)
+    }, separators=(",", ":")).encode(), 3)
+    risks = zlib.compress(json.dumps(out.risks, separators=(",", ":")).encode(), 3)
+    return len(head).to_bytes(4, "big") + head + risks
 
 
-def decode(payload: bytes) -> ShardOutput:
-    body = json.loads(zlib.decompress(payload))
+def decode(payload: bytes, *, risks: bool = True) -> ShardOutput:
+    """`encode`'s output back; with `risks=False` the risks are left unread (empty)."""
+    n = int.from_bytes(payload[:4], "big")
+    body = json.loads(zlib.decompress(payload[4:4 + n]))
     drafts = [RingDraft(r["members"], [RingIdentifier(t, i, n) for t, i, n in r["identifiers"]], r["features"],
                         r["risk"]) for r in body["rings"]]
-    return ShardOutput(body["risks"], drafts, body["stats"])
+    return ShardOutput(json.loads(zlib.decompress(payload[4 + n:])) if risks else {}, drafts, body["stats"])
 
 
 # -- finish ------------------------------------------------------------------------------------
@@ -208,11 +212,11 @@ class StagedRisks:
             yield from staged_output(self._store, self._sweep_id, k).risks.items()
 
 
-def staged_output(store: GraphStore, sweep_id: str, shard: int) -> ShardOutput:
+def staged_output(store: GraphStore, sweep_id: str, shard: int, *, risks: bool = True) -> ShardOutput:
     staged = store.staged_shard(sweep_id, shard)
     if staged is None or staged[0] != "done":
         raise ShardFailed(f"shard {shard} of sweep {sweep_id} is no longer staged", {"missing": [shard]})
-    return decode(staged[1])
+    return decode(staged[1], risks=risks)
 
 
 def finish(store: GraphStore, sweep_id: str, n_shards: int, *, started: datetime, model_version: str,
@@ -235,10 +239,10 @@ def finish(store: GraphStore, sweep_id: str, n_shards: int, *, started: datetime
     shard_stats: list[dict[str, Any]] = []
     accounts = 0
     for k in range(n_shards):
-        out = staged_output(store, sweep_id, k)
+        out = staged_output(store, sweep_id, k, risks=False)  # the risks are read once, by the publication
         drafts.extend(out.drafts)
         shard_stats.append(out.stats)
-        accounts += len(out.risks)
+        accounts += int(out.stats["accounts"])  # its risks' count (`run_shard`)
     halo = sum(int(s.get("halo", 0)) for s in shard_stats)
     result = build_result(store, drafts, StagedRisks(store, sweep_id, n_shards, accounts), sweep_id=sweep_id,
                           started=started, model_version=model_version,

@@ -11,11 +11,11 @@ from ringfence.graph.model import IdentifierKey
 from ringfence.graph.partition import (
     ComponentStream,
     ComponentTable,
+    LinkingComponents,
     canonical,
     components,
     linking_components_of,
     linking_mask,
-    pack,
     partition_arrays,
 )
 
@@ -80,7 +80,10 @@ def test_canonical_numbers_components_by_smallest_account() -> None:
 
 
 def test_pack_reports_a_component_larger_than_a_shard() -> None:
-    shards, oversize = pack(np.array([0, 0, 0, 1, 2]), np.array([3, 3, 3, 1, 1]), shard_links=4, hub_cap=5)
+    # weights (1 + links) 3, 3, 3, 1, 1: component 0 weighs 9 against shards of 4
+    lc = LinkingComponents([f"a{k}" for k in range(5)], np.array([0, 0, 0, 1, 2]), np.array([2, 2, 2, 0, 0]))
+    part = lc.partition(hub_cap=5, shard_links=4)
+    shards, oversize = part.shards, part.oversize
     assert [s.tolist() for s in shards] == [[0, 1, 2], [3, 4]]
     assert oversize == [{"shard": 0, "accounts": 3, "links": 9, "hub_cap": 5}]
 
