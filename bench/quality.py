@@ -195,6 +195,9 @@ def main() -> None:
                              "(TrainConfig.evidence_prior)")
     parser.add_argument("--no-label-share", action="store_true",
                         help="train without the neighbours' labelled fraud share (TrainConfig.label_share)")
+    parser.add_argument("--no-legit-dilutes", action="store_true",
+                        help="train with a hub's labelled legit users left out of the trees' label share and "
+                             "evidence prior (TrainConfig.legit_dilutes)")
     parser.add_argument("--max-epochs", type=int, default=TrainConfig.max_epochs)
     parser.add_argument("--lr", type=float, default=TrainConfig.lr)
     parser.add_argument("--cross", default=None, help="train presets for the cross-world run, comma-separated")
@@ -206,6 +209,7 @@ def main() -> None:
                          presence_monotone=not args.ring_gnn, cohesion=not args.no_cohesion,
                          co_creation=args.co_creation, ring_evidence=not args.no_ring_evidence,
                          evidence_prior=not args.no_evidence_prior, label_share=not args.no_label_share,
+                         legit_dilutes=not args.no_legit_dilutes,
                          max_epochs=args.max_epochs, lr=args.lr)
     print(f"train config: {CONFIG}", flush=True)
     if args.cross:

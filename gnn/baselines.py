@@ -64,11 +64,16 @@ def hop1_features(b: GraphBatch, config: ModelConfig) -> np.ndarray:
     Without `co_creation` the BURST_NAMES columns are zeros. `ring_evidence` appends
     `graphdata.account_ring_evidence` (label evidence: links into a ring with labelled fraud), and
     `evidence_prior` (with `presence_monotone`) then the largest labelled-fraud count of an evidence
-    identifier per account it held when the account linked (+1): rises with labels, fixed under presence.
+    identifier per account it held when the account linked (+1): rises with labels, fixed under presence;
+    with `legit_dilutes` the accounts it held are at least its labelled ones (f + l).
     `label_share` then appends Σf / (Σf + Σl + 1), labelled fraud f other than itself over all the
     account's identifiers, labelled legit l over those without labelled fraud (+1): the neighbours'
     label rate of the published tree recipes, counting labelled accounts only, so that no added
-    account moves it, and rising with every link to labelled fraud.
+    account moves it, and rising with every link to labelled fraud. With `legit_dilutes` each identifier
+    with labelled fraud adds its own share f/(f+l) to the numerator (and the denominator) instead of f:
+    still rising with every such link and every fraud label, but a hub's many labelled fraudsters no
+    longer outweigh its many labelled legit users (on Tolokers, one other account per identifier, the
+    two are equal).
     """
     presence_monotone, signup_view, cohesion = config.presence_monotone, config.signup_view, config.cohesion
     n = b.x_acc.shape[0]
@@ -135,11 +140,22 @@ def hop1_features(b: GraphBatch, config: ModelConfig) -> np.ndarray:
     if presence_monotone and config.evidence_prior:
         assert b.e_prior is not None
         held = torch.round(torch.expm1(b.e_prior[ev, -1].double()))  # the identifier's accounts when a linked
+        if config.legit_dilutes:
+            # its labelled accounts count too: a hub an account joined early, when it had 20 users, gains
+            # 15 labelled fraudsters among 60 labelled legit users: 15 / 76, not 15 / 21 (labels only, so
+            # no added account lowers it; a legit label may)
+            held = torch.maximum(held, torch.round(f[ev, 0] + legit[ev, 0]))
         neighbours.append(scatter_max((f[ev, 0] / (held + 1.0)).unsqueeze(1), ea_ev, n).numpy())
     if config.label_share:
         # legit counted on the identifiers without labelled fraud only: a link that carries evidence
         # adds to the numerator and never to the denominator, so it cannot lower the share
-        fl = torch.zeros((n, 2), dtype=f64).index_add_(0, b.e_acc, torch.cat([f, legit * st.unsqueeze(1)], 1))
+        fraud = f
+        if config.legit_dilutes:
+            # each identifier adds its own fraud share, not its count: a hub whose earliest accounts include
+            # 20 labelled fraudsters and 70 labelled legit adds 0.22, not 20 (its users read 0.18, not 0.95);
+            # rounded through float32 so that sums in any edge order agree (online = batch)
+            fraud = torch.where(f > 0, f / (f + legit).clamp(min=1.0), torch.zeros_like(f)).float().double()
+        fl = torch.zeros((n, 2), dtype=f64).index_add_(0, b.e_acc, torch.cat([fraud, legit * st.unsqueeze(1)], 1))
         neighbours.append((fl[:, 0:1] / (fl[:, 0:1] + fl[:, 1:2] + 1.0)).numpy())
     out = np.concatenate([torch.cat(cols, dim=1).numpy(), *neighbours], axis=1).astype(np.float32)
     # Structure without creation-time spreads and gaps (see ModelConfig); one added account moves both.

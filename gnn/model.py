@@ -100,6 +100,12 @@ class ModelConfig:
     # The trees also read the share of fraud among the labelled accounts at all the account's identifiers
     # (`baselines.hop1_features`): labels only, so no added account moves it. False: bundles before it.
     label_share: bool = False
+    # The trees weigh an identifier's labelled fraud against its labelled legit users (`baselines.hop1_features`):
+    # with `label_share` each identifier adds its fraud share f / (f + l) to it, not its count f; with
+    # `evidence_prior` the accounts an identifier held when the account linked are at least f + l. Users
+    # of a hub with many labelled fraudsters among many more labelled legit users then read weak evidence
+    # (labels only: no added account moves either). False: bundles written before it existed.
+    legit_dilutes: bool = False
 
     @property
     def label_dim(self) -> int:

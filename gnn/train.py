@@ -135,6 +135,10 @@ class TrainConfig:
     # The trees read the fraud share among the labelled accounts at all the account's identifiers
     # (`ModelConfig.label_share`): the neighbour label rate, which no added account moves.
     label_share: bool = True
+    # The trees' label share and evidence prior weigh an identifier's labelled fraud against its labelled
+    # legit users (`ModelConfig.legit_dilutes`): an early user of a hub that later gathers 15 labelled
+    # fraudsters among 60 labelled legit users reads 15 / 76, not 15 / 21, and a label share of 0.17, not 0.94.
+    legit_dilutes: bool = True
     # torch threads for the GNN epochs: on a shared, loaded 2-core machine one thread costs half the
     # CPU of two (OpenMP barriers spin) and finishes sooner; LightGBM still uses `threads`.
     gnn_threads: int = 1
@@ -279,7 +283,8 @@ def model_config(schema: FeatureSchema, cfg: TrainConfig) -> ModelConfig:
     return ModelConfig(schema.account_dim, IDENTIFIER_DIM, cfg.hidden, cfg.dropout, cfg.hop2, cfg.structural_timing,
                        cfg.presence_monotone, cfg.presence_monotone and cfg.signup_view,
                        cfg.presence_monotone and cfg.cohesion, cfg.co_creation, cfg.ring_evidence,
-                       cfg.presence_monotone and cfg.evidence_prior, cfg.label_share)
+                       cfg.presence_monotone and cfg.evidence_prior, cfg.label_share,
+                       cfg.legit_dilutes)
 
 
 def fit_gnn(

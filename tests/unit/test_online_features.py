@@ -33,7 +33,8 @@ def test_subgraph_tree_inputs_are_the_whole_graph_rows_bit_for_bit(tmp_path: Pat
     schema = FeatureSchema.fit_attributes(attributes)
     full, _ = raw_from_store(store, schema, AS_OF)
     trees = ModelConfig(schema.account_dim, IDENTIFIER_DIM, structural_timing=False, presence_monotone=True,
-                        signup_view=True, cohesion=True, ring_evidence=True, evidence_prior=True, label_share=True)
+                        signup_view=True, cohesion=True, ring_evidence=True, evidence_prior=True, label_share=True,
+                        legit_dilutes=True)
     whole = hop1_features(assemble(full, HUB_CAP, AS_OF), trees)
     row = {a: k for k, a in enumerate(full.account_ids)}
     # the accounts with the most links to shared identifiers: the longest sums, in the most orders

@@ -36,7 +36,7 @@ HUB_CAP = 40
 DA = 4
 # the presence-monotone trees with every input switched on
 TREES = ModelConfig(DA, IDENTIFIER_DIM, structural_timing=False, presence_monotone=True, signup_view=True,
-                    cohesion=True, ring_evidence=True, evidence_prior=True, label_share=True)
+                    cohesion=True, ring_evidence=True, evidence_prior=True, label_share=True, legit_dilutes=True)
 
 
 @pytest.fixture(scope="module")
@@ -330,3 +330,37 @@ def test_a_link_to_labelled_fraud_lowers_no_evidence_column_of_the_trees(raw: Ra
         assert np.all(after[a, cols] >= before[a, cols] - 1e-6), (i, a)
         rose += bool(np.any(after[a, cols] > before[a, cols] + 1e-6))
     assert rose == 12
+
+
+def test_a_hubs_labelled_fraud_is_weighed_against_its_labelled_legit_users() -> None:
+    """The neighbours' labelled fraud share (the trees' last column) of an account whose one shared
+    identifier is a hub: 20 labelled fraudsters and 70 labelled legit users there read about 0.18 by
+    identifier shares (about 0.95 by counts, where the hub's legit users were left out so that no
+    link to fraud could lower it); a ring's device with 2 fraudsters and nothing else still reads
+    more, and both stay monotone (the previous test)."""
+    n_hub, n_fraud, n_legit = 92, 20, 70
+    # accounts 0..91 on a hub device (identifier 1); account 0 also holds its own card (identifier 0);
+    # accounts 92..94 on a ring's device (identifier 2): 93 and 94 labelled fraud
+    e_acc = np.r_[np.arange(n_hub), 0, 92, 93, 94]
+    e_id = np.r_[np.ones(n_hub, int), 0, 2, 2, 2]
+    label = np.full(95, -1, np.int8)
+    label[1:1 + n_fraud] = 1
+    label[1 + n_fraud:1 + n_fraud + n_legit] = 0
+    label[[93, 94]] = 1
+    t0 = AS_OF.timestamp() - 86_400.0 * 30
+    raw = RawGraph([f"a{k:03d}" for k in range(95)], np.zeros((95, DA), np.float32), label,
+                   np.full(95, t0), [("card", "own"), ("device", "hub"), ("device", "ring")],
+                   np.array([0, 1, 1]), np.array([1, n_hub, 3]), e_acc, e_id,
+                   t0 + np.arange(len(e_acc), dtype=np.float64))
+    b = assemble(raw, 200, AS_OF)
+    diluted = hop1_features(b, TREES)
+    by_count = hop1_features(b, dataclasses.replace(TREES, legit_dilutes=False))
+    hub_share = n_fraud / (n_fraud + n_legit)
+    assert diluted[0, -1] == pytest.approx(hub_share / (hub_share + 1.0), abs=1e-6)
+    assert by_count[0, -1] == pytest.approx(n_fraud / (n_fraud + 1.0), abs=1e-6)
+    assert diluted[92, -1] == pytest.approx(1.0 / 2.0, abs=1e-6) and diluted[92, -1] > diluted[0, -1]
+    # the evidence prior (fraud per account the identifier held at link time): account 0 linked first,
+    # to an empty hub, which now has 90 labelled accounts
+    assert by_count[0, -2] == pytest.approx(n_fraud / 1.0, abs=1e-5)
+    assert diluted[0, -2] == pytest.approx(n_fraud / (n_fraud + n_legit + 1.0), abs=1e-6)
+    assert diluted[92, -2] == pytest.approx(2.0 / 3.0, abs=1e-6)
