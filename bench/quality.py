@@ -309,7 +309,11 @@ def evaluate_world(scorer: Scorer, preset: str, seed: int, accounts: int, holdou
     # "now" after the stream: its last sign-up and the last link seen (links arrive after sign-up)
     end_late = max((datetime.fromisoformat(t.replace("Z", "+00:00"))
                     for r in late for t in (r["created_at"], *(x["seen_at"] for x in r["links"]))), default=end)
-    after = scorer.score_all(store, as_of=end_late)
+    # the sweeps before and after ring cleaning share one `as_of` (one second after the stream, when the
+    # cleaners sign up), so that ages cannot move a score across a tree threshold: only the added
+    # accounts differ (as of end_late, a 1-second age shift dropped one account by 0.0001)
+    now = end_late + timedelta(seconds=1)
+    after = scorer.score_all(store, as_of=now)
     p1 = np.array([after[a] for a in ids])
     out["existing AUC after sign-ups sweep"] = _auc(y, p1)
     out["existing AUC change"] = out["existing AUC after sign-ups sweep"] - out["existing AUC"]
@@ -322,7 +326,6 @@ def evaluate_world(scorer: Scorer, preset: str, seed: int, accounts: int, holdou
             members.setdefault(truth[a]["group"], []).append(a)
     links = {r["id"]: list(r["links"]) for r in main if truth[r["id"]]["kind"] == "ring"}
     cleaners = []
-    now = end_late + timedelta(seconds=1)
     for k, (_g, ms) in enumerate(sorted(members.items())):
         shared: dict[tuple[str, str], int] = {}
         for a in ms:
