@@ -147,8 +147,9 @@ def hop1_features(b: GraphBatch, config: ModelConfig) -> np.ndarray:
             held = torch.maximum(held, torch.round(f[ev, 0] + legit[ev, 0]))
         neighbours.append(scatter_max((f[ev, 0] / (held + 1.0)).unsqueeze(1), ea_ev, n).numpy())
     if config.label_share:
-        # legit counted on the identifiers without labelled fraud only: a link that carries evidence
-        # adds to the numerator and never to the denominator, so it cannot lower the share
+        # legit counted on the identifiers without labelled fraud only: a link that carries evidence adds
+        # its fraud (or, with `legit_dilutes`, its share) to the numerator and as much to the denominator,
+        # never any legit, so it cannot lower the share
         fraud = f
         if config.legit_dilutes:
             # each identifier adds its own fraud share, not its count: a hub whose earliest accounts include
