@@ -22,19 +22,20 @@ and stores none of them.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from ringfence.core.errors import InvalidInput
 from ringfence.graph.arrays import gc_paused
-from ringfence.graph.bulk_records import Records, read_records
+from ringfence.graph.bulk_records import Records, attributes_json, read_records
 from ringfence.graph.model import LabelIn, LabelValue
 from ringfence.graph.neo4j_queries import label_key
 from ringfence.graph.neo4j_store import TYPED_MODEL_VERSION, Neo4jStore
@@ -45,9 +46,11 @@ ARGS_FILE = "import.args"
 LABEL_SOURCE = "import"
 _CSV_TYPES = {str: "string", bool: "boolean", int: "long", float: "double"}
 _ARROW_TYPES = {str: pa.string(), bool: pa.bool_(), int: pa.int64(), float: pa.float64()}
+_PY_TYPES = {v: k for k, v in _CSV_TYPES.items()}
 _ROWS = pa_csv.WriteOptions(include_header=False)
 _SAME_AS_PROPERTY = {str, bool, float, type(None)}  # values that are their own property value (property_value)
 _COLUMN_SCANS = 256
+_SLICE = 250_000  # accounts whose attributes are decoded at a time
 _encode_attributes = json.JSONEncoder(sort_keys=True).encode  # what merge_attributes stores
 
 
@@ -84,16 +87,21 @@ def write_import_files(
     directory.mkdir(parents=True, exist_ok=True)
     out = directory.resolve()
     account_of, ids, created, attributes = _fold_accounts(records)
+    records.attributes = []  # held once, as `attributes`
     label, labelled_at, labels, label_seq = _write_labels(out, records, account_of, len(ids), batch_size)
-    columns, late = _properties(ids, attributes)
+    encoded, columns, late = _account_columns(ids, attributes)
+    del attributes
     accounts = pa.table({"n": np.arange(len(ids)), "id": pa.array(ids, pa.string()), "created_at": created,
-                         "attributes": pa.array(map(_encode_attributes, attributes), pa.string(), size=len(ids)),
-                         "label": label, "labelled_at": labelled_at, **{k: v for k, v, _ in columns}})
+                         "attributes": encoded, "label": label, "labelled_at": labelled_at,
+                         **{k: v for k, v, _ in columns}})
     header = [":ID(Account)", "id", "created_at:double", "attributes", "label", "labelled_at:double"]
     nodes = [f"Account={_write(out / 'accounts.csv', header + [f'{k}:{t}' for k, _, t in columns], accounts)}",
              f"LabelEvent={out / 'label_events.csv'}", *(f"Meta={path}" for path in _write_meta(out, label_seq))]
     relationships = []
     plan = ImportPlan(out, accounts=len(ids), links=records.links, labels=labels, late_properties=late)
+    # the links need none of the accounts' columns: at 10M accounts they are gigabytes
+    del accounts, encoded, columns, ids, created, label, labelled_at
+    records.ids, records.labels = [], []
     for t in TYPE_ORDER:
         typed = TYPED_MODEL[t]
         idents, links = _links_of_type(records, account_of, t)
@@ -120,16 +128,16 @@ def _write(path: Path, header: list[str], table: pa.Table) -> Path:
     return path
 
 
-def _fold_accounts(records: Records) -> tuple[np.ndarray, list[str], np.ndarray, list[dict[str, Any]]]:
-    """(account of each record, and per account: id, created_at, attributes), repeats folded as
-    `prepare_upsert` folds them: earliest created_at, attributes key by key, later wins."""
+def _fold_accounts(records: Records) -> tuple[np.ndarray, list[str], np.ndarray, list[bytes]]:
+    """(account of each record, and per account: id, created_at, attributes as JSON), repeats
+    folded as `prepare_upsert` folds them: earliest created_at, attributes key by key, later wins."""
     ids = records.ids
     if len(dict.fromkeys(ids)) == len(ids):  # the common file: every account once
         return np.arange(len(ids)), ids, records.created, records.attributes
     position: dict[str, int] = {}
     account_of = np.empty(len(ids), dtype=np.int64)
     created: list[float] = []
-    attributes: list[dict[str, Any]] = []
+    attributes: list[bytes] = []
     for k, (account_id, at, attrs) in enumerate(zip(ids, records.created.tolist(), records.attributes, strict=True)):
         j = position.setdefault(account_id, len(created))
         account_of[k] = j
@@ -138,7 +146,7 @@ def _fold_accounts(records: Records) -> tuple[np.ndarray, list[str], np.ndarray,
             attributes.append(attrs)
         else:
             created[j] = min(created[j], at)
-            attributes[j] = {**attributes[j], **attrs}
+            attributes[j] = attributes_json({**orjson.loads(attributes[j]), **orjson.loads(attrs)})
     return account_of, list(position), np.array(created), attributes
 
 
@@ -160,10 +168,58 @@ def _links_of_type(records: Records, account_of: np.ndarray, type_: str) -> tupl
     return idents, pa.table({"start": key // width, "end": key % width, "first": first, "last": last})
 
 
-def _properties(ids: list[str], attributes: list[dict[str, Any]]) -> tuple[list[tuple[str, pa.Array, str]],
+def _account_columns(ids: list[str], attributes: Sequence[bytes]) -> tuple[pa.ChunkedArray,
+                                                                          list[tuple[str, pa.ChunkedArray, str]],
                                                                           list[dict[str, Any]]]:
-    """The attribute properties (`graph/neo4j_typed.py`) as typed columns (name, values, CSV type),
-    and as {id, props} rows for the names whose values are of more than one type."""
+    """The accounts' attributes as the store keeps them (JSON, keys sorted) and as properties
+    (`_properties`), `_SLICE` accounts decoded at a time: 10M accounts' attributes as dicts are
+    10 GB, as arrow columns a fifth of that."""
+    encoded: list[pa.Array] = []
+    parts: list[tuple[list[tuple[str, pa.Array, str]], dict[str, list[Any]]]] = []
+    for lo in range(0, len(attributes), _SLICE):
+        part = [orjson.loads(a) for a in attributes[lo:lo + _SLICE]]
+        encoded.append(pa.array(map(_encode_attributes, part), pa.string(), size=len(part)))
+        parts.append(_properties(part))
+    n = len(ids)
+    names = sorted({k for columns, mixed in parts for k in [*(c[0] for c in columns), *mixed]})
+    kinds: dict[str, set[str]] = {k: set() for k in names}
+    for columns, mixed in parts:
+        for k, v, t in columns:
+            if v.null_count < len(v):
+                kinds[k].add(t)
+        for k in mixed:
+            kinds[k].add("mixed")
+    columns_out: list[tuple[str, pa.ChunkedArray, str]] = []
+    late_names = []
+    for k in names:
+        if len(kinds[k]) == 1 and "mixed" not in kinds[k]:
+            t = kinds[k].pop()
+            arrow_type = _ARROW_TYPES[_PY_TYPES[t]]
+            chunks = []
+            for (columns, _), size in zip(parts, _slice_sizes(n), strict=True):
+                got = {name: v for name, v, _ in columns}.get(k)
+                chunks.append(got.cast(arrow_type) if got is not None else pa.nulls(size, arrow_type))
+            columns_out.append((k, pa.chunked_array(chunks, arrow_type), t))
+        elif kinds[k]:
+            late_names.append(k)
+    late: list[dict[str, Any]] = []
+    if late_names:  # names whose values are of more than one type: read once more, these names only
+        for lo in range(0, len(attributes), _SLICE):
+            for j, a in enumerate(attributes[lo:lo + _SLICE], lo):
+                attrs = orjson.loads(a)
+                props = {k: v for k in late_names if (v := property_value(attrs.get(k))) is not None}
+                if props:
+                    late.append({"id": ids[j], "props": props})
+    return pa.chunked_array(encoded, pa.string()), columns_out, late
+
+
+def _slice_sizes(n: int) -> list[int]:
+    return [min(_SLICE, n - lo) for lo in range(0, n, _SLICE)]
+
+
+def _properties(attributes: list[dict[str, Any]]) -> tuple[list[tuple[str, pa.Array, str]], dict[str, list[Any]]]:
+    """The attribute properties (`graph/neo4j_typed.py`) of these accounts as typed columns (name,
+    values, CSV type), and the property values of the names whose values are of more than one type."""
     names = sorted(k for k in set().union(*attributes) if property_name(k))
     values: dict[str, list[Any]] = {}
     if len(names) <= _COLUMN_SCANS:
@@ -177,18 +233,17 @@ def _properties(ids: list[str], attributes: list[dict[str, Any]]) -> tuple[list[
             for k, v in attrs.items():
                 if property_name(k):
                     values[k][j] = property_value(v)
-    columns, late = [], []
+    columns, mixed = [], {}
     for k in names:
         kinds = set(map(type, values[k])) - {type(None)}
         if len(kinds) == 1:
             kind = kinds.pop()
             columns.append((k, pa.array(values[k], _ARROW_TYPES[kind]), _CSV_TYPES[kind]))
         elif kinds:
-            late.append(k)
-    if not late:
-        return columns, []
-    rows = ({"id": i, "props": {k: values[k][j] for k in late if values[k][j] is not None}} for j, i in enumerate(ids))
-    return columns, [r for r in rows if r["props"]]
+            mixed[k] = values[k]
+        else:  # only values no property holds: a column of nulls, which any column type takes
+            columns.append((k, pa.nulls(len(attributes)), "null"))
+    return columns, mixed
 
 
 def _write_labels(directory: Path, records: Records, account_of: np.ndarray, accounts: int,

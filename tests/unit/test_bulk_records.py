@@ -50,7 +50,8 @@ def _expected(records: list[Any]) -> tuple[list[Any], list[Any]]:
 
 def _read(records: list[Any]) -> tuple[list[Any], list[Any]]:
     r = read_records(_lines(records))
-    rows = [(i, float(c), a, x) for i, c, a, x in zip(r.ids, r.created.tolist(), r.attributes, r.labels, strict=True)]
+    rows = [(i, float(c), orjson.loads(a), x)
+            for i, c, a, x in zip(r.ids, r.created.tolist(), r.attributes, r.labels, strict=True)]
     links = zip(r.link_record.tolist(), r.link_type.to_pylist(), r.link_id.to_pylist(), r.link_seen.tolist(),
                 strict=True)
     return rows, sorted(links)
@@ -74,6 +75,8 @@ ACCEPTED = [
     _record(9, id="dup", links=[]),
     _record(10, id="dup", attributes={"country": "FR"}, links=[{"type": "card", "id": "card:1", "seen_at": False}]),
     _record(11, attributes=None, links=None),
+    _record(12, created_at="2026-03-04T05:06:07Z"),  # a link without seen_at is seen at its own record's creation
+    _record(13, created_at="2025-12-31T23:59:59Z"),
 ]
 
 REFUSED = [
@@ -107,6 +110,20 @@ def test_accepted_records_read_as_the_loader_reads_them() -> None:
 def test_a_refused_record_is_refused_as_the_loader_refuses_it(bad: Any) -> None:
     records = [*ACCEPTED, bad, _record(99)]
     assert _refusal(_read, records) == _refusal(_expected, records)
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3])
+def test_chunks_read_as_one(monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
+    # given the file read a few lines at a time (10M accounts are read 100,000 lines at a time), with
+    # records the fast road is not sure of and repeats of an account falling in different chunks
+    from ringfence.graph import bulk_records
+
+    monkeypatch.setattr(bulk_records, "_CHUNK", chunk)
+    # then every value is the loader's, and a bad record in a later chunk is the one refused
+    assert _read(ACCEPTED) == _expected(ACCEPTED)
+    for bad in (REFUSED[0], REFUSED[10], REFUSED[11]):
+        records = [*ACCEPTED, bad, _record(99)]
+        assert _refusal(_read, records) == _refusal(_expected, records)
 
 
 def test_an_id_with_a_final_newline_is_refused_by_the_loader_too() -> None:
@@ -150,27 +167,34 @@ def test_both_roads_agree_on_digit_heavy_records(records: list[dict[str, Any]]) 
     assert got == expected
 
 
+@pytest.mark.parametrize("slice_", [1, 2, 250_000])
 def test_attribute_properties_are_the_same_column_by_column_and_account_by_account(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    # given attributes with names that are and are not properties, values of one and of mixed types
+        monkeypatch: pytest.MonkeyPatch, slice_: int) -> None:
+    # given attributes with names that are and are not properties, values of one and of mixed types,
+    # read `slice_` accounts at a time (10M accounts' attributes are decoded 250,000 at a time)
     from ringfence.graph import neo4j_bulk
 
     attributes: list[dict[str, Any]] = [
-        {"country": "GB", "tier": 1, "odd key": "x", "big": 2**70, "nested": {"k": 1}, "vip": True},
+        {"country": "GB", "tier": 1, "odd key": "x", "big": 2**63 + 5, "nested": {"k": 1}, "vip": True},
         {"country": "FR", "tier": "gold", "score": 0.5, "none": None},
-        {"tier": 2.5, "big": 3, "id": "reserved"},
+        {"tier": 2.5, "big": 3, "id": "reserved", "late": 1},
+        {"late": "one", "score": 2.0},
         {},
     ]
     ids = [f"a{i}" for i in range(len(attributes))]
+    encoded = [orjson.dumps(a) for a in attributes]
+    monkeypatch.setattr(neo4j_bulk, "_SLICE", slice_)
     # when the properties are built one name at a time, and one account at a time
-    by_name = neo4j_bulk._properties(ids, attributes)
+    by_name = neo4j_bulk._account_columns(ids, encoded)
     monkeypatch.setattr(neo4j_bulk, "_COLUMN_SCANS", 0)
-    by_account = neo4j_bulk._properties(ids, attributes)
+    by_account = neo4j_bulk._account_columns(ids, encoded)
     # then the same columns and late rows, and what attribute_properties says for each account
-    assert [(k, v.to_pylist(), t) for k, v, t in by_name[0]] == [(k, v.to_pylist(), t) for k, v, t in by_account[0]]
-    assert by_name[1] == by_account[1]
-    columns = {k: v.to_pylist() for k, v, _ in by_name[0]}
-    late = {r["id"]: r["props"] for r in by_name[1]}
+    assert [(k, v.to_pylist(), t) for k, v, t in by_name[1]] == [(k, v.to_pylist(), t) for k, v, t in by_account[1]]
+    assert by_name[2] == by_account[2]
+    assert by_name[0].to_pylist() == [json.dumps(a, sort_keys=True) for a in attributes]
+    columns = {k: v.to_pylist() for k, v, _ in by_name[1]}
+    late = {r["id"]: r["props"] for r in by_name[2]}
+    assert set(late) == {"a0", "a1", "a2", "a3"}  # tier and late change type
     for j, attrs in enumerate(attributes):
         got = {k: c[j] for k, c in columns.items() if c[j] is not None} | late.get(ids[j], {})
         assert got == {k: v for k, v in attribute_properties(attrs).items() if v is not None}
