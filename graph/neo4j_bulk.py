@@ -172,38 +172,36 @@ def _account_columns(ids: list[str], attributes: Sequence[bytes]) -> tuple[pa.Ch
                                                                           list[tuple[str, pa.ChunkedArray, str]],
                                                                           list[dict[str, Any]]]:
     """The accounts' attributes as the store keeps them (JSON, keys sorted) and as properties
-    (`_properties`), `_SLICE` accounts decoded at a time: 10M accounts' attributes as dicts are
-    10 GB, as arrow columns a fifth of that."""
+    (`_properties`): typed columns, and {id, props} rows for the names whose values are of more
+    than one type. `_SLICE` accounts are decoded at a time: 10M accounts' attributes as dicts
+    take 5 GB, as arrow columns half of that."""
     encoded: list[pa.Array] = []
-    parts: list[tuple[list[tuple[str, pa.Array, str]], dict[str, list[Any]]]] = []
+    parts: list[dict[str, tuple[pa.Array, str]]] = []
+    mixed: set[str] = set()
     for lo in range(0, len(attributes), _SLICE):
         part = [orjson.loads(a) for a in attributes[lo:lo + _SLICE]]
         encoded.append(pa.array(map(_encode_attributes, part), pa.string(), size=len(part)))
-        parts.append(_properties(part))
-    n = len(ids)
-    names = sorted({k for columns, mixed in parts for k in [*(c[0] for c in columns), *mixed]})
-    kinds: dict[str, set[str]] = {k: set() for k in names}
-    for columns, mixed in parts:
-        for k, v, t in columns:
+        columns, part_mixed = _properties(part)
+        parts.append({k: (v, t) for k, v, t in columns})
+        mixed |= part_mixed
+    kinds: dict[str, set[str]] = {k: set() for k in mixed}
+    for part_columns in parts:
+        for k, (v, t) in part_columns.items():
             if v.null_count < len(v):
-                kinds[k].add(t)
-        for k in mixed:
-            kinds[k].add("mixed")
+                kinds.setdefault(k, set()).add(t)
     columns_out: list[tuple[str, pa.ChunkedArray, str]] = []
     late_names = []
-    for k in names:
-        if len(kinds[k]) == 1 and "mixed" not in kinds[k]:
+    for k in sorted(kinds):
+        if k in mixed or len(kinds[k]) > 1:
+            late_names.append(k)
+        elif kinds[k]:
             t = kinds[k].pop()
             arrow_type = _ARROW_TYPES[_PY_TYPES[t]]
-            chunks = []
-            for (columns, _), size in zip(parts, _slice_sizes(n), strict=True):
-                got = {name: v for name, v, _ in columns}.get(k)
-                chunks.append(got.cast(arrow_type) if got is not None else pa.nulls(size, arrow_type))
+            chunks = [part_columns[k][0].cast(arrow_type) if k in part_columns else pa.nulls(size, arrow_type)
+                      for part_columns, size in zip(parts, _slice_sizes(len(ids)), strict=True)]
             columns_out.append((k, pa.chunked_array(chunks, arrow_type), t))
-        elif kinds[k]:
-            late_names.append(k)
     late: list[dict[str, Any]] = []
-    if late_names:  # names whose values are of more than one type: read once more, these names only
+    if late_names:  # read once more, these names only
         for lo in range(0, len(attributes), _SLICE):
             for j, a in enumerate(attributes[lo:lo + _SLICE], lo):
                 attrs = orjson.loads(a)
@@ -217,9 +215,9 @@ def _slice_sizes(n: int) -> list[int]:
     return [min(_SLICE, n - lo) for lo in range(0, n, _SLICE)]
 
 
-def _properties(attributes: list[dict[str, Any]]) -> tuple[list[tuple[str, pa.Array, str]], dict[str, list[Any]]]:
+def _properties(attributes: list[dict[str, Any]]) -> tuple[list[tuple[str, pa.Array, str]], set[str]]:
     """The attribute properties (`graph/neo4j_typed.py`) of these accounts as typed columns (name,
-    values, CSV type), and the property values of the names whose values are of more than one type."""
+    values, CSV type), and the names whose values are of more than one type."""
     names = sorted(k for k in set().union(*attributes) if property_name(k))
     values: dict[str, list[Any]] = {}
     if len(names) <= _COLUMN_SCANS:
@@ -233,14 +231,14 @@ def _properties(attributes: list[dict[str, Any]]) -> tuple[list[tuple[str, pa.Ar
             for k, v in attrs.items():
                 if property_name(k):
                     values[k][j] = property_value(v)
-    columns, mixed = [], {}
+    columns, mixed = [], set()
     for k in names:
         kinds = set(map(type, values[k])) - {type(None)}
         if len(kinds) == 1:
             kind = kinds.pop()
             columns.append((k, pa.array(values[k], _ARROW_TYPES[kind]), _CSV_TYPES[kind]))
         elif kinds:
-            mixed[k] = values[k]
+            mixed.add(k)
         else:  # only values no property holds: a column of nulls, which any column type takes
             columns.append((k, pa.nulls(len(attributes)), "null"))
     return columns, mixed
