@@ -51,11 +51,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if __name__ == "__main__":
-    # Run as `python bench/api.py`: the repository root instead of bench/ on sys.path, so that
-    # `devservices` (development tooling, not installed) imports and no bench module shadows one.
-    here = Path(__file__).resolve().parent
-    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
-    sys.path.insert(0, str(here.parent))
+    import _root  # noqa: F401  (bench/_root.py: the repository root on sys.path, this checkout's code only)
 
 import numpy as np  # noqa: E402
 import orjson  # noqa: E402

@@ -19,18 +19,13 @@ import multiprocessing
 import os
 import resource
 import shutil
-import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 if __name__ == "__main__":
-    # Run as `python bench/bulk.py`: the repository root instead of bench/ on sys.path, so that
-    # `devservices` (development tooling, not installed) imports.
-    here = Path(__file__).resolve().parent
-    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
-    sys.path.insert(0, str(here.parent))
+    import _root  # noqa: F401  (bench/_root.py: the repository root on sys.path, this checkout's code only)
 
 from devservices.services import LAUNCHER_DIR, Neo4jServer, free_port, run_neo4j_admin  # noqa: E402
 from ringfence.core.settings import Settings  # noqa: E402

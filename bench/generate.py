@@ -15,6 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
+if __name__ == "__main__":
+    import _root  # noqa: F401  (bench/_root.py: the repository root on sys.path, this checkout's code only)
+
 import numpy as np
 
 from ringfence.graph.synthetic import KINDS, World, build_world, generate, params_for, write_world

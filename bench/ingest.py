@@ -25,6 +25,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+if __name__ == "__main__":
+    import _root  # noqa: F401  (bench/_root.py: the repository root on sys.path, this checkout's code only)
+
 from ringfence.core.settings import Settings
 from ringfence.graph.factory import open_store
 from ringfence.graph.loader import account_from_record, load_records, read_jsonl

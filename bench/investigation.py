@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,9 +25,7 @@ from pathlib import Path
 import numpy as np
 
 if __name__ == "__main__":
-    here = Path(__file__).resolve().parent
-    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
-    sys.path.insert(0, str(here.parent))
+    import _root  # noqa: F401  (bench/_root.py: the repository root on sys.path, this checkout's code only)
 
 from ringfence.core.settings import Settings  # noqa: E402
 from ringfence.graph.loader import load_records  # noqa: E402

@@ -42,9 +42,7 @@ from pathlib import Path
 from typing import Any
 
 if __name__ == "__main__":
-    # Run as `python bench/load.py`, this directory comes first on sys.path and bench/api.py
-    # would shadow the `api` package.
-    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+    import _root  # noqa: F401  (bench/_root.py: the repository root on sys.path, this checkout's code only)
 
 import httpx  # noqa: E402
 

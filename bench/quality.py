@@ -25,6 +25,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+if __name__ == "__main__":
+    import _root  # noqa: F401  (bench/_root.py: the repository root on sys.path, this checkout's code only)
+
 import numpy as np
 
 from ringfence.core.settings import Settings

@@ -19,15 +19,14 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import sys
 import time
 import warnings
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if __name__ == "__main__":
+    import _root  # noqa: F401  (bench/_root.py: the repository root on sys.path, this checkout's code only)
 
 from bench.sweep import CACHE, KIND_CODES, working_copy, world_db  # noqa: E402
 from ringfence.core.settings import Settings  # noqa: E402

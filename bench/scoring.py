@@ -28,6 +28,9 @@ import tempfile
 import time
 from pathlib import Path
 
+if __name__ == "__main__":
+    import _root  # noqa: F401  (bench/_root.py: the repository root on sys.path, this checkout's code only)
+
 import numpy as np
 
 

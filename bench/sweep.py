@@ -50,7 +50,8 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if __name__ == "__main__":
+    import _root  # noqa: F401  (bench/_root.py: the repository root on sys.path, this checkout's code only)
 
 from ringfence.graph.loader import load_records  # noqa: E402
 from ringfence.graph.sqlite_store import SQLiteStore  # noqa: E402
