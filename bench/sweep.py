@@ -245,6 +245,7 @@ def one_celery(size: int, preset: str, data_dir: Path, shard_links: int, n_worke
         work = working_copy(world_db(size, preset)[0])
         graph_url = f"sqlite:///{work}"
     else:
+        CACHE.mkdir(parents=True, exist_ok=True)  # the Neo4j world is the server's: nothing cached yet
         work = Path(tempfile.mkdtemp(dir=CACHE)) / "neo4j"
     redis = RedisServer(directory=work.parent / "redis").start()
     env = {**os.environ, "RINGFENCE_GRAPH_URL": graph_url, "RINGFENCE_BROKER_URL": redis.url,
