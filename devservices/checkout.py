@@ -13,9 +13,10 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-# Every folder the install maps (pyproject.toml, [tool.setuptools.package-dir]) and the namespace root.
-PACKAGES = ("ringfence", "ringfence.graph", "ringfence.gnn", "ringfence.api", "ringfence.workers",
-            "ringfence.cypher")
+from devservices.namespace import setuptools_config
+
+# The namespace root and every package the install maps to a folder of its own (graph/, gnn/, ...).
+PACKAGES = ("ringfence", *setuptools_config()["package-dir"])
 
 
 def foreign_packages(root: Path) -> dict[str, Path | None]:

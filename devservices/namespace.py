@@ -19,8 +19,13 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 TREE = REPO_ROOT / "build" / "ns"
 
 
+def setuptools_config(root: Path = REPO_ROOT) -> dict:
+    """pyproject.toml's [tool.setuptools]: the packages and the folders they map to."""
+    return tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+
+
 def build(root: Path = REPO_ROOT, tree: Path = TREE) -> Path:
-    setuptools_cfg = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    setuptools_cfg = setuptools_config(root)
     mapping: dict[str, str] = {pkg: pkg.replace(".", "/") for pkg in setuptools_cfg["packages"]}
     for pkg, folder in setuptools_cfg["package-dir"].items():
         mapping.update({p: folder + p[len(pkg):].replace(".", "/") for p in mapping if p.startswith(pkg)})

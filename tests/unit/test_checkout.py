@@ -26,8 +26,9 @@ def test_a_benchmark_in_another_checkout_refuses_the_installed_code(tmp_path: Pa
     other = tmp_path / "worktree"
     shutil.copytree(REPO / "ringfence", other / "ringfence", ignore=shutil.ignore_patterns("__pycache__"))
     (other / "devservices").mkdir()
-    for name in ("__init__.py", "checkout.py"):
+    for name in ("__init__.py", "checkout.py", "namespace.py"):
         shutil.copy(REPO / "devservices" / name, other / "devservices" / name)
+    shutil.copy(REPO / "pyproject.toml", other / "pyproject.toml")
     (other / "bench").mkdir()
     shutil.copy(REPO / "bench" / "_root.py", other / "bench" / "_root.py")
     (other / "bench" / "probe.py").write_text("import _root\nprint('measured')\n")
