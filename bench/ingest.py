@@ -151,7 +151,7 @@ def profile_upsert(path: Path, url: str, batch: int) -> None:
     def profiled(tx: Any) -> list[tuple[str, int]]:
         out = []
         for name, params in (("upsert_batch", {"rows": sent, "requested_at": None, **identifiers}),
-                             ("upsert_accounts", {"rows": sent, "requested_at": None})):
+                             ("upsert_accounts", {"rows": sent, "requested_at": None, **identifiers})):
             result = tx.run("PROFILE " + query(name), params)
             list(result)
             out.append((name, _db_hits(result.consume().profile or {})))

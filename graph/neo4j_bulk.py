@@ -37,7 +37,7 @@ from ringfence.core.errors import InvalidInput
 from ringfence.graph.arrays import gc_paused
 from ringfence.graph.bulk_records import Records, attributes_json, read_records
 from ringfence.graph.model import LabelIn, LabelValue
-from ringfence.graph.neo4j_queries import label_key
+from ringfence.graph.neo4j_queries import encode_attributes, label_key
 from ringfence.graph.neo4j_store import TYPED_MODEL_VERSION, Neo4jStore
 from ringfence.graph.neo4j_typed import TYPE_ORDER, TYPED_MODEL, property_name, property_value
 
@@ -51,7 +51,6 @@ _ROWS = pa_csv.WriteOptions(include_header=False)
 _SAME_AS_PROPERTY = {str, bool, float, type(None)}  # values that are their own property value (property_value)
 _COLUMN_SCANS = 256
 _SLICE = 250_000  # accounts whose attributes are decoded at a time
-_encode_attributes = json.JSONEncoder(sort_keys=True).encode  # what merge_attributes stores
 
 
 @dataclass
@@ -180,7 +179,7 @@ def _account_columns(ids: list[str], attributes: Sequence[bytes]) -> tuple[pa.Ch
     mixed: set[str] = set()
     for lo in range(0, len(attributes), _SLICE):
         part = [orjson.loads(a) for a in attributes[lo:lo + _SLICE]]
-        encoded.append(pa.array(map(_encode_attributes, part), pa.string(), size=len(part)))
+        encoded.append(pa.array(map(encode_attributes, part), pa.string(), size=len(part)))
         columns, part_mixed = _properties(part)
         parts.append({k: (v, t) for k, v, t in columns})
         mixed |= part_mixed

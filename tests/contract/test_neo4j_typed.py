@@ -59,9 +59,14 @@ def _write_legacy(neo: Neo4jStore, accounts: list[AccountIn]) -> None:
 
 
 def _dump(neo: Neo4jStore) -> tuple[list[Any], list[Any]]:
-    """`graph_dump` without publication generation ids, which are random per publication."""
+    """`graph_dump` without publication generation ids, which are random per publication, and
+    with `attributes` parsed: the JSON's spelling changed (spaces before, compact since), not what it says."""
     nodes, rels = neo.graph_dump()
-    return sorted(((ls, [p for p in props if p[0] != "gen"]) for ls, props in nodes), key=repr), rels
+
+    def prop(p: Any) -> Any:
+        return (p[0], json.loads(p[1])) if p[0] == "attributes" else p
+
+    return sorted(((ls, [prop(p) for p in props if p[0] != "gen"]) for ls, props in nodes), key=repr), rels
 
 
 def _accounts(store: GraphStore, accounts: list[AccountIn]) -> list[Any]:
