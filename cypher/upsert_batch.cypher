@@ -19,24 +19,30 @@ SET a._lock = true
 // Every upsert sets created_at in the transaction that creates the account: without it, the
 // account was created just now, has no link yet, and CREATE can replace MERGE for its links.
 WITH collect({a: a, row: row, new: a.created_at IS NULL, attributes: a.attributes}) AS locked
-// Each list comes back in its parameter's order (UNWIND and MERGE keep row order; collect
-// appends in it), so a link's position picks its identifier's node.
+// Each list comes back in its parameter's order, so a link's position picks its identifier's
+// node: ORDER BY k says so, where Cypher promises no row order without it.
 CALL () {
-  UNWIND $bank_accounts AS ident
+  UNWIND range(0, size($bank_accounts) - 1) AS k
+  WITH k, $bank_accounts[k] AS ident
   MERGE (i:Identifier {key: ident[0]})
     ON CREATE SET i:BankAccount, i.type = 'bank_account', i.id = ident[1]
+  WITH k, i ORDER BY k
   RETURN collect(i) AS bank_account_nodes
 }
 CALL () {
-  UNWIND $cards AS ident
+  UNWIND range(0, size($cards) - 1) AS k
+  WITH k, $cards[k] AS ident
   MERGE (i:Identifier {key: ident[0]})
     ON CREATE SET i:Card, i.type = 'card', i.id = ident[1]
+  WITH k, i ORDER BY k
   RETURN collect(i) AS card_nodes
 }
 CALL () {
-  UNWIND $devices AS ident
+  UNWIND range(0, size($devices) - 1) AS k
+  WITH k, $devices[k] AS ident
   MERGE (i:Identifier {key: ident[0]})
     ON CREATE SET i:Device, i.type = 'device', i.id = ident[1]
+  WITH k, i ORDER BY k
   RETURN collect(i) AS device_nodes
 }
 CALL (locked, bank_account_nodes, card_nodes, device_nodes) {

@@ -114,8 +114,8 @@ def encode_attributes(attributes: dict[str, Any]) -> str:
         out = orjson.dumps(attributes, option=orjson.OPT_SORT_KEYS)
     except TypeError:
         out = b"null"
-    if b"null" in out:
-        return json.dumps(attributes, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    if b"null" in out:  # escaped: a lone surrogate, which orjson refuses, cannot be sent as UTF-8
+        return json.dumps(attributes, sort_keys=True, separators=(",", ":"))
     return out.decode()
 
 

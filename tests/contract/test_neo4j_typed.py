@@ -113,7 +113,7 @@ def test_typed_model_table_matches_the_cypher_files() -> None:
     links = {(t.param, t.relationship) for t in TYPED_MODEL.values()}
     for name in ("upsert_batch", "upsert_accounts"):
         assert set(re.findall(r"UNWIND row\.(\w+) AS link.*?\(a\)-\[l?:(\w+)", query(name), re.S)) == links, name
-    assert set(re.findall(r"UNWIND \$(\w+) AS ident.*?ON CREATE SET i:(\w+), i\.type = '(\w+)'",
+    assert set(re.findall(r"WITH k, \$(\w+)\[k\] AS ident.*?ON CREATE SET i:(\w+), i\.type = '(\w+)'",
                           query("upsert_batch"), re.S)) == {(t.param, t.label, k) for k, t in TYPED_MODEL.items()}
     case = r"CASE WHEN i\.type = '(\w+)' THEN \[1\] ELSE \[\] END \|\s*"
     assert set(re.findall(case + r"SET i:(\w+)\)", query("upgrade_typed_identifiers"))) == {
