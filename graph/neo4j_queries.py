@@ -78,8 +78,8 @@ def prepare_upsert(accounts: Sequence[AccountIn]) -> tuple[list[dict[str, Any]],
     """
     merged: dict[str, dict[str, Any]] = {}
     link_count = 0
-    for a in accounts:  # a load folds millions of links here: plain loops, no helper calls
-        created = a.created_at.timestamp()
+    for a in accounts:
+        created = ts(a.created_at)
         m = merged.get(a.id)
         if m is None:
             m = merged[a.id] = {"id": a.id, "created_at": created, "new_attributes": dict(a.attributes), "links": {}}
@@ -88,7 +88,7 @@ def prepare_upsert(accounts: Sequence[AccountIn]) -> tuple[list[dict[str, Any]],
             m["new_attributes"].update(a.attributes)
         links: dict[tuple[str, str], list[float]] = m["links"]
         for link in a.links:
-            seen = created if link.seen_at is None else link.seen_at.timestamp()
+            seen = created if link.seen_at is None else ts(link.seen_at)
             span = links.get((link.type, link.id))
             if span is None:
                 links[(link.type, link.id)] = [seen, seen]
@@ -112,11 +112,12 @@ def encode_attributes(attributes: dict[str, Any]) -> str:
     infinities, which orjson writes as null."""
     try:
         out = orjson.dumps(attributes, option=orjson.OPT_SORT_KEYS)
+        if b"null" not in out:
+            return out.decode()
     except TypeError:
-        out = b"null"
-    if b"null" in out:  # escaped: a lone surrogate, which orjson refuses, cannot be sent as UTF-8
-        return json.dumps(attributes, sort_keys=True, separators=(",", ":"))
-    return out.decode()
+        pass
+    # Escaped: a lone surrogate (which orjson refuses) cannot be sent as UTF-8.
+    return json.dumps(attributes, sort_keys=True, separators=(",", ":"))
 
 
 def merge_attributes(old_json: str | None, new: dict[str, Any]) -> str:
