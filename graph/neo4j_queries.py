@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from ringfence.graph.model import AccountIn, AccountRow, IdentifierKey, LabelIn, Score, Subgraph, SweepResult
+from ringfence.graph.stored_json import load_attributes
 
 CYPHER_DIR = files("ringfence.cypher")
 
@@ -64,7 +65,7 @@ def identifier_key(type_: str, id_: str) -> str:
 def account_row(row: Sequence[Any]) -> AccountRow:
     """From [id, created_at, attributes, label, labelled_at]."""
     i, created, attributes, label, labelled = row
-    return AccountRow(i, dtn(created), json.loads(attributes), label, dt(labelled))
+    return AccountRow(i, dtn(created), load_attributes(attributes), label, dt(labelled))
 
 
 # -- batch preparation -----------------------------------------------------------------

@@ -83,6 +83,7 @@ from ringfence.graph.neo4j_queries import (
 from ringfence.graph.neo4j_shards import Neo4jShards
 from ringfence.graph.neo4j_typed import TYPE_ORDER, TYPED_MODEL, attribute_properties
 from ringfence.graph.store import AccountOrder
+from ringfence.graph.stored_json import load_attributes
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -863,7 +864,7 @@ def _account(r: Any) -> model.Account:
     risk, scored_at, version = r["score_risk"], r["scored_at"], r["score_model"]
     if r["sweep_risk"] is not None:
         risk, scored_at, version = r["sweep_risk"], r["sweep_at"], r["sweep_model"]
-    return model.Account(r["id"], dtn(r["created_at"]), json.loads(r["attributes"]), links, r["label"], risk,
+    return model.Account(r["id"], dtn(r["created_at"]), load_attributes(r["attributes"]), links, r["label"], risk,
                          dt(scored_at), version, r["ring_id"])
 
 

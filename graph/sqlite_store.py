@@ -14,8 +14,6 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from ringfence.core.clock import utcnow
 from ringfence.core.errors import NotFound, StoreUnavailable
 from ringfence.graph import cursor as cursors
@@ -26,6 +24,7 @@ from ringfence.graph.neighbourhood import Edge, expand, expand_bounded
 from ringfence.graph.sqlite_arrays import read_arrays
 from ringfence.graph.sqlite_shards import SQLiteShards
 from ringfence.graph.store import AccountOrder
+from ringfence.graph.stored_json import load_attributes
 
 _SCHEMA = files("ringfence.graph") / "sqlite_schema.sql"
 _CHUNK = 900  # stays under SQLite's bound-parameter limit
@@ -794,16 +793,7 @@ def _summary(r: tuple[Any, ...]) -> model.RingSummary:
 
 def _account_row(row: tuple[Any, ...]) -> model.AccountRow:
     i, created, attrs, label, labelled = row
-    return model.AccountRow(i, _dtn(created), _attributes(attrs), label, _dt(labelled))
-
-
-def _attributes(text: str) -> dict[str, Any]:
-    """orjson (~5x faster: online scoring reads every neighbour's attributes); stdlib json for what
-    `json.dumps` may have written and orjson refuses (NaN, integers beyond 64 bits)."""
-    try:
-        return orjson.loads(text)  # type: ignore[no-any-return]
-    except orjson.JSONDecodeError:
-        return json.loads(text)  # type: ignore[no-any-return]
+    return model.AccountRow(i, _dtn(created), load_attributes(attrs), label, _dt(labelled))
 
 
 def _account(row: tuple[Any, ...], links: list[model.StoredLink]) -> model.Account:
@@ -811,7 +801,7 @@ def _account(row: tuple[Any, ...], links: list[model.StoredLink]) -> model.Accou
     i, created, attrs, label, sweep_risk, ring_id, risk, scored_at, mv, sweep_at, sweep_mv = row
     if sweep_risk is not None:
         risk, scored_at, mv = sweep_risk, sweep_at, sweep_mv
-    return model.Account(i, _dtn(created), json.loads(attrs), links, label, risk, _dt(scored_at), mv, ring_id)
+    return model.Account(i, _dtn(created), load_attributes(attrs), links, label, risk, _dt(scored_at), mv, ring_id)
 
 
 def _insert_labels(conn: sqlite3.Connection, rows: Sequence[tuple[str, str, str, str | None, float]]) -> None:

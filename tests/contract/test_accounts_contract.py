@@ -49,6 +49,19 @@ def test_upsert_then_get_returns_what_was_stored(store: GraphStore) -> None:
     assert store.get_account("nope") is None
 
 
+def test_attributes_read_back_exactly_on_the_api_and_the_scoring_reads(store: GraphStore) -> None:
+    # given: integers past 64 bits, which a fast JSON reader turns into floats without a word
+    attributes = {"big": 2**70 + 1, "negative": -(2**64) - 1, "near": 2**63 - 1, "x": 1.5, "s": "ü"}
+    store.upsert_accounts([AccountIn("a1", at(5), attributes, (Link("card", "c1", None),))])
+    # when: the account as the API reads it, and as an online score's subgraph reads it
+    got = store.get_account("a1")
+    sub = store.neighbourhood(["a1"], hops=1, hub_cap=10)
+    # then
+    assert got is not None
+    for read in (got.attributes, sub.accounts["a1"].attributes):
+        assert sorted((k, type(v), v) for k, v in read.items()) == sorted((k, type(v), v) for k, v in attributes.items())
+
+
 def test_get_accounts_reads_many_in_input_order_as_get_account_does(store: GraphStore) -> None:
     store.upsert_accounts([acct(f"a{k}", k, (("card", f"c{k}"),), n=k) for k in range(4)])
     store.write_scores([Score("a2", 0.7, "m1", at(9), at(9), [], None)])

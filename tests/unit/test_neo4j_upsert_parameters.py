@@ -16,6 +16,7 @@ from ringfence.graph.model import ID_TYPES, AccountIn, Link
 from ringfence.graph.neo4j_queries import encode_attributes, identifier_key, merge_attributes
 from ringfence.graph.neo4j_store import upsert_parameters
 from ringfence.graph.neo4j_typed import TYPE_ORDER, TYPED_MODEL
+from ringfence.graph.stored_json import load_attributes
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 _when = st.integers(0, 50).map(lambda h: T0 + timedelta(hours=h))
@@ -79,7 +80,8 @@ def test_attributes_are_stored_as_sorted_json_that_reads_back(old: dict[str, Any
     text = merge_attributes(encode_attributes(old), new)
     # then: every value back as it was (big integers, NaN and infinities included), keys in order
     text.encode("utf-8")  # what the driver sends: a lone surrogate must arrive escaped
-    back = json.loads(text)
+    back = load_attributes(text)  # what both stores read it with: what json.loads reads, type for type
+    assert [(type(v), repr(v)) for v in back.values()] == [(type(v), repr(v)) for v in json.loads(text).values()]
     merged = {**old, **new}
     assert list(back) == sorted(merged)
     for k, v in merged.items():
