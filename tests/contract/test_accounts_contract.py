@@ -58,8 +58,11 @@ def test_attributes_read_back_exactly_on_the_api_and_the_scoring_reads(store: Gr
     sub = store.neighbourhood(["a1"], hops=1, hub_cap=10)
     # then
     assert got is not None
+    def typed(values: dict[str, object]) -> list[tuple[str, type, object]]:
+        return sorted((k, type(v), v) for k, v in values.items())
+
     for read in (got.attributes, sub.accounts["a1"].attributes):
-        assert sorted((k, type(v), v) for k, v in read.items()) == sorted((k, type(v), v) for k, v in attributes.items())
+        assert typed(read) == typed(attributes)
 
 
 def test_get_accounts_reads_many_in_input_order_as_get_account_does(store: GraphStore) -> None:
