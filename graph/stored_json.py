@@ -9,8 +9,8 @@ from typing import Any
 
 import orjson
 
-# orjson reads an integer beyond 64 bits as a float without a word, so text with a run of 19
-# digits (where those begin) goes to the stdlib, which keeps it exact.
+# orjson reads an integer beyond 64 bits as a float without a word. Every such integer has at
+# least 19 digits, so text with a run of 19 goes to the stdlib, which keeps it exact.
 _LONG_DIGITS = re.compile(r"\d{19}")
 
 

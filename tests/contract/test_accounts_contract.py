@@ -56,13 +56,14 @@ def test_attributes_read_back_exactly_on_the_api_and_the_scoring_reads(store: Gr
     # when: the account as the API reads it, and as an online score's subgraph reads it
     got = store.get_account("a1")
     sub = store.neighbourhood(["a1"], hops=1, hub_cap=10)
-    # then
+    # then: the same values of the same types
     assert got is not None
-    def typed(values: dict[str, object]) -> list[tuple[str, type, object]]:
-        return sorted((k, type(v), v) for k, v in values.items())
-
     for read in (got.attributes, sub.accounts["a1"].attributes):
-        assert typed(read) == typed(attributes)
+        assert _typed(read) == _typed(attributes)
+
+
+def _typed(values: dict[str, object]) -> list[tuple[str, type, object]]:
+    return sorted((k, type(v), v) for k, v in values.items())
 
 
 def test_get_accounts_reads_many_in_input_order_as_get_account_does(store: GraphStore) -> None:
