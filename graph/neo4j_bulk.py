@@ -37,9 +37,10 @@ from ringfence.core.errors import InvalidInput
 from ringfence.graph.arrays import gc_paused
 from ringfence.graph.bulk_records import Records, attributes_json, read_records
 from ringfence.graph.model import LabelIn, LabelValue
-from ringfence.graph.neo4j_queries import encode_attributes, label_key
+from ringfence.graph.neo4j_queries import label_key
 from ringfence.graph.neo4j_store import TYPED_MODEL_VERSION, Neo4jStore
 from ringfence.graph.neo4j_typed import TYPE_ORDER, TYPED_MODEL, property_name, property_value
+from ringfence.graph.stored_json import encode_attributes
 
 FINISH_FILE = "finish.json"
 ARGS_FILE = "import.args"

@@ -15,10 +15,8 @@ from importlib.resources import files
 from itertools import islice
 from typing import Any
 
-import orjson
-
 from ringfence.graph.model import AccountIn, AccountRow, IdentifierKey, LabelIn, Score, Subgraph, SweepResult
-from ringfence.graph.stored_json import load_attributes
+from ringfence.graph.stored_json import encode_attributes, load_attributes
 
 CYPHER_DIR = files("ringfence.cypher")
 
@@ -106,24 +104,9 @@ def prepare_upsert(accounts: Sequence[AccountIn]) -> tuple[list[dict[str, Any]],
     return rows, link_count
 
 
-def encode_attributes(attributes: dict[str, Any]) -> str:
-    """What the store writes as an account's `attributes`: compact JSON with sorted keys. orjson
-    (a load writes one per account; the stdlib took 5 µs of each link's client time), else the
-    stdlib for what orjson refuses or would change: integers beyond 64 bits, and NaN and
-    infinities, which orjson writes as null."""
-    try:
-        out = orjson.dumps(attributes, option=orjson.OPT_SORT_KEYS)
-        if b"null" not in out:
-            return out.decode()
-    except TypeError:
-        pass
-    # Escaped: a lone surrogate (which orjson refuses) cannot be sent as UTF-8.
-    return json.dumps(attributes, sort_keys=True, separators=(",", ":"))
-
-
 def merge_attributes(old_json: str | None, new: dict[str, Any]) -> str:
     """Key-by-key merge, new values win (what SQLite's json_patch does for flat, non-null maps)."""
-    merged = json.loads(old_json) if old_json else {}
+    merged = load_attributes(old_json) if old_json else {}
     merged.update(new)
     return encode_attributes(merged)
 

@@ -66,7 +66,6 @@ from ringfence.graph.neo4j_queries import (
     account_row,
     dt,
     dtn,
-    encode_attributes,
     identifier_key,
     key_of,
     merge_attributes,
@@ -83,7 +82,7 @@ from ringfence.graph.neo4j_queries import (
 from ringfence.graph.neo4j_shards import Neo4jShards
 from ringfence.graph.neo4j_typed import TYPE_ORDER, TYPED_MODEL, attribute_properties
 from ringfence.graph.store import AccountOrder
-from ringfence.graph.stored_json import load_attributes
+from ringfence.graph.stored_json import encode_attributes, load_attributes
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

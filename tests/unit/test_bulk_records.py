@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 from ringfence.core.errors import InvalidInput, PanNotAllowed
 from ringfence.graph.bulk_records import read_records
 from ringfence.graph.loader import account_from_record, read_jsonl
-from ringfence.graph.neo4j_queries import encode_attributes, ts
+from ringfence.graph.neo4j_queries import ts
 from ringfence.graph.neo4j_typed import attribute_properties
+from ringfence.graph.stored_json import encode_attributes
 
 PAN = "4111 1111 1111 1111"
 

@@ -13,10 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ringfence.graph.model import ID_TYPES, AccountIn, Link
-from ringfence.graph.neo4j_queries import encode_attributes, identifier_key, merge_attributes
+from ringfence.graph.neo4j_queries import identifier_key, merge_attributes
 from ringfence.graph.neo4j_store import upsert_parameters
 from ringfence.graph.neo4j_typed import TYPE_ORDER, TYPED_MODEL
-from ringfence.graph.stored_json import load_attributes
+from ringfence.graph.stored_json import encode_attributes, load_attributes
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 _when = st.integers(0, 50).map(lambda h: T0 + timedelta(hours=h))
