@@ -1,9 +1,10 @@
 """Request bodies parsed with orjson: routes on a router with `route_class=OrjsonRoute`.
 
 Starlette parses JSON with the standard library, a sixth of a 5,000-account batch's CPU;
-orjson is several times faster. It is also stricter: `NaN`, `Infinity` and lone surrogates,
-which are not JSON, are refused (400 `malformed_json`) instead of accepted. orjson's error is
-a `json.JSONDecodeError`, so FastAPI reports it exactly as before.
+orjson is several times faster (`core.json_input.parse_json`, which keeps integers beyond 64
+bits exact). It is also stricter: `NaN`, `Infinity` and lone surrogates, which are not JSON,
+are refused (400 `malformed_json`) instead of accepted. orjson's error is a
+`json.JSONDecodeError`, so FastAPI reports it exactly as before.
 
 Account bodies take a faster road when they can: validated by pydantic straight from the raw
 bytes with the unchecked twin of their model (`api.schemas.UNCHECKED_TWINS`, no Python call
@@ -22,7 +23,6 @@ import gc
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-import orjson
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
@@ -30,6 +30,7 @@ from pydantic import BaseModel, ValidationError
 from ringfence.api.batchbody import PreparedBatch, prepare_batch
 from ringfence.api.schemas import UNCHECKED_TWINS, AccountBatchIn, pan_free_attributes
 from ringfence.core.cards import may_hold_pan
+from ringfence.core.json_input import parse_json
 
 
 def validate_unchecked(model: type[BaseModel], raw: bytes) -> BaseModel | None:
@@ -91,7 +92,7 @@ class OrjsonRequest(Request):
             raw = await self.body()
             body = None if self.unchecked is None else validate_unchecked(self.unchecked, raw)
             if body is None:
-                body = orjson.loads(raw)
+                body = parse_json(raw)
                 prepared = fast_batch(raw, body) if self.batch else None
                 body = body if prepared is None else prepared
             self._json = body

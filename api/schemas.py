@@ -172,20 +172,17 @@ class _UncheckedAccountIn(AccountIn):
 
 # Batch bodies have their own fast road, `api.batchbody`.
 UNCHECKED_TWINS: dict[type[BaseModel], type[BaseModel]] = {AccountIn: _UncheckedAccountIn}
-# What orjson (the checked path) reads as an integer; it reads larger ones as floats.
-_ORJSON_INTS = range(-(2**63), 2**64)
 
 
 def pan_free_attributes(body: BaseModel) -> bool:
     """True if no attribute value of an unchecked body is one the checked path treats differently:
-    a number holding a card number, a non-finite float (not JSON) or an integer orjson reads as
-    a float."""
+    a number holding a card number or a non-finite float (not JSON)."""
     assert isinstance(body, AccountIn)
     for value in body.attributes.values():
         if isinstance(value, bool) or isinstance(value, str):
             continue
         if isinstance(value, int):
-            if value not in _ORJSON_INTS or number_is_pan(value):
+            if number_is_pan(value):
                 return False
         elif not math.isfinite(value) or number_is_pan(value):
             return False

@@ -20,6 +20,7 @@ columns where they can. Two roads, one verdict:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,7 @@ import pyarrow.compute as pc
 
 from ringfence.core.cards import may_hold_pan
 from ringfence.core.errors import InvalidInput
+from ringfence.core.json_input import parse_json
 from ringfence.graph.loader import MAX_ATTRIBUTES, MAX_LINKS, account_from_record
 from ringfence.graph.model import ID_TYPES
 from ringfence.graph.neo4j_queries import ts
@@ -85,8 +87,8 @@ def read_records(lines: Iterable[bytes]) -> Records:
         if not line.strip():
             continue
         try:
-            record = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
+            record = parse_json(line)
+        except json.JSONDecodeError as exc:
             raise InvalidInput(f"line {n} is not JSON") from exc
         if not parts or len(raw) == _CHUNK:
             if parts:
@@ -180,8 +182,12 @@ class _Chunk:
 
 def attributes_json(attributes: dict[str, Any]) -> bytes:
     """`attributes` as compact JSON, in bytes of its own size: what `orjson.dumps` returns keeps
-    its 4 KB buffer (1M of them held 3.9 GB instead of 0.25)."""
-    return memoryview(orjson.dumps(attributes)).tobytes()
+    its 4 KB buffer (1M of them held 3.9 GB instead of 0.25). The stdlib writes what orjson
+    refuses: integers beyond 64 bits (input is checked JSON, so nothing else)."""
+    try:
+        return memoryview(orjson.dumps(attributes)).tobytes()
+    except TypeError:
+        return json.dumps(attributes, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def _plain_values(attrs: dict[str, Any]) -> bool:
@@ -240,7 +246,7 @@ def _take_the_other_road(records: Records, raw: dict[int, bytes]) -> None:
     link_record, link_type = [records.link_record[keep]], [records.link_type.filter(keep)]
     link_id, link_seen = [records.link_id.filter(keep)], [records.link_seen[keep]]
     for k in unsure:
-        record = orjson.loads(raw[k])
+        record = parse_json(raw[k])
         account = account_from_record(record)
         records.ids[k], records.attributes[k] = account.id, attributes_json(account.attributes)
         records.created[k] = ts(account.created_at)

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import IO, Any
 
-import orjson
-
 from ringfence.core.clock import utcnow
 from ringfence.core.errors import InvalidInput
+from ringfence.core.json_input import parse_json
 from ringfence.graph.model import ID_TYPES, AccountIn, LabelIn, Link, parse_ts
 from ringfence.graph.store import GraphStore
 from ringfence.graph.validation import check_id, check_no_pan
@@ -55,8 +55,8 @@ def read_jsonl(stream: IO[str]) -> Iterator[dict[str, Any]]:
     for n, line in enumerate(stream, 1):
         if line.strip():
             try:
-                yield orjson.loads(line)
-            except orjson.JSONDecodeError as exc:
+                yield parse_json(line)
+            except json.JSONDecodeError as exc:
                 raise InvalidInput(f"line {n} is not JSON") from exc
 
 

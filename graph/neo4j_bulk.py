@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
@@ -40,7 +39,7 @@ from ringfence.graph.model import LabelIn, LabelValue
 from ringfence.graph.neo4j_queries import label_key
 from ringfence.graph.neo4j_store import TYPED_MODEL_VERSION, Neo4jStore
 from ringfence.graph.neo4j_typed import TYPE_ORDER, TYPED_MODEL, property_name, property_value
-from ringfence.graph.stored_json import encode_attributes
+from ringfence.graph.stored_json import encode_attributes, load_attributes
 
 FINISH_FILE = "finish.json"
 ARGS_FILE = "import.args"
@@ -146,7 +145,7 @@ def _fold_accounts(records: Records) -> tuple[np.ndarray, list[str], np.ndarray,
             attributes.append(attrs)
         else:
             created[j] = min(created[j], at)
-            attributes[j] = attributes_json({**orjson.loads(attributes[j]), **orjson.loads(attrs)})
+            attributes[j] = attributes_json({**load_attributes(attributes[j]), **load_attributes(attrs)})
     return account_of, list(position), np.array(created), attributes
 
 
@@ -179,7 +178,7 @@ def _account_columns(ids: list[str], attributes: Sequence[bytes]) -> tuple[pa.Ch
     parts: list[dict[str, tuple[pa.Array, str]]] = []
     mixed: set[str] = set()
     for lo in range(0, len(attributes), _SLICE):
-        part = [orjson.loads(a) for a in attributes[lo:lo + _SLICE]]
+        part = [load_attributes(a) for a in attributes[lo:lo + _SLICE]]
         encoded.append(pa.array(map(encode_attributes, part), pa.string(), size=len(part)))
         columns, part_mixed = _properties(part)
         parts.append({k: (v, t) for k, v, t in columns})
@@ -204,7 +203,7 @@ def _account_columns(ids: list[str], attributes: Sequence[bytes]) -> tuple[pa.Ch
     if late_names:  # read once more, these names only
         for lo in range(0, len(attributes), _SLICE):
             for j, a in enumerate(attributes[lo:lo + _SLICE], lo):
-                attrs = orjson.loads(a)
+                attrs = load_attributes(a)
                 props = {k: v for k in late_names if (v := property_value(attrs.get(k))) is not None}
                 if props:
                     late.append({"id": ids[j], "props": props})

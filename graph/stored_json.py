@@ -4,20 +4,17 @@ for every neighbour of an online score."""
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import orjson
 
-# orjson reads an integer beyond 64 bits as a float without a word. Every such integer has at
-# least 19 digits, so text with a run of 19 goes to the stdlib, which keeps it exact.
-_LONG_DIGITS = re.compile(r"\d{19}")
+from ringfence.core.json_input import may_hold_long_int
 
 
-def load_attributes(text: str) -> dict[str, Any]:
+def load_attributes(text: str | bytes) -> dict[str, Any]:
     """What `json.loads` gives, ~5x faster: orjson, and the stdlib for what orjson refuses (NaN,
-    infinities, lone surrogates) or would change (integers beyond 64 bits)."""
-    if _LONG_DIGITS.search(text) is None:
+    infinities, lone surrogates) or would change (integers beyond 64 bits, `core.json_input`)."""
+    if not may_hold_long_int(text):
         try:
             return orjson.loads(text)  # type: ignore[no-any-return]
         except orjson.JSONDecodeError:

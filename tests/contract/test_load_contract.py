@@ -3,12 +3,14 @@ its writer thread land in file order, loading twice changes nothing, a bad recor
 
 from __future__ import annotations
 
+import io
+import json
 from typing import Any
 
 import pytest
 
 from ringfence.core.errors import InvalidInput
-from ringfence.graph.loader import account_from_record, load_records
+from ringfence.graph.loader import account_from_record, load_records, read_jsonl
 from ringfence.graph.store import GraphStore
 
 
@@ -56,3 +58,17 @@ def test_a_bad_record_stops_the_load_after_the_batches_before_it(store: GraphSto
     written = {a.id for a in store.get_accounts([r["id"] for r in records[:9]])}
     assert written == {account_from_record(r).id for r in records[:9]}
     assert store.get_account("a2") is not None and store.count_accounts() == 7
+
+
+def test_a_file_loads_integers_beyond_64_bits_exactly(store: GraphStore) -> None:
+    # given a JSON-lines file whose attributes hold integers orjson alone would read as floats
+    values = {"big": 2**70 + 1, "negative": -(2**64) - 3, "edge": 2**64, "small": 7, "x": 0.5}
+    lines = [json.dumps({"id": "a-big", "created_at": "2026-01-01T00:00:00Z", "attributes": values,
+                         "links": [{"type": "card", "id": "c-1"}]}) + "\n", "\n"]
+    # when it is loaded as `ringfence load` loads it
+    list(load_records(store, read_jsonl(io.StringIO("".join(lines)))))
+    # then every value reads back as written, type for type
+    got = store.get_account("a-big")
+    assert got is not None
+    assert got.attributes == values
+    assert {k: type(v) for k, v in got.attributes.items()} == {k: type(v) for k, v in values.items()}

@@ -120,6 +120,22 @@ def test_json_nested_too_deep_is_malformed_on_every_route_with_a_body(client: Te
     assert client.post("/v1/accounts/batch", json=deep_enough, headers=ADMIN).status_code == 200
 
 
+def test_integers_beyond_64_bits_are_stored_exactly_on_every_road(client: TestClient) -> None:
+    # given attributes orjson alone would read as floats, on the fast road, on the usual road (a
+    # `\\u` escape sends a body there) and in a batch
+    values = {"big": 2**70 + 1, "negative": -(2**64) - 3, "edge": 2**64, "x": 0.5}
+    bodies = {"fast": json.dumps(account_json("big-fast", **values)),
+              "usual": json.dumps(account_json("big-usual", **values, note="\u00e9"), ensure_ascii=True),
+              "batch": json.dumps({"accounts": [account_json("big-batch", **values)]})}
+    assert "\\u00e9" in bodies["usual"]
+    for road, raw in bodies.items():
+        path = "/v1/accounts/batch" if road == "batch" else "/v1/accounts"
+        assert client.post(path, content=raw.encode(), headers=JSON_ADMIN).status_code in (200, 201), road
+        # then each reads back as sent, type for type
+        got = client.get(f"/v1/accounts/big-{road}", headers=ADMIN).json()["attributes"]
+        assert {k: (got[k], type(got[k])) for k in values} == {k: (v, type(v)) for k, v in values.items()}, road
+
+
 def test_forged_cursors_are_refused_and_issued_ones_walk(client: TestClient, tmp_path: Path) -> None:
     client.post("/v1/accounts/batch", json={"accounts": [account_json(f"a{n}") for n in range(5)]}, headers=ADMIN)
     forged = [cursors.encode(s="", r=2.0, i=""), cursors.encode(s="made-up-sweep", r=0.5, i="a1"),
