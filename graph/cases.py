@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from ringfence.graph.model import Case, CaseStatus, CaseWrite, LabelIn, SweepResult
+from ringfence.graph.model import Case, CaseStatus, CaseWrite, LabelIn, PublishedRing, SweepResult
 
 SWEEP_KEY = "sweep"  # the history's key_id for entries a sweep wrote
 CASE_SOURCE = "case:"  # label source prefix of a confirmed case's member labels
@@ -32,21 +32,28 @@ def fraud_labels(ring_id: str, members: Sequence[str], note: str | None, at: dat
     return [LabelIn(m, "fraud", f"{CASE_SOURCE}{ring_id}", note, at) for m in members]
 
 
-def merge_involved(result: SweepResult) -> list[str]:
-    """Ring ids whose cases a publication of `result` may touch (survivors and merged-in rings)."""
-    return sorted({r for ring in result.rings if ring.merged_from for r in (ring.id, *ring.merged_from)})
+def merged_rings(result: SweepResult) -> list[PublishedRing]:
+    """The rings of `result` that others merged into: the few a publication's cases depend on
+    (read once, before the flip's transaction, since `result.rings` may be read from disk)."""
+    return [ring for ring in result.rings if ring.merged_from]
 
 
-def merge_writes(result: SweepResult, cases: dict[str, Case]) -> list[CaseWrite]:
-    """The case entries a publication of `result` appends, given the stored cases of `merge_involved`."""
+def merge_involved(merged: Sequence[PublishedRing]) -> list[str]:
+    """Ring ids whose cases a publication may touch (survivors and merged-in rings of `merged`)."""
+    return sorted({r for ring in merged for r in (ring.id, *ring.merged_from)})
+
+
+def merge_writes(result: SweepResult, merged: Sequence[PublishedRing], cases: dict[str, Case]) -> list[CaseWrite]:
+    """The case entries a publication of `result` appends, given its `merged_rings` and the stored
+    cases of `merge_involved`."""
     at, out = result.finished_at, []
-    for ring in result.rings:
+    for ring in merged:
         olds = [cases[r] for r in ring.merged_from if r in cases]
         own = cases.get(ring.id)
         if not ring.merged_from or (own is None and not olds):
             continue
-        merged = ", ".join(_described(r, cases.get(r)) for r in ring.merged_from)
-        note = f"sweep {result.sweep_id}: merged in {merged}"
+        names = ", ".join(_described(r, cases.get(r)) for r in ring.merged_from)
+        note = f"sweep {result.sweep_id}: merged in {names}"
         if own is not None:
             out.append(CaseWrite(ring.id, own.status, own.assignee, note, SWEEP_KEY, at))
         else:

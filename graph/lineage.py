@@ -21,12 +21,14 @@ to at most one new group and each group at most one old id. Then per group:
 - dissolved: an old ring whose id nobody took.
 
 A new id is `"r-" + sha256(sorted member ids)[:12]` of the members at creation (salted on the
-rare collision with an id in use), so the same data gives the same ids.
+rare collision with an id in use: a previous ring's, one given out before it, or one of
+`reserved`), so the same data gives the same ids.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from ringfence.graph.detection import content_id
@@ -45,11 +47,12 @@ class Assignment:
 
 
 def match_rings(
-    groups: list[list[str]], previous: dict[str, list[str]]
+    groups: list[list[str]], previous: dict[str, list[str]], reserved: Collection[str] = (),
 ) -> tuple[list[Assignment], list[tuple[str, int]]]:
     """Assign ids and events to `groups` (each a list of member ids) given the previous
-    sweep's rings (id -> members). Returns assignments in input order and the dissolved old
-    rings as (id, last size), sorted by id."""
+    sweep's rings (id -> members) and ids no new ring may take (`reserved`: when `previous` is
+    a part of the previous sweep, the ids of the rest). Returns assignments in input order and
+    the dissolved old rings as (id, last size), sorted by id."""
     old_of: dict[str, str] = {}
     for rid, members in previous.items():
         for a in members:
@@ -78,7 +81,7 @@ def match_rings(
         taken[gi] = rid
         used_old.add(rid)
 
-    in_use = set(previous) | used_old
+    in_use = set(previous) | used_old | set(reserved)
     out: list[Assignment] = []
     for gi, members in enumerate(groups):
         kept = taken.get(gi)

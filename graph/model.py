@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, Literal, Protocol, TypeVar
@@ -265,6 +265,40 @@ class PublishedRing:
     merged_from: list[str] = field(default_factory=list)  # previous ring ids that dissolved into this one
 
 
+class RingSource(Protocol):
+    """A sweep's rings as a publication reads them (iterated, and asked which ring an account is
+    in): a `RingList`, or rings kept on disk and read a piece at a time (a sharded sweep's finish,
+    `services.staged_lineage`), whose rings outgrow one process with the graph."""
+
+    def __len__(self) -> int: ...
+
+    def __iter__(self) -> Iterator[PublishedRing]: ...
+
+    def ring_of(self, account_ids: Sequence[str]) -> dict[str, str]:
+        """The ring of each of `account_ids` that is in one."""
+        ...
+
+
+class RingList(list[PublishedRing]):
+    """Rings held in memory, as the single-process sweep builds them."""
+
+    _index: dict[str, str] | None = None
+
+    def ring_of(self, account_ids: Sequence[str]) -> dict[str, str]:
+        if self._index is None:  # built once, on the first ask: the rings are complete by then
+            self._index = {m: r.id for r in self for m in r.members}
+        index = self._index
+        return {a: index[a] for a in account_ids if a in index}
+
+
+@dataclass(frozen=True, slots=True)
+class RingLineage:
+    """What identity matching reads of a current ring: its creation time and members (sorted)."""
+
+    created_at: datetime
+    members: list[str]
+
+
 class RiskSource(Protocol):
     """Every account's risk, as a sweep publishes them: a dict, or a stream read a piece at a
     time (a sharded sweep's staged shards, too many to hold in one process at 10M accounts)."""
@@ -283,7 +317,7 @@ class SweepResult:
     finished_at: datetime
     model_version: str
     account_risks: RiskSource  # iterated by the publication, never indexed
-    rings: list[PublishedRing]
+    rings: RingSource  # iterated by the publication, and asked for accounts' rings
     dissolved: list[tuple[str, int]] = field(default_factory=list)  # (ring id, last size)
     stats: dict[str, Any] = field(default_factory=dict)
 

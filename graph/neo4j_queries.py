@@ -8,11 +8,11 @@ Queries take parameters only: nothing is ever formatted into them.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from functools import cache, lru_cache
 from importlib.resources import files
-from itertools import islice
+from itertools import chain, islice
 from typing import Any
 
 from ringfence.graph.model import AccountIn, AccountRow, IdentifierKey, LabelIn, Score, Subgraph, SweepResult
@@ -181,37 +181,57 @@ def neighbourhood_of(seeds: Sequence[str], record: Any, cap: int) -> Subgraph:
     )
 
 
+# A publication reads the sweep's risks and rings as it writes them, a batch at a time: a
+# sharded sweep's are never all in memory (`RiskSource`, `RingSource`).
+
+
 def risk_batches(result: SweepResult, chunk: int) -> Iterator[list[dict[str, Any]]]:
-    """The sweep's risk rows in write batches of `chunk`, read from `result.account_risks` as
-    they are written (a sharded sweep's risks are never all in memory)."""
-    ring_of = {m: r.id for r in result.rings for m in r.members}
-    rows = ({"account_id": a, "risk": float(r), "ring_id": ring_of.get(a)} for a, r in result.account_risks.items())
-    while batch := list(islice(rows, chunk)):
-        yield batch
+    """The sweep's risk rows in write batches of `chunk`, each batch's rings looked up as it goes."""
+    risks = iter(result.account_risks.items())
+    while pairs := list(islice(risks, chunk)):
+        ring_of = result.rings.ring_of([a for a, _ in pairs])
+        yield [{"account_id": a, "risk": float(r), "ring_id": ring_of.get(a)} for a, r in pairs]
 
 
-def plan_publication(
-    result: SweepResult, previous_updated: dict[str, float], chunk: int
-) -> tuple[list[list[dict[str, Any]]], list[dict[str, Any]]]:
-    """A sweep's ring rows in write batches of about `chunk` nodes, and its history rows (the
-    risks: `risk_batches`). An unchanged ring keeps the updated_at it had (`previous_updated`)."""
+def ring_batches(
+    result: SweepResult, previous_updated: Callable[[list[str]], dict[str, float]], chunk: int
+) -> Iterator[list[dict[str, Any]]]:
+    """The sweep's ring rows in write batches of about `chunk` nodes. An unchanged ring keeps the
+    updated_at it had (`previous_updated(ids)`, asked once per batch)."""
     at = ts(result.finished_at)
-    ring_batches: list[list[dict[str, Any]]] = [[]]
+    batch: list[dict[str, Any]] = []
     weight = 0
     for ring in result.rings:
-        if weight >= chunk:
-            ring_batches.append([])
-            weight = 0
-        ring_batches[-1].append({
+        batch.append({
             "id": ring.id, "risk": float(ring.risk), "size": len(ring.members), "created_at": ts(ring.created_at),
-            "updated_at": previous_updated.get(ring.id, at) if ring.event == "unchanged" else at,
+            "updated_at": None if ring.event == "unchanged" else at,
             "members": list(ring.members),
             "identifiers": [{"type": x.type, "id": x.id, "accounts": int(x.accounts)} for x in ring.identifiers],
         })
         weight += 1 + len(ring.members) + len(ring.identifiers)
-    history = [{"ring_id": r.id, "event": r.event, "size": len(r.members)} for r in result.rings]
-    history += [{"ring_id": r, "event": "dissolved", "size": n} for r, n in result.dissolved]
-    return [b for b in ring_batches if b], history
+        if weight >= chunk:
+            yield _keep_updated(batch, at, previous_updated)
+            batch, weight = [], 0
+    if batch:
+        yield _keep_updated(batch, at, previous_updated)
+
+
+def _keep_updated(batch: list[dict[str, Any]], at: float,
+                  previous_updated: Callable[[list[str]], dict[str, float]]) -> list[dict[str, Any]]:
+    unchanged = [row["id"] for row in batch if row["updated_at"] is None]
+    kept = previous_updated(unchanged) if unchanged else {}
+    for row in batch:
+        if row["updated_at"] is None:
+            row["updated_at"] = kept.get(row["id"], at)
+    return batch
+
+
+def history_batches(result: SweepResult, chunk: int) -> Iterator[list[dict[str, Any]]]:
+    """The sweep's ring history rows (every ring's event, then the dissolved) in batches of `chunk`."""
+    rows = chain(({"ring_id": r.id, "event": r.event, "size": len(r.members)} for r in result.rings),
+                 ({"ring_id": r, "event": "dissolved", "size": n} for r, n in result.dissolved))
+    while batch := list(islice(rows, chunk)):
+        yield batch
 
 
 def key_of(key: IdentifierKey) -> str:

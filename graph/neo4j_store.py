@@ -59,22 +59,23 @@ from ringfence.core.errors import NotFound, StoreUnavailable
 from ringfence.graph import cursor as cursors
 from ringfence.graph import model
 from ringfence.graph.arrays import AttributeSpec, GraphArrays, gc_paused
-from ringfence.graph.cases import case_move, fraud_labels, merge_involved, merge_writes
+from ringfence.graph.cases import case_move, fraud_labels, merge_involved, merge_writes, merged_rings
 from ringfence.graph.neighbourhood import Edge, expand, expand_bounded
 from ringfence.graph.neo4j_arrays import arrays_from_pages
 from ringfence.graph.neo4j_queries import (
     account_row,
     dt,
     dtn,
+    history_batches,
     identifier_key,
     key_of,
     merge_attributes,
     migrations,
     neighbourhood_of,
-    plan_publication,
     prepare_labels,
     prepare_upsert,
     query,
+    ring_batches,
     risk_batches,
     score_rows,
     ts,
@@ -444,16 +445,17 @@ class Neo4jStore(Neo4jShards):
         # An unchanged ring keeps the updated_at it has in the current sweep (unless that is
         # this very sweep id, whose old rows a republish replaces).
         current = self._resolve(None)
-        unchanged = [r.id for r in result.rings if r.event == "unchanged"]
-        previous: dict[str, float] = {}
-        if unchanged and current["gen"] is not None and current["sid"] != sid:
-            found = self._read("ring_updated_at", gen=current["gen"], ids=unchanged)
-            previous = {r["id"]: r["updated_at"] for r in found}
-        ring_batches, history = plan_publication(result, previous, _PUBLISH_CHUNK)
+
+        def previous_updated(ids: list[str]) -> dict[str, float]:
+            if current["gen"] is None or current["sid"] == sid:
+                return {}
+            return {r["id"]: r["updated_at"] for r in self._read("ring_updated_at", gen=current["gen"], ids=ids)}
+
+        merged = merged_rings(result)
         try:
             for rows in risk_batches(result, _PUBLISH_CHUNK):
                 self._write("publish_risks", gen=gen, rows=rows)
-            for rings in ring_batches:
+            for rings in ring_batches(result, previous_updated, _PUBLISH_CHUNK):
                 self._write("publish_rings", gen=gen, sweep_id=sid, rings=rings)
         except BaseException:
             # Nobody reads this generation yet: drop its partial rows now, or (server gone) let the
@@ -468,8 +470,9 @@ class Neo4jStore(Neo4jShards):
             # Everything readers see changes here, at once: the ring history of this sweep, the
             # sweep's generation, the current-sweep pointer, and which sweeps are kept.
             tx.run(query("delete_sweep_history"), sweep_id=sid).consume()
-            tx.run(query("publish_history"), rows=history, sweep_id=sid, at=at).consume()
-            _append_cases(tx, merge_writes(result, _read_cases(tx, merge_involved(result))))
+            for rows in history_batches(result, _PUBLISH_CHUNK):
+                tx.run(query("publish_history"), rows=rows, sweep_id=sid, at=at).consume()
+            _append_cases(tx, merge_writes(result, merged, _read_cases(tx, merge_involved(merged))))
             old_gen = tx.run(query("publish_sweep_node"), sweep).single(strict=True)["old_gen"]
             tx.run(query("set_current_sweep"), sweep_id=sid).consume()
             tx.run(query("publication_delete"), gen=gen).consume()
@@ -514,6 +517,12 @@ class Neo4jStore(Neo4jShards):
         for r in self._read("current_rings"):
             out.setdefault(r["ring_id"], []).append(r["account_id"])
         return out
+
+    def ring_lineage(self, ring_ids: Sequence[str]) -> dict[str, model.RingLineage]:
+        if not ring_ids:
+            return {}
+        return {r["id"]: model.RingLineage(dtn(r["created_at"]), list(r["members"]))
+                for r in self._read("ring_lineage", ids=sorted(set(ring_ids)))}
 
     def _pinned_sweep(self, cur: dict[str, Any] | None) -> tuple[str, str | None]:
         """(sweep id, its generation): the cursor's sweep, else the current one, else ''."""

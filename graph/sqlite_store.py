@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.resources import files
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from ringfence.core.errors import NotFound, StoreUnavailable
 from ringfence.graph import cursor as cursors
 from ringfence.graph import model
 from ringfence.graph.arrays import AttributeSpec, GraphArrays, gc_paused
-from ringfence.graph.cases import case_move, fraud_labels, merge_involved, merge_writes
+from ringfence.graph.cases import case_move, fraud_labels, merge_involved, merge_writes, merged_rings
 from ringfence.graph.neighbourhood import Edge, expand, expand_bounded
 from ringfence.graph.sqlite_arrays import read_arrays
 from ringfence.graph.sqlite_shards import SQLiteShards
@@ -28,6 +29,7 @@ from ringfence.graph.stored_json import load_attributes
 
 _SCHEMA = files("ringfence.graph") / "sqlite_schema.sql"
 _CHUNK = 900  # stays under SQLite's bound-parameter limit
+_RISK_CHUNK = 20_000  # risks a publication writes per ring lookup
 _KEEP_SWEEPS = 3  # current, previous, and one more for cursors pinned during a flip
 
 
@@ -463,7 +465,7 @@ class SQLiteStore(SQLiteShards):
     def publish_sweep(self, result: model.SweepResult) -> None:
         sid = result.sweep_id
         at = result.finished_at.timestamp()
-        ring_of = {m: r.id for r in result.rings for m in r.members}
+        merged = merged_rings(result)
         with self._write() as conn:
             for table in ("sweep_risks", "rings", "ring_members", "ring_identifiers"):
                 conn.execute(f"DELETE FROM {table} WHERE sweep_id = ?", (sid,))  # a retried publish
@@ -472,10 +474,11 @@ class SQLiteStore(SQLiteShards):
                 "INSERT OR REPLACE INTO sweeps VALUES (?, ?, ?, ?, ?)",
                 (sid, result.started_at.timestamp(), at, result.model_version, json.dumps(result.stats)),
             )
-            conn.executemany(
-                "INSERT INTO sweep_risks VALUES (?, ?, ?, ?)",
-                ((sid, a, r, ring_of.get(a)) for a, r in result.account_risks.items()),
-            )
+            risks = iter(result.account_risks.items())
+            while chunk := list(islice(risks, _RISK_CHUNK)):  # rings looked up a chunk at a time (`RingSource`)
+                ring_of = result.rings.ring_of([a for a, _ in chunk])
+                conn.executemany("INSERT INTO sweep_risks VALUES (?, ?, ?, ?)",
+                                 ((sid, a, r, ring_of.get(a)) for a, r in chunk))
             for ring in result.rings:
                 updated = at if ring.event != "unchanged" else self._last_updated(conn, ring.id, at)
                 conn.execute(
@@ -494,7 +497,7 @@ class SQLiteStore(SQLiteShards):
                 "INSERT INTO ring_history VALUES (?, ?, ?, 'dissolved', ?)",
                 ((r, sid, at, n) for r, n in result.dissolved),
             )
-            _append_cases(conn, merge_writes(result, _read_cases(conn, merge_involved(result))))
+            _append_cases(conn, merge_writes(result, merged, _read_cases(conn, merge_involved(merged))))
             conn.execute("INSERT OR REPLACE INTO meta VALUES ('current_sweep', ?)", (sid,))
             old = [
                 r[0]
@@ -558,6 +561,19 @@ class SQLiteStore(SQLiteShards):
         ):
             out.setdefault(ring_id, []).append(account_id)
         return out
+
+    def ring_lineage(self, ring_ids: Sequence[str]) -> dict[str, model.RingLineage]:
+        sid = self._current_sweep_id()
+        rows: dict[str, tuple[float, list[str]]] = {}
+        for chunk in _chunks(sorted(set(ring_ids))):
+            marks = ",".join("?" * len(chunk))
+            for ring_id, created, account_id in self._read(
+                "SELECT g.ring_id, g.created_at, m.account_id FROM rings g JOIN ring_members m "
+                f"ON m.sweep_id = g.sweep_id AND m.ring_id = g.ring_id WHERE g.sweep_id = ? AND g.ring_id IN ({marks}) "
+                "ORDER BY g.ring_id, m.account_id", (sid, *chunk),
+            ):
+                rows.setdefault(ring_id, (created, []))[1].append(account_id)
+        return {r: model.RingLineage(_dtn(at), members) for r, (at, members) in rows.items()}
 
     def _pinned_sweep(self, cur: dict[str, Any] | None) -> str:
         if cur is not None and "s" in cur:

@@ -221,6 +221,10 @@ class ResultStore(Protocol):
     def current_rings(self) -> dict[str, list[str]]:
         """The current sweep's rings: id -> member ids (for matching the next sweep)."""
 
+    def ring_lineage(self, ring_ids: Sequence[str]) -> dict[str, model.RingLineage]:
+        """Creation time and members of those of `ring_ids` that are rings of the current sweep
+        (a sharded sweep's finish matches identity a few rings at a time)."""
+
     def list_accounts(
         self,
         order: AccountOrder,

@@ -14,7 +14,7 @@ from typing import Any
 
 from ringfence.core.clock import utcnow
 from ringfence.graph.lineage import match_rings
-from ringfence.graph.model import PublishedRing, RingIdentifier, RiskSource, SweepResult
+from ringfence.graph.model import PublishedRing, RingIdentifier, RingList, RiskSource, SweepResult
 from ringfence.graph.store import GraphStore
 
 
@@ -52,7 +52,7 @@ def build_result(
     previous = store.current_rings()
     assignments, dissolved = match_rings([d.member_ids for d in drafts], previous)
     kept_created = _created_at_of_current(store) if previous else {}
-    rings: list[PublishedRing] = []
+    rings = RingList()
     for a in assignments:
         d = drafts[a.index]
         created = kept_created.get(a.previous_id, started) if a.previous_id else started

@@ -15,9 +15,10 @@ Steps (`RINGFENCE_SWEEP_SHARD_LINKS` > 0):
    (`store.component_accounts`, an index seek) and their 1-hop receptive field
    (`store.shard_neighbourhood`, what `store.neighbourhood(accounts, hops=1, hub_cap)` returns),
    then ring detection runs on the shard's own accounts and links and the GNN scores them.
-3. **Finish** (`finish`): ring identity is matched on every shard's rings, and the result is
-   published by the same code as the single-process sweep (`services.publish`), the risks
-   streaming from the staged shards one shard at a time (`StagedRisks`).
+3. **Finish** (`finish`): ring identity is matched a few shards at a time
+   (`services.staged_lineage`: the rules of `graph.lineage`, the rings spilled to a temporary
+   file), and the result is published by the store's `publish_sweep`, as the single-process
+   sweep's is, the risks streaming from the staged shards one shard at a time (`StagedRisks`).
 
 **Why shard scores equal single-process scores exactly (the hub halo).** An account's score
 reads its 1-hop receptive field: its identifiers with their full degrees and, for each, the
@@ -49,6 +50,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from ringfence.core.clock import utcnow
 from ringfence.core.errors import ShardFailed, ShardingUnsupported
 from ringfence.core.settings import Settings
 from ringfence.core.usage import Usage
@@ -58,7 +60,8 @@ from ringfence.graph.model import RingIdentifier, Subgraph, SweepResult
 from ringfence.graph.partition import ComponentShards
 from ringfence.graph.ring_risk import ring_risk
 from ringfence.graph.store import GraphStore
-from ringfence.services.publish import RingDraft, build_result
+from ringfence.services.publish import RingDraft
+from ringfence.services.staged_lineage import match_staged
 
 log = logging.getLogger(__name__)
 
@@ -235,19 +238,25 @@ def finish(store: GraphStore, sweep_id: str, n_shards: int, *, started: datetime
         detail = staged[1].decode(errors="replace") if staged else "never staged"
         raise ShardFailed(f"shard {k} of sweep {sweep_id} failed: {detail}",
                           {"failed": failed, "missing": missing})
-    drafts: list[RingDraft] = []
-    shard_stats: list[dict[str, Any]] = []
-    accounts = 0
-    for k in range(n_shards):
+    stats_of: dict[int, dict[str, Any]] = {}
+
+    def drafts_of(k: int) -> list[RingDraft]:
         out = staged_output(store, sweep_id, k, risks=False)  # the risks are read once, by the publication
-        drafts.extend(out.drafts)
-        shard_stats.append(out.stats)
-        accounts += int(out.stats["accounts"])  # its risks' count (`run_shard`)
+        stats_of.setdefault(k, out.stats)
+        return out.drafts
+
+    lineage = match_staged(store, n_shards, drafts_of, started)
+    shard_stats = [stats_of[k] for k in range(n_shards)]
+    accounts = sum(int(s["accounts"]) for s in shard_stats)  # the risks' count (`run_shard`)
     halo = sum(int(s.get("halo", 0)) for s in shard_stats)
-    result = build_result(store, drafts, StagedRisks(store, sweep_id, n_shards, accounts), sweep_id=sweep_id,
-                          started=started, model_version=model_version,
-                          stats={**stats, "halo_accounts": halo, "shard_figures": shard_figures(shard_stats)})
-    result.stats["finish_figures"] = usage.figures()  # before publication: reading, matching, building
+    result = SweepResult(
+        sweep_id=sweep_id, started_at=started, finished_at=utcnow(), model_version=model_version,
+        account_risks=StagedRisks(store, sweep_id, n_shards, accounts), rings=lineage.rings,
+        dissolved=lineage.dissolved,
+        stats={**stats, "halo_accounts": halo, "shard_figures": shard_figures(shard_stats),
+               "rings": len(lineage.rings), "events": lineage.events, "high_risk_rings": lineage.high_risk,
+               "lineage_sets": {"count": lineage.sets, "largest_shards": lineage.largest_set}})
+    result.stats["finish_figures"] = usage.figures()  # before publication: reading, matching, spilling
     store.publish_sweep(result)
     store.drop_staged(sweep_id)
     return result

@@ -15,7 +15,7 @@ from neo4j.exceptions import IncompleteCommit, ServiceUnavailable, SessionExpire
 
 import ringfence.graph.neo4j_store as neo4j_store_module
 from ringfence.core.errors import StoreUnavailable
-from ringfence.graph.model import AccountIn, IdentifierKey, Link, PublishedRing, RingIdentifier, SweepResult
+from ringfence.graph.model import AccountIn, IdentifierKey, Link, PublishedRing, RingIdentifier, RingList, SweepResult
 from ringfence.graph.neo4j_queries import CYPHER_DIR, migrations, query
 from ringfence.graph.neo4j_store import Neo4jConfig, Neo4jStore, open_driver
 from ringfence.graph.sqlite_store import SQLiteStore
@@ -42,7 +42,7 @@ def _sweep(sid: str, minute: float, risks: dict[str, float], rings: dict[str, li
                       at(0), "created")
         for rid, members in rings.items()
     ]
-    return SweepResult(sid, at(minute - 1), at(minute), "m1", risks, published)
+    return SweepResult(sid, at(minute - 1), at(minute), "m1", risks, RingList(published))
 
 
 def _view(store: Neo4jStore) -> tuple[Any, ...]:

@@ -40,6 +40,17 @@ def test_publish_sweep_makes_rings_and_risks_current(store: GraphStore) -> None:
     assert a0 is not None and a0.risk == 0.9 and a0.ring_id == "r1" and a0.risk_scored_at == at(10)
 
 
+def test_ring_lineage_reads_members_and_creation_of_current_rings_only(store: GraphStore) -> None:
+    assert store.ring_lineage(["r1"]) == {}  # no sweep yet
+    risks = {f"a{i}": 0.1 * i for i in range(6)}
+    store.publish_sweep(sweep_result("s1", 10, {"r1": ["a2", "a0", "a1"], "r2": ["a3", "a4", "a5"]}, risks))
+    store.publish_sweep(sweep_result("s2", 20, {"r1": ["a0", "a1"], "r3": ["a3", "a4"]}, risks))
+    got = store.ring_lineage(["r3", "r1", "r2", "r1", "nope"])  # r2 is not in the current sweep
+    assert {r: (x.created_at, x.members) for r, x in got.items()} == {
+        "r1": (at(0), ["a0", "a1"]), "r3": (at(0), ["a3", "a4"])}
+    assert store.ring_lineage([]) == {}
+
+
 def test_subgraphs_and_ring_summaries_read_the_current_sweep(store: GraphStore) -> None:
     # given: a ring r1 = {a0, a1}; a2 shares a card with a1 but is in no ring
     store.upsert_accounts([acct("a0", 0, (("card", "c01"),)), acct("a1", 1, (("card", "c01"), ("card", "c12"))),

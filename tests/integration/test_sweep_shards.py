@@ -99,7 +99,8 @@ def test_a_two_hop_model_refuses_sharding_and_publishes_nothing(sqlite_store: Gr
 def test_a_shard_gone_while_publishing_publishes_nothing(store: GraphStore, tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     # given: a published sweep, and a sharded sweep whose shard 1 vanishes after the finishing step
-    # matched the rings, while its risks stream into the publication (`StagedRisks`)
+    # matched the rings (it reads each shard twice: `services.staged_lineage`), while its risks
+    # stream into the publication (`StagedRisks`)
     load_world(store, 800, seed=14)
     settings = Settings(data_dir=tmp_path, hub_cap=HUB_CAP, sweep_partition="stream")
     first = run_sweep(store, settings, as_of=AS_OF)
@@ -111,14 +112,14 @@ def test_a_shard_gone_while_publishing_publishes_nothing(store: GraphStore, tmp_
 
     def vanishing(sweep_id: str, shard: int) -> tuple[str, bytes] | None:
         reads[shard] = reads.get(shard, 0) + 1
-        return None if shard == 1 and reads[shard] > 1 else real(sweep_id, shard)
+        return None if shard == 1 and reads[shard] > 2 else real(sweep_id, shard)
 
     monkeypatch.setattr(store, "staged_shard", vanishing)
     # when
     with pytest.raises(ShardFailed, match="shard 1 .* no longer staged"):
         run_sweep(store, settings.model_copy(update={"sweep_shard_links": _shard_links(store, 4)}), as_of=AS_OF)
     # then: the publication read shard 0's risks, then failed; nothing of it is left or visible
-    assert reads[0] == 2 and reads[1] == 2
+    assert reads[0] == 3 and reads[1] == 3
     assert store.current_sweep().sweep_id == first.sweep_id  # type: ignore[union-attr]
     assert store.publication_counts() == counts  # type: ignore[attr-defined]
     assert store.get_risks(ids) == risks and None not in risks.values()

@@ -12,7 +12,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from ringfence.core.clock import utcnow
-from ringfence.graph.model import AccountIn, Link, PublishedRing, RingIdentifier, SweepResult
+from ringfence.graph.model import AccountIn, Link, PublishedRing, RingIdentifier, RingList, SweepResult
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 LinkSpec = tuple[str, str]
@@ -70,7 +70,7 @@ def sweep_result(
                       merged_from=merged.get(rid, []))
         for rid, members in rings.items()
     ]
-    return SweepResult(sid, at(minute - 1), at(minute), "m1", risks, published, list(dissolved or []))
+    return SweepResult(sid, at(minute - 1), at(minute), "m1", risks, RingList(published), list(dissolved or []))
 
 
 @cache
