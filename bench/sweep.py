@@ -6,6 +6,7 @@
     .venv/bin/python bench/sweep.py --sizes 100000 --sharded 200000 [--one-sweep]
     .venv/bin/python bench/sweep.py --sizes 1000000 --sharded 500000 --one-sweep --workers 1,2
     .venv/bin/python bench/sweep.py --sizes 1000000,4000000 --partition 500000
+    .venv/bin/python bench/sweep.py --sizes 1000000,4000000 --finish 500000
 
 `--sharded LINKS` runs each size twice, each in its own process (a clean peak-RSS figure): the
 single-process sweep (the baseline) and the sharded sweep in process, one shard at a time, with
@@ -23,6 +24,13 @@ label per account, written back to the store by component; the coordinator keeps
 component) against the reference, `graph.partition.stream_partition` (the whole graph as
 integer `GraphArrays`); it prints wall, CPU and peak RSS of each, their ratios, and whether the two
 gave the same shards (accounts per shard, and the partition's figures).
+
+`--finish LINKS` measures the finishing step alone on the embedded store: on a cached copy of
+the world where one sharded sweep is published and the shards of a second are staged, the
+finish as it runs (`shards.finish`: lineage a few shards at a time, `services.staged_lineage`)
+against matching every ring at once (the single-process sweep's `publish.build_result`),
+alternating, each run in its own process on a fresh copy: wall, CPU and peak RSS of each, the
+ratios of the medians, and whether both published the same rings, members, risks and history.
 
 On Neo4j the server is the caller's (e.g. `python -m devservices neo4j --home H
 --page-cache 3g`, kept between runs): an empty database is loaded with the world first, as
@@ -384,6 +392,129 @@ def partition_runs(sizes: list[int], preset: str, shard_links: int) -> None:
               f"peak RSS x{s['peak_rss_mb'] / a['peak_rss_mb']:.2f}; same shards: {same}", flush=True)
 
 
+FINISH_SWEEP = "s-finish"  # the staged sweep of a --finish base
+
+
+def finish_base(size: int, preset: str, shard_links: int, data_dir: Path) -> None:
+    """A cached copy of the world on which a sharded sweep was published and the shards of a
+    second one are staged (sweep id `FINISH_SWEEP`), unfinished: what a finishing task finds."""
+    from ringfence.core.clock import utcnow
+    from ringfence.core.settings import Settings
+    from ringfence.gnn.score import current_scorer
+    from ringfence.graph.detection import DetectionParams
+    from ringfence.services.shards import check_shardable, encode, plan, run_shard
+    from ringfence.services.sweeps import run_sweep
+
+    base = CACHE / f"finish-{preset}-{size}-{shard_links}.db"
+    meta_path = base.with_suffix(".json")
+    db, _ = world_db(size, preset)
+    work = working_copy(db)
+    settings = Settings(graph_url=f"sqlite:///{work}", data_dir=data_dir, sweep_shard_links=shard_links)
+    store = SQLiteStore(work)
+    store.migrate()
+    started = time.perf_counter()
+    first = run_sweep(store, settings)
+    scorer = check_shardable(current_scorer(settings))
+    part = plan(store, settings)
+    as_of = utcnow()
+    for k, components in enumerate(part.shards):
+        out = run_shard(store, settings, scorer, store.component_accounts(components.tolist()), as_of,
+                        DetectionParams.from_settings(settings))
+        store.stage_shard(FINISH_SWEEP, k, "done", encode(out))
+    store.checkpoint()
+    store.close()
+    meta = {"n_shards": len(part.shards), "model": scorer.version, "started": as_of.isoformat(),
+            "rings": len(first.rings)}
+    meta_path.write_text(json.dumps(meta))
+    shutil.move(work, base)  # last: a base without its meta is never taken as cached
+    shutil.rmtree(work.parent, ignore_errors=True)
+    print(f"finish base of {size:,} accounts: a sweep of {len(first.rings):,} rings published and "
+          f"{len(part.shards)} shards staged in {time.perf_counter() - started:.0f}s -> {base}", flush=True)
+
+
+def one_finish(copy: Path, meta: dict, arm: str) -> dict:
+    """The finishing step on `copy` (a scratch copy of a finish base): "staged" is `shards.finish`
+    (lineage a joined set of shards at a time, `services.staged_lineage`); "at-once" gathers every
+    shard's rings and matches them together (`publish.build_result`, the single-process sweep's
+    matching and session 19's finish), then publishes the same way."""
+    import hashlib
+    from datetime import datetime
+
+    from ringfence.core.usage import Usage, peak_rss_mb
+    from ringfence.services import shards
+    from ringfence.services.publish import build_result
+
+    store = SQLiteStore(copy)
+    n, started = meta["n_shards"], datetime.fromisoformat(meta["started"])
+    try:
+        before = peak_rss_mb()
+        usage = Usage()
+        if arm == "at-once":
+            drafts, accounts = [], 0
+            for k in range(n):
+                out = shards.staged_output(store, FINISH_SWEEP, k, risks=False)
+                drafts.extend(out.drafts)
+                accounts += int(out.stats["accounts"])
+            result = build_result(store, drafts, shards.StagedRisks(store, FINISH_SWEEP, n, accounts),
+                                  sweep_id=FINISH_SWEEP, started=started, model_version=meta["model"], stats={})
+            matched = usage.figures()
+            store.publish_sweep(result)
+            store.drop_staged(FINISH_SWEEP)
+        else:
+            result = shards.finish(store, FINISH_SWEEP, n, started=started, model_version=meta["model"], stats={})
+            matched = result.stats["finish_figures"]
+        figures = usage.figures()
+        digest = hashlib.sha256()
+        for sql in ("SELECT ring_id, risk, size, created_at FROM rings WHERE sweep_id = ? ORDER BY ring_id",
+                    "SELECT ring_id, account_id FROM ring_members WHERE sweep_id = ? ORDER BY ring_id, account_id",
+                    "SELECT account_id, risk, ring_id FROM sweep_risks WHERE sweep_id = ? ORDER BY account_id",
+                    "SELECT ring_id, event, size FROM ring_history WHERE sweep_id = ? ORDER BY ring_id, event"):
+            digest.update(repr(store._read(sql, (FINISH_SWEEP,))).encode())
+    finally:
+        store.close()
+    return {"arm": arm, "figures": figures, "match_s": matched["seconds"], "rss_before_mb": before,
+            "rings": len(result.rings), "events": result.stats["events"], "digest": digest.hexdigest()[:16],
+            "load_average": os.getloadavg()[0]}
+
+
+def finish_runs(sizes: list[int], preset: str, shard_links: int, data_dir: Path) -> None:
+    """Each size: the finish base (cached), then the two arms alternating (at-once, staged,
+    staged, at-once), each in its own process on a fresh copy: a clean peak RSS each."""
+    for size in sizes:
+        base = CACHE / f"finish-{preset}-{size}-{shard_links}.db"
+        if not base.exists():  # built in a process of its own: Linux keeps a parent's peak RSS in a child's
+            subprocess.run([sys.executable, __file__, "--finish-base", str(size), "--shard-links", str(shard_links),
+                            "--preset", preset, "--data-dir", str(data_dir)], check=True)
+        meta = json.loads(base.with_suffix(".json").read_text())
+        got: dict[str, list[dict]] = {"at-once": [], "staged": []}
+        for arm in ("at-once", "staged", "staged", "at-once"):
+            copy = working_copy(base)
+            try:
+                cmd = [sys.executable, __file__, "--one-finish", str(copy), "--engine", arm, "--meta", json.dumps(meta)]
+                proc = subprocess.run(cmd, capture_output=True, text=True)
+            finally:
+                shutil.rmtree(copy.parent, ignore_errors=True)
+            lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
+            if proc.returncode or not lines:
+                print(proc.stdout[-2000:], proc.stderr[-4000:])
+                raise SystemExit(f"finish bench failed at {size} ({arm})")
+            r = json.loads(lines[-1][7:])
+            got[arm].append(r)
+            f = r["figures"]
+            print(f"sqlite accounts={size:>11,} finish {arm:<7} {f['seconds']:6.1f}s (matching {r['match_s']:.1f}s) "
+                  f"cpu {f['cpu_s']:6.1f}s  peak RSS {f['peak_rss_mb'] / 1024:5.2f} GB (after imports "
+                  f"{r['rss_before_mb'] / 1024:.2f} GB)  rings {r['rings']:,}  load average {r['load_average']:.1f}",
+                  flush=True)
+
+        med = {(arm, key): float(np.median([r["figures"][key] for r in rs]))
+               for arm, rs in got.items() for key in ("seconds", "peak_rss_mb")}
+        same = len({r["digest"] for rs in got.values() for r in rs}) == 1
+        print(f"  {meta['n_shards']} shards, {meta['rings']:,} rings, model {meta['model']}; staged / at-once "
+              f"(medians): time x{med['staged', 'seconds'] / med['at-once', 'seconds']:.2f}, peak RSS "
+              f"x{med['staged', 'peak_rss_mb'] / med['at-once', 'peak_rss_mb']:.2f}; the same publication: "
+              f"{same}", flush=True)
+
+
 def _phases(p: dict[str, float]) -> str:
     return " ".join(f"{k}={v:.1f}" for k, v in p.items())
 
@@ -407,10 +538,16 @@ def main() -> None:
                         help="with --workers: only the Celery runs (sizes one process cannot sweep)")
     parser.add_argument("--partition", type=int, default=0, metavar="LINKS",
                         help="only the partition step, by the store and by GraphArrays (embedded store)")
+    parser.add_argument("--finish", type=int, default=0, metavar="LINKS",
+                        help="only the finishing step of a sharded sweep (shards of about LINKS links), its lineage "
+                             "a few shards at a time against every ring at once (embedded store)")
+    parser.add_argument("--one-finish", help=argparse.SUPPRESS)
+    parser.add_argument("--finish-base", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--meta", help=argparse.SUPPRESS)
     parser.add_argument("--shard-links", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--one-partition", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--engine", choices=("store", "arrays"), help=argparse.SUPPRESS)
+    parser.add_argument("--engine", choices=("store", "arrays", "at-once", "staged"), help=argparse.SUPPRESS)
     parser.add_argument("--hub-cap", type=int, default=50, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one_partition:
@@ -419,6 +556,15 @@ def main() -> None:
         return
     if args.partition:
         partition_runs([int(x) for x in args.sizes.split(",")], args.preset, args.partition)
+        return
+    if args.finish_base:
+        finish_base(args.finish_base, args.preset, args.shard_links, Path(args.data_dir))
+        return
+    if args.one_finish:
+        print("RESULT " + json.dumps(one_finish(Path(args.one_finish), json.loads(args.meta), args.engine)), flush=True)
+        return
+    if args.finish:
+        finish_runs([int(x) for x in args.sizes.split(",")], args.preset, args.finish, Path(args.data_dir))
         return
     warnings.filterwarnings("ignore", message="Sparse", category=UserWarning)  # torch, in gnn.graphdata
     if args.backend == "neo4j" and not args.graph_url:
