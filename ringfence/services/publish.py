@@ -1,9 +1,10 @@
-"""From detected rings and account risks to the `SweepResult` a store publishes atomically.
+"""From detected rings and account risks to the `SweepResult` a store publishes atomically:
+the single-process sweep's (`services.sweeps`), which holds every ring.
 
-Shared by the single-process sweep (`services.sweeps`) and the sharded sweep's finishing step
-(`services.shards`), so both match ring identity and publish the same way: ring identity is
-matched on member ids only (`graph.lineage`), and `store.publish_sweep` writes everything under
-the new sweep id and flips the current pointer last.
+Ring identity is matched on member ids only (`graph.lineage`), and `store.publish_sweep` writes
+everything under the new sweep id and flips the current pointer last. The sharded sweep's
+finishing step (`services.shards`) matches by the same rules a few shards at a time
+(`services.staged_lineage`, tested equal to `build_result`) and publishes the same way.
 """
 
 from __future__ import annotations

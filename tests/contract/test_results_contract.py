@@ -6,10 +6,12 @@ Every test runs on each backend (the `store` fixture) with identical assertions.
 
 from __future__ import annotations
 
-from ringfence.graph.model import (
-    LabelIn,
-)
+import pytest
+
+from ringfence.graph import neo4j_store, sqlite_store
+from ringfence.graph.model import LabelIn, SweepResult
 from ringfence.graph.store import GraphStore
+from ringfence.services.staged_lineage import SpilledRings
 from tests.support.builders import acct, at, sweep_result
 
 
@@ -74,6 +76,35 @@ def test_ring_history_accumulates_across_sweeps(store: GraphStore) -> None:
     ring = store.get_ring("r1")
     assert ring is not None and ring.summary.size == 5 and ring.summary.updated_at == at(20)
     assert [(h.sweep_id, h.event, h.size) for h in ring.history] == [("s1", "created", 3), ("s2", "grew", 5)]
+
+
+def test_a_publication_read_a_batch_at_a_time_from_spilled_rings(store: GraphStore,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # given: batches of a few rows, and a sweep whose rings come from disk (a sharded finish's)
+    monkeypatch.setattr(sqlite_store, "_RISK_CHUNK", 2)
+    monkeypatch.setattr(neo4j_store, "_PUBLISH_CHUNK", 3)
+    ids = [f"a{i:02d}" for i in range(20)]
+    store.upsert_accounts([acct(a, i) for i, a in enumerate(ids)])
+    rings = {f"r{k}": ids[3 * k:3 * k + 3] for k in range(6)}
+    risks = {a: 0.5 for a in ids}
+    store.publish_sweep(sweep_result("s1", 10, rings, risks))
+    events = {r: "unchanged" if int(r[1]) % 2 == 0 else "grew" for r in rings if r != "r5"}
+    spilled = SpilledRings()
+    for ring in sweep_result("s2", 20, {r: ms for r, ms in rings.items() if r != "r5"}, risks, events).rings:
+        spilled.add(ring)
+    # when
+    store.publish_sweep(SweepResult("s2", at(19), at(20), "m1", risks, spilled, [("r5", 3)]))
+    # then: every account in its ring, an unchanged ring keeps when it last changed, all history written
+    assert {a.id: a.ring_id for a in store.get_accounts(ids)} == {
+        a: (r if r != "r5" else None) for r, ms in rings.items() for a in ms} | {a: None for a in ids[18:]}
+    for r in rings:
+        ring = store.get_ring(r)
+        if r == "r5":
+            assert ring is None
+            continue
+        assert ring is not None and ring.summary.updated_at == (at(10) if events[r] == "unchanged" else at(20))
+        assert [(h.sweep_id, h.event) for h in ring.history] == [("s1", "created"), ("s2", events[r])]
+    assert store.current_rings() == {r: ms for r, ms in rings.items() if r != "r5"}
 
 
 def test_pagination_walks_every_item_once_while_a_sweep_is_published(store: GraphStore) -> None:
