@@ -86,7 +86,7 @@ def test_a_publication_read_a_batch_at_a_time_from_spilled_rings(store: GraphSto
     ids = [f"a{i:02d}" for i in range(20)]
     store.upsert_accounts([acct(a, i) for i, a in enumerate(ids)])
     rings = {f"r{k}": ids[3 * k:3 * k + 3] for k in range(6)}
-    risks = {a: 0.5 for a in ids}
+    risks = dict.fromkeys(ids, 0.5)
     store.publish_sweep(sweep_result("s1", 10, rings, risks))
     events = {r: "unchanged" if int(r[1]) % 2 == 0 else "grew" for r in rings if r != "r5"}
     spilled = SpilledRings()
@@ -96,7 +96,7 @@ def test_a_publication_read_a_batch_at_a_time_from_spilled_rings(store: GraphSto
     store.publish_sweep(SweepResult("s2", at(19), at(20), "m1", risks, spilled, [("r5", 3)]))
     # then: every account in its ring, an unchanged ring keeps when it last changed, all history written
     assert {a.id: a.ring_id for a in store.get_accounts(ids)} == {
-        a: (r if r != "r5" else None) for r, ms in rings.items() for a in ms} | {a: None for a in ids[18:]}
+        a: (r if r != "r5" else None) for r, ms in rings.items() for a in ms} | dict.fromkeys(ids[18:])
     for r in rings:
         ring = store.get_ring(r)
         if r == "r5":
