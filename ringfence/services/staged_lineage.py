@@ -20,7 +20,11 @@ than in the single-process sweep.
 
 The finishing worker holds one joined set's drafts and old rings (usually one shard's) and an
 integer per shard; rings, members and old ring ids are on disk (at 10M accounts the in-memory
-matching held 1.4 GB, growing with the graph).
+matching held 1.4 GB, growing with the graph). A set is as large as the shards its old rings tie
+together: when old rings straddle shards (the graph split since the last sweep, or the shard
+packing moved components), their shards match together, and in the worst case every shard is one
+set, which holds what matching every ring at once held. The sweep's stats record the sets
+(`lineage_sets`: their count and the largest's shards).
 """
 
 from __future__ import annotations
