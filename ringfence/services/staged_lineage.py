@@ -78,10 +78,14 @@ class SpilledRings:
         """Those of `ring_ids` already given to a ring."""
         return {r for (r,) in self.db.execute(f"SELECT id FROM rings WHERE id IN {_IN}", (json.dumps(list(ring_ids)),))}
 
-    def add(self, ring: PublishedRing) -> None:
-        self.db.execute("INSERT INTO rings VALUES (?, ?)", (ring.id, _ring_body(ring)))
-        self.db.executemany("INSERT INTO members VALUES (?, ?)", ((m, ring.id) for m in ring.members))
-        self._count += 1
+    def add(self, rings: Sequence[PublishedRing], kept: Sequence[str] = ()) -> None:
+        """`rings`, and `kept`: the current rings' ids they took, in one transaction."""
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.executemany("INSERT INTO rings VALUES (?, ?)", ((r.id, _ring_body(r)) for r in rings))
+            self.db.executemany("INSERT INTO members VALUES (?, ?)", ((m, r.id) for r in rings for m in r.members))
+            self.db.executemany("INSERT INTO kept VALUES (?)", ((r,) for r in kept))
+        self._count += len(rings)
 
 
 def _ring_body(ring: PublishedRing) -> str:
@@ -167,8 +171,8 @@ def _match_set(store: GraphStore, out: StagedLineage, shards: list[int],
         if not clash - reserved:
             break
         reserved |= clash
-    for a in assignments:
-        _spill(out, drafts[a.index], a, olds, started)
+    rings = [_published(out, drafts[a.index], a, olds, started) for a in assignments]
+    out.rings.add(rings, [a.previous_id for a in assignments if a.previous_id is not None])
 
 
 def _in_use(store: GraphStore, rings: SpilledRings, ids: list[str], previous: dict[str, Any]) -> set[str]:
@@ -177,15 +181,15 @@ def _in_use(store: GraphStore, rings: SpilledRings, ids: list[str], previous: di
     return set(store.ring_lineage(outside)) | rings.known(outside) if outside else set()
 
 
-def _spill(out: StagedLineage, d: RingDraft, a: Assignment, olds: dict[str, RingLineage], started: datetime) -> None:
+def _published(out: StagedLineage, d: RingDraft, a: Assignment, olds: dict[str, RingLineage],
+               started: datetime) -> PublishedRing:
+    """The ring of draft `d` as assigned (counted into `out`'s events)."""
     created = olds[a.previous_id].created_at if a.previous_id is not None else started
     risk = round(d.risk, 6)
-    out.rings.add(PublishedRing(a.ring_id, risk, d.member_ids, d.identifiers, created, a.event, dict(d.features),
-                                list(a.merged_from)))
-    if a.previous_id is not None:
-        out.rings.db.execute("INSERT INTO kept VALUES (?)", (a.previous_id,))
     out.events[a.event] = out.events.get(a.event, 0) + 1
     out.high_risk += risk >= 0.5
+    return PublishedRing(a.ring_id, risk, d.member_ids, d.identifiers, created, a.event, dict(d.features),
+                         list(a.merged_from))
 
 
 def _dissolved(store: GraphStore, db: sqlite3.Connection) -> list[tuple[str, int]]:

@@ -90,8 +90,7 @@ def test_a_publication_read_a_batch_at_a_time_from_spilled_rings(store: GraphSto
     store.publish_sweep(sweep_result("s1", 10, rings, risks))
     events = {r: "unchanged" if int(r[1]) % 2 == 0 else "grew" for r in rings if r != "r5"}
     spilled = SpilledRings()
-    for ring in sweep_result("s2", 20, {r: ms for r, ms in rings.items() if r != "r5"}, risks, events).rings:
-        spilled.add(ring)
+    spilled.add(list(sweep_result("s2", 20, {r: ms for r, ms in rings.items() if r != "r5"}, risks, events).rings))
     # when
     store.publish_sweep(SweepResult("s2", at(19), at(20), "m1", risks, spilled, [("r5", 3)]))
     # then: every account in its ring, an unchanged ring keeps when it last changed, all history written
