@@ -159,8 +159,7 @@ def _match_set(store: GraphStore, out: StagedLineage, shards: list[int],
     if not drafts:
         return
     db = out.rings.db
-    marks = ",".join("?" * len(shards))
-    touched = [r for (r,) in db.execute(f"SELECT old_id FROM olds WHERE shard IN ({marks})", shards)]
+    touched = [r for (r,) in db.execute(f"SELECT old_id FROM olds WHERE shard IN {_IN}", (json.dumps(shards),))]
     olds = store.ring_lineage(touched)
     previous = {r: lineage.members for r, lineage in olds.items()}
     groups = [d.member_ids for d in drafts]
