@@ -36,6 +36,7 @@ from ringfence.core.json_input import parse_json
 from ringfence.graph.loader import MAX_ATTRIBUTES, MAX_LINKS, account_from_record
 from ringfence.graph.model import ID_TYPES
 from ringfence.graph.neo4j_queries import ts
+from ringfence.graph.stored_json import encode_attributes
 from ringfence.graph.validation import ID_PATTERN
 
 _ID_RE2 = ID_PATTERN.replace("$", r"\z")  # RE2: end of text only (Python's `$` also allows a final newline)
@@ -182,12 +183,12 @@ class _Chunk:
 
 def attributes_json(attributes: dict[str, Any]) -> bytes:
     """`attributes` as compact JSON, in bytes of its own size: what `orjson.dumps` returns keeps
-    its 4 KB buffer (1M of them held 3.9 GB instead of 0.25). The stdlib writes what orjson
-    refuses: integers beyond 64 bits (input is checked JSON, so nothing else)."""
+    its 4 KB buffer (1M of them held 3.9 GB instead of 0.25). What orjson refuses (integers
+    beyond 64 bits: input is checked JSON) is written as the stores write it, `encode_attributes`."""
     try:
         return memoryview(orjson.dumps(attributes)).tobytes()
     except TypeError:
-        return json.dumps(attributes, separators=(",", ":"), ensure_ascii=False).encode()
+        return encode_attributes(attributes).encode()
 
 
 def _plain_values(attrs: dict[str, Any]) -> bool:
