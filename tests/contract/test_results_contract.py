@@ -6,6 +6,9 @@ Every test runs on each backend (the `store` fixture) with identical assertions.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
 from ringfence.graph import neo4j_store, sqlite_store
@@ -135,6 +138,63 @@ def test_pagination_walks_every_item_once_while_a_sweep_is_published(store: Grap
     risky = store.list_accounts("risk_desc", 0.5, None, None, 1000).data
     assert risky and all(a.risk is not None and a.risk >= 0.5 for a in risky)
     assert [a.risk for a in risky] == sorted((a.risk for a in risky), reverse=True)
+
+
+def _walk(read: Callable[[str | None, int], Any], size: int) -> list[Any]:
+    """Every item of a keyset list, `size` a page (a cursor that does not move fails, not hangs)."""
+    out, cursor = [], None
+    for _ in range(1000):
+        page = read(cursor, size)
+        assert len(page.data) <= size
+        out += page.data
+        if page.next_cursor is None:
+            return out
+        cursor = page.next_cursor
+    raise AssertionError(f"no last page after 1000 pages: {[getattr(x, 'id', x) for x in out[-5:]]}")
+
+
+def test_keyset_pages_follow_the_order_through_long_ties_and_accounts_without_a_risk(store: GraphStore) -> None:
+    # Long runs of one risk (a heuristic sweep gives thousands of rings one risk), risks of -1
+    # and below it (they sort with and after the accounts no sweep scored), labels, and pages
+    # that start inside a tie: each walk must give the one order, every item once.
+    ids = [f"a{i:03d}" for i in range(90)]
+    store.upsert_accounts([acct(a, i) for i, a in enumerate(ids)])
+    store.add_labels([LabelIn(a, "fraud", "cb", None, at(1)) for a in ids[::4]])
+    odd = {ids[80]: -1.0, ids[81]: -1.0, ids[82]: -2.5, ids[83]: -2.5, ids[84]: -7.0}
+    risks = {a: (0.5 if i % 3 else 0.25) if i < 60 else 0.75 for i, a in enumerate(ids[:80])} | odd
+    del risks[ids[7]], risks[ids[41]]  # no risk in this sweep: key -1, by id among the -1 risks
+    store.upsert_accounts([acct(f"z{i}", 100 + i) for i in range(3)])  # after the sweep: key -1 too
+    risked = [a for a in ids[:80] if a in risks]
+    rings = {f"r{i:02d}": risked[2 * i:2 * i + 2] for i in range(39)}
+    ring_risk = {r: (0.5 if int(r[1:]) % 5 else 0.9) for r in rings}
+    result = sweep_result("s1", 10, rings, risks)
+    for ring in result.rings:  # type: ignore[attr-defined]
+        ring.risk = ring_risk[ring.id]
+    store.publish_sweep(result)
+    for r in list(rings)[::6]:
+        store.put_case(r, "open", "carol", None, "key-1")
+    every = [*ids, "z0", "z1", "z2"]
+
+    def key(a: str) -> tuple[float, str]:
+        return (-risks.get(a, -1.0), a)
+
+    labels = set(ids[::4])
+    for min_risk, label in [(None, None), (None, "fraud"), (0.5, None), (-3.0, None), (-1.0, "fraud")]:
+        expected = sorted((a for a in every if (min_risk is None or (a in risks and risks[a] >= min_risk))
+                           and (label is None or a in labels)), key=key)
+        for size in (1, 4, 25):
+            walked = _walk(lambda c, n, m=min_risk, lab=label: store.list_accounts("risk_desc", m, lab, c, n), size)
+            assert [a.id for a in walked] == expected, (min_risk, label, size)
+    for case_status in (None, "open", "none"):
+        expected_rings = sorted(
+            (r for r in rings if case_status is None or (r in list(rings)[::6]) == (case_status == "open")),
+            key=lambda r: (-ring_risk[r], r),
+        )
+        for size in (1, 3, 50):
+            walked = _walk(lambda c, n, s=case_status: store.list_rings(None, c, n, case_status=s), size)  # type: ignore[misc]
+            assert [r.id for r in walked] == expected_rings, (case_status, size)
+    high = [r.id for r in _walk(lambda c, n: store.list_rings(0.6, c, n), 2)]
+    assert high == [r for r in rings if ring_risk[r] == 0.9]
 
 
 def test_list_accounts_filters_by_label(store: GraphStore) -> None:
