@@ -603,7 +603,7 @@ class SQLiteStore(SQLiteShards):
             where.append("a.label = ?")
             params.append(label)
         if order == "risk_desc":
-            rows = self._accounts_by_risk(cur, where, params, limit + 1)
+            rows = self._accounts_by_risk(cur, where, params, min_risk, limit + 1)
         else:
             if cur:
                 where.append("a.id > ?")
@@ -620,11 +620,13 @@ class SQLiteStore(SQLiteShards):
         return model.Page(data, nxt)
 
     def _accounts_by_risk(
-        self, cur: dict[str, Any] | None, where: list[str], params: list[Any], want: int
+        self, cur: dict[str, Any] | None, where: list[str], params: list[Any], min_risk: float | None, want: int
     ) -> list[tuple[Any, ...]]:
         """Accounts by coalesce(sweep risk, -1) DESC, id, after the cursor, as three index ranges:
-        risk > -1 (the sweep's risk index), the sort key -1 (no sweep risk, by id), risk < -1.
-        `where[0]` is the sweep clause of `_page_query` (the pinned sweep is `params[0]`)."""
+        risk > -1 (the sweep's risk index), the sort key -1 (no sweep risk, by id), risk < -1;
+        a range `min_risk` excludes is not read. `where[0]` is the sweep clause of `_page_query`
+        (the pinned sweep is `params[0]`). The page that enters the second range scans the
+        accounts by id until it finds unscored ones: once a walk, as the Neo4j store does."""
         after = (float(cur["r"]), str(cur["i"])) if cur else None
         risked = ["r.sweep_id = ?", *where[1:]]
         risk, ident = ("r.risk", 5), ("r.account_id", 1)
@@ -634,14 +636,14 @@ class SQLiteStore(SQLiteShards):
             # Risks at or below -1 sort with or after the accounts without one: they end this range.
             # (A second bound here, risk > -1, makes SQLite sort the whole range for every page.)
             rows += takewhile(lambda row: bool(row[4] > -1), found)
-        if len(rows) < want and (after is None or after[0] >= -1):
+        if len(rows) < want and (after is None or after[0] >= -1) and (min_risk is None or min_risk <= -1):
             keyed = after is not None and after[0] == -1
             cond = [*where, "(r.risk IS NULL OR r.risk = -1)", *(["a.id > ?"] if keyed else [])]
             rows += self._read(
                 f"{_ACCOUNT_SQL} WHERE {' AND '.join(cond)} ORDER BY a.id LIMIT ?",
                 (*params, *([after[1]] if after and keyed else []), want - len(rows)),
             )
-        if len(rows) < want:
+        if len(rows) < want and (min_risk is None or min_risk < -1):
             below = after if after is not None and after[0] < -1 else None
             bound = [] if below else ["r.risk < -1"]  # a keyset below -1 bounds the range itself
             rows += self._by_risk(_RISKED_SQL, [*risked, *bound], params, risk, ident, below, want - len(rows))

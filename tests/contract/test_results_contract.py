@@ -179,20 +179,23 @@ def test_keyset_pages_follow_the_order_through_long_ties_and_accounts_without_a_
         return (-risks.get(a, -1.0), a)
 
     labels = set(ids[::4])
-    for min_risk, label in [(None, None), (None, "fraud"), (0.5, None), (-3.0, None), (-1.0, "fraud")]:
+    for min_risk, label in [(None, None), (None, "fraud"), (0.5, None), (-0.5, None), (-1.5, None), (-3.0, None),
+                            (-1.0, "fraud")]:
         expected = sorted((a for a in every if (min_risk is None or (a in risks and risks[a] >= min_risk))
                            and (label is None or a in labels)), key=key)
         for size in (1, 4, 25):
             walked = _walk(lambda c, n, m=min_risk, lab=label: store.list_accounts("risk_desc", m, lab, c, n), size)
             assert [a.id for a in walked] == expected, (min_risk, label, size)
-    for case_status in (None, "open", "none"):
+    for case_status, assignee in ((None, None), ("open", None), ("none", None), (None, "carol")):
         expected_rings = sorted(
-            (r for r in rings if case_status is None or (r in list(rings)[::6]) == (case_status == "open")),
+            (r for r in rings if case_status is None and assignee is None
+             or (r in list(rings)[::6]) == (case_status != "none")),
             key=lambda r: (-ring_risk[r], r),
         )
         for size in (1, 3, 50):
-            walked = _walk(lambda c, n, s=case_status: store.list_rings(None, c, n, case_status=s), size)  # type: ignore[misc]
-            assert [r.id for r in walked] == expected_rings, (case_status, size)
+            walked = _walk(lambda c, n, s=case_status, who=assignee: store.list_rings(  # type: ignore[misc]
+                None, c, n, case_status=s, assignee=who), size)
+            assert [r.id for r in walked] == expected_rings, (case_status, assignee, size)
     high = [r.id for r in _walk(lambda c, n: store.list_rings(0.6, c, n), 2)]
     assert high == [r for r in rings if ring_risk[r] == 0.9]
 
