@@ -1,9 +1,9 @@
-// Keyset page: riskiest first, ties by id, risks below $upper (the rest of a tie at $upper is
-// `list_rings_tie`'s). The bounds are sargable, and ordering on g.gen (equality-bound), g.risk
-// before any aliasing lets the (gen, risk) index provide the order; ids are sorted within each
-// risk. The case filters: $case_status ('none': no case), $assignee.
+// Keyset page: riskiest first, ties by id, after ($upper, $after_id). The bounds are
+// sargable, and ordering on g.gen (equality-bound), g.risk before any aliasing lets the
+// (gen, risk) index provide the order. The case filters: $case_status ('none': no case), $assignee.
 MATCH (g:SweepRing)
-WHERE g.gen = $gen AND g.risk >= $min_risk AND g.risk < $upper
+WHERE g.gen = $gen AND g.risk >= $min_risk AND g.risk <= $upper
+  AND ($after_id IS NULL OR g.risk < $upper OR g.ring_id > $after_id)
 OPTIONAL MATCH (c:Case {ring_id: g.ring_id})
 WITH g, c
 WHERE ($case_status IS NULL OR ($case_status = 'none' AND c IS NULL) OR c.status = $case_status)

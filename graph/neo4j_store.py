@@ -599,16 +599,11 @@ class Neo4jStore(Neo4jShards):
         sid, gen = self._pinned_sweep(cur)
         if gen is None:
             return model.Page([], None)
-        filters = {"gen": gen, "min_risk": -_INF if min_risk is None else float(min_risk),
-                   "case_status": case_status, "assignee": assignee}
-        upper = float(cur["r"]) if cur else _INF
-        # Two reads, the rest of the tie and then the lower risks, the second only when the first
-        # leaves room: the lower range's first risk is read whole (ids sorted within it), once a walk.
-        rows: list[neo4j.Record] = []
-        if cur:
-            rows = self._read("list_rings_tie", **filters, upper=upper, after_id=str(cur["i"]), limit=limit + 1)
-        if len(rows) <= limit:
-            rows += self._read("list_rings", **filters, upper=upper, limit=limit + 1 - len(rows))
+        rows = self._read(
+            "list_rings", gen=gen, min_risk=-_INF if min_risk is None else float(min_risk),
+            upper=float(cur["r"]) if cur else _INF, after_id=str(cur["i"]) if cur else None, limit=limit + 1,
+            case_status=case_status, assignee=assignee,
+        )
         more = len(rows) > limit
         data = [_summary(r) for r in rows[:limit]]
         nxt = cursors.encode(s=sid, r=data[-1].risk, i=data[-1].id) if more else None

@@ -62,8 +62,7 @@ def test_migrate_is_idempotent_and_creates_constraints_and_indexes(neo: Neo4jSto
     assert constraints["identifier_key"] == ("UNIQUENESS", ["Identifier"], ["key"])
     assert constraints["sweep_risk_key"] == ("UNIQUENESS", ["SweepRisk"], ["gen", "account_id"])
     assert {"score_account", "sweep_id", "meta_key", "job_id", "lock_name", "label_event_key"} <= constraints.keys()
-    expected = {"sweep_risk_order", "sweep_ring_order", "sweep_ring_tie", "ring_member_account", "account_label"}
-    assert expected <= indexes.keys()
+    assert {"sweep_risk_order", "sweep_ring_order", "ring_member_account", "account_label"} <= indexes.keys()
     assert set(indexes.values()) == {"ONLINE"}
     # one statement per migration file, each creating exactly the rule it names
     for name in migrations():
@@ -76,14 +75,6 @@ def test_every_query_file_compiles(neo: Neo4jStore) -> None:
     assert len(names) > 40
     for name in names:
         neo.explain(name)
-
-
-def test_a_ring_page_inside_a_risk_tie_seeks_its_first_ring_and_sorts_nothing(neo: Neo4jStore) -> None:
-    # Heuristic sweeps give thousands of rings one risk: a page there must start at its cursor.
-    text = neo.explain("list_rings_tie", gen="g", min_risk=-1.0, upper=0.5, after_id="r1", case_status=None,
-                       assignee=None, limit=10)
-    assert "NodeIndexSeek" in text and "ring_id > $after_id" in text
-    assert "Sort" not in text and "NodeByLabelScan" not in text
 
 
 def test_pending_scores_reads_the_score_request_index_not_the_accounts(neo: Neo4jStore) -> None:
