@@ -627,7 +627,7 @@ class SQLiteStore(SQLiteShards):
         a range `min_risk` excludes is not read. `where[0]` is the sweep clause of `_page_query`
         (the pinned sweep is `params[0]`). The page that enters the second range scans the
         accounts by id until it finds unscored ones: once a walk, as the Neo4j store does."""
-        after = (float(cur["r"]), str(cur["i"])) if cur else None
+        after = _keyset(cur)
         risked = ["r.sweep_id = ?", *where[1:]]
         risk, ident = ("r.risk", 5), ("r.account_id", 1)
         rows: list[tuple[Any, ...]] = []
@@ -637,11 +637,11 @@ class SQLiteStore(SQLiteShards):
             # (A second bound here, risk > -1, makes SQLite sort the whole range for every page.)
             rows += takewhile(lambda row: bool(row[4] > -1), found)
         if len(rows) < want and (after is None or after[0] >= -1) and (min_risk is None or min_risk <= -1):
-            keyed = after is not None and after[0] == -1
-            cond = [*where, "(r.risk IS NULL OR r.risk = -1)", *(["a.id > ?"] if keyed else [])]
+            after_id = [after[1]] if after is not None and after[0] == -1 else []
+            cond = [*where, "(r.risk IS NULL OR r.risk = -1)", *(["a.id > ?"] if after_id else [])]
             rows += self._read(
                 f"{_ACCOUNT_SQL} WHERE {' AND '.join(cond)} ORDER BY a.id LIMIT ?",
-                (*params, *([after[1]] if after and keyed else []), want - len(rows)),
+                (*params, *after_id, want - len(rows)),
             )
         if len(rows) < want and (min_risk is None or min_risk < -1):
             below = after if after is not None and after[0] < -1 else None
@@ -693,8 +693,7 @@ class SQLiteStore(SQLiteShards):
         if assignee is not None:
             where.append("c.assignee = ?")
             params.append(assignee)
-        after = (float(cur["r"]), str(cur["i"])) if cur else None
-        rows = self._by_risk(_RING_LIST_SQL, where, params, ("g.risk", 2), ("g.ring_id", 1), after, limit + 1)
+        rows = self._by_risk(_RING_LIST_SQL, where, params, ("g.risk", 2), ("g.ring_id", 1), _keyset(cur), limit + 1)
         more = len(rows) > limit
         data = [_summary(r) for r in rows[:limit]]
         nxt = cursors.encode(s=sid, r=data[-1].risk, i=data[-1].id) if more else None
@@ -849,6 +848,11 @@ _SUMMARY_COLUMNS = "SELECT g.ring_id, g.risk, g.size, g.created_at, g.updated_at
 _SUMMARY_SQL = f"{_SUMMARY_COLUMNS}FROM rings g LEFT JOIN cases c ON c.ring_id = g.ring_id"
 # The list's pages from the (sweep, risk, id) index (see `_RISKED_SQL`).
 _RING_LIST_SQL = f"{_SUMMARY_COLUMNS}FROM rings g INDEXED BY rings_order LEFT JOIN cases c ON c.ring_id = g.ring_id"
+
+
+def _keyset(cur: dict[str, Any] | None) -> tuple[float, str] | None:
+    """A risk-ordered cursor's position: (risk, id) of the last item it returned."""
+    return (float(cur["r"]), str(cur["i"])) if cur else None
 
 
 def _summary(r: tuple[Any, ...]) -> model.RingSummary:
